@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# mig-mdev: a sample mdev vendor driver with a VFIO migration v1 region.
+#
+#   make            build the module against KDIR, the tools and selftests
+#   make check      build everything and run the test suite in a VM
+#   make demo       live-migrate an instance with QEMU 7.2 in a VM
+#   make lint       checkpatch --strict, sparse, W=1
+#   make help       list every target
+
+include scripts/config.mk
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+BUILD ?= $(CURDIR)/build
+
+.PHONY: all module tools selftests clean help
+
+all: module tools selftests
+
+module:
+	@if [ ! -d "$(KDIR)" ]; then \
+		echo "KDIR=$(KDIR) does not exist: point KDIR at a kernel build tree,"; \
+		echo "e.g. make KDIR=/usr/src/linux-headers-$(KVER_61)"; exit 1; fi
+	@echo "  MODULE  mig-mdev.ko against $(KDIR)"
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+tools:
+	$(MAKE) -C tools BUILD=$(BUILD)
+
+selftests: tools
+	$(MAKE) -C selftests BUILD=$(BUILD)
+
+clean:
+	-[ -d "$(KDIR)" ] && $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	rm -rf $(BUILD)
+
+help:
+	@sed -n 's/^#   //p' Makefile

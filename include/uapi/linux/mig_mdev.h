@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * mig-mdev: user-space ABI of the sample mediated device with a VFIO
+ * migration region (protocol v1).
+ *
+ * This header carries three things:
+ *
+ *  1. Our own copy of the VFIO migration v1 ABI (region type 3, subtype 1,
+ *     struct vfio_device_migration_info and the device_state bits).  Linux
+ *     6.1 and 6.12 still ship it under *_DEPRECATED names, later kernels may
+ *     not; the definitions below are used only when <linux/vfio.h> does not
+ *     provide them, so this header can be included with either.
+ *  2. The device: PCI identity defaults and the BAR0 register file.
+ *  3. The migration stream format written by a saving device and parsed by a
+ *     resuming one.  All stream fields are little endian.
+ */
+#ifndef _UAPI_LINUX_MIG_MDEV_H
+#define _UAPI_LINUX_MIG_MDEV_H
+
+#include <linux/types.h>
+#include <linux/vfio.h>
+
+/* ------------------------------------------------------------------ */
+/* 1. VFIO migration protocol v1                                       */
+/* ------------------------------------------------------------------ */
+
+#ifndef VFIO_REGION_TYPE_MIGRATION_DEPRECATED
+#define VFIO_REGION_TYPE_MIGRATION_DEPRECATED		(3)
+#define VFIO_REGION_SUBTYPE_MIGRATION_DEPRECATED	(1)
+
+/**
+ * struct vfio_device_migration_info - header of the v1 migration region
+ * @device_state: requested or current device state, VFIO_DEVICE_STATE_V1_*
+ * @reserved: reads as zero, writes are ignored
+ * @pending_bytes: bytes the device still has to send (read only)
+ * @data_offset: offset of the data section in the region (read only)
+ * @data_size: size of the data in the data section
+ *
+ * The header sits at offset 0 of the migration region and is trapped: only
+ * accesses of a field's own width at its own offset are accepted.
+ */
+struct vfio_device_migration_info {
+	__u32 device_state;
+#define VFIO_DEVICE_STATE_V1_STOP	(0)
+#define VFIO_DEVICE_STATE_V1_RUNNING	(1 << 0)
+#define VFIO_DEVICE_STATE_V1_SAVING	(1 << 1)
+#define VFIO_DEVICE_STATE_V1_RESUMING	(1 << 2)
+#define VFIO_DEVICE_STATE_MASK		(VFIO_DEVICE_STATE_V1_RUNNING | \
+					 VFIO_DEVICE_STATE_V1_SAVING | \
+					 VFIO_DEVICE_STATE_V1_RESUMING)
+	__u32 reserved;
+	__u64 pending_bytes;
+	__u64 data_offset;
+	__u64 data_size;
+};
+#endif /* VFIO_REGION_TYPE_MIGRATION_DEPRECATED */
+
+/* Names used by this project for the v1 states (values as in the uapi). */
+#define MIG_STATE_STOP		0x0	/* 000b */
+#define MIG_STATE_RUNNING	0x1	/* 001b */
+#define MIG_STATE_SAVING	0x2	/* 010b: stop-and-copy */
+#define MIG_STATE_PRECOPY	0x3	/* 011b: running and saving */
+#define MIG_STATE_RESUMING	0x4	/* 100b */
+#define MIG_STATE_ERROR		0x6	/* 110b: entered by the driver only */
+#define MIG_STATE_NR		8	/* 3 state bits */
+#define MIG_STATE_BITS		0x7
+
+/* Offsets and widths of the trapped header fields. */
+#define MIG_HDR_DEVICE_STATE	0
+#define MIG_HDR_RESERVED	4
+#define MIG_HDR_PENDING_BYTES	8
+#define MIG_HDR_DATA_OFFSET	16
+#define MIG_HDR_DATA_SIZE	24
+#define MIG_HDR_SIZE		32
+
+/* The migration region is the first device-specific region index. */
+#define MIG_MDEV_MIGRATION_REGION_INDEX	VFIO_PCI_NUM_REGIONS
+
+/* ------------------------------------------------------------------ */
+/* 2. The device                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Defaults of the PCI identity (module parameters override them). */
+#define MIG_MDEV_PCI_VENDOR	0x1b36	/* QEMU's vendor id, sample devices */
+#define MIG_MDEV_PCI_DEVICE	0x11f0
+#define MIG_MDEV_PCI_CLASS	0x120000	/* processing accelerator */
+#define MIG_MDEV_PCI_REVISION	0x01
+
+#define MIG_MDEV_BAR0_SIZE	4096	/* the register file */
+#define MIG_MDEV_CONFIG_SIZE	256	/* PCI config space */
+#define MIG_MDEV_MSI_CAP	0x40	/* offset of the MSI capability */
+
+/*
+ * BAR0 registers.  Every register is 32 bits wide and is accessed with
+ * naturally aligned 4-byte reads and writes only.
+ */
+#define MIG_REG_ID		0x000	/* RO: MIG_REG_ID_VALUE */
+#define MIG_REG_ID_VALUE	0x4d49474d	/* "MIGM" */
+#define MIG_REG_REVISION	0x004	/* RO: register file revision */
+#define MIG_REG_REVISION_VALUE	1
+#define MIG_REG_CONTROL		0x008	/* RW: MIG_CTRL_* */
+#define MIG_CTRL_ENGINE_EN	(1U << 0)	/* engine runs while RUNNING */
+#define MIG_CTRL_IRQ_EN		(1U << 1)	/* doorbell raises the IRQ */
+#define MIG_CTRL_MASK		(MIG_CTRL_ENGINE_EN | MIG_CTRL_IRQ_EN)
+#define MIG_REG_STATUS		0x00c	/* RO, bit 1 write-1-to-clear */
+#define MIG_STATUS_ENGINE_ACTIVE (1U << 0)	/* engine is writing memory */
+#define MIG_STATUS_IRQ		(1U << 1)	/* an interrupt was raised */
+#define MIG_REG_DOORBELL	0x010	/* WO: any write raises the IRQ */
+#define MIG_REG_IRQ_COUNT	0x014	/* RO: interrupts raised */
+#define MIG_REG_ENGINE_RATE	0x018	/* RW: pages per second */
+#define MIG_REG_ENGINE_SEED	0x01c	/* RW: seed, restarts the sequence */
+#define MIG_REG_ENGINE_COUNT_LO	0x020	/* RO: pages written, low 32 bits */
+#define MIG_REG_ENGINE_COUNT_HI	0x024	/* RO: pages written, high 32 bits */
+#define MIG_REG_MEM_PAGES	0x028	/* RO: device memory size in pages */
+#define MIG_REG_SCRATCH0	0x040	/* RW: MIG_NR_SCRATCH scratch words */
+#define MIG_NR_SCRATCH		16
+#define MIG_REG_END		(MIG_REG_SCRATCH0 + 4 * MIG_NR_SCRATCH)
+
+/* The device's page size, for the engine, the dirty log and the stream. */
+#define MIG_PAGE_SIZE		4096
+
+/* ------------------------------------------------------------------ */
+/* 3. The migration stream                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A stream is a struct mig_stream_header followed by records.  Each record
+ * is a struct mig_rec_header and @len bytes of payload; records follow each
+ * other without padding and may span chunks.  A save in stop-and-copy ends
+ * with MIG_REC_CONFIG, MIG_REC_REGS, MIG_REC_ENGINE and MIG_REC_END, in that
+ * order; MIG_REC_PAGES records come before them, in any number.
+ */
+#define MIG_STREAM_MAGIC	0x534d474dU	/* "MGMS" */
+#define MIG_STREAM_VERSION	1
+
+/**
+ * struct mig_stream_header - first bytes of every stream
+ * @magic: MIG_STREAM_MAGIC
+ * @version: MIG_STREAM_VERSION
+ * @header_len: sizeof(struct mig_stream_header)
+ * @device_type: MIG_TYPE_* of the saving instance
+ * @page_size: MIG_PAGE_SIZE
+ * @mem_size: device memory size of the saving instance, in bytes
+ */
+struct mig_stream_header {
+	__le32 magic;
+	__le16 version;
+	__le16 header_len;
+	__le32 device_type;
+	__le32 page_size;
+	__le64 mem_size;
+};
+
+/* Device types, as carried in the stream. */
+#define MIG_TYPE_SMALL		1
+#define MIG_TYPE_LARGE		2
+
+/* Record types. */
+#define MIG_REC_PAGES		1	/* struct mig_rec_pages + page data */
+#define MIG_REC_CONFIG		2	/* MIG_MDEV_CONFIG_SIZE bytes */
+#define MIG_REC_REGS		3	/* struct mig_rec_regs */
+#define MIG_REC_ENGINE		4	/* struct mig_rec_engine */
+#define MIG_REC_END		5	/* struct mig_rec_end */
+
+/* Largest run of pages in one MIG_REC_PAGES record. */
+#define MIG_MAX_RUN_PAGES	64
+
+/**
+ * struct mig_rec_header - header of every record
+ * @type: MIG_REC_*
+ * @len: payload bytes that follow this header
+ */
+struct mig_rec_header {
+	__le32 type;
+	__le32 len;
+};
+
+/**
+ * struct mig_rec_pages - payload head of a MIG_REC_PAGES record
+ * @first: index of the first page
+ * @count: number of pages, 1..MIG_MAX_RUN_PAGES; @count * MIG_PAGE_SIZE
+ *         bytes of page data follow
+ */
+struct mig_rec_pages {
+	__le32 first;
+	__le32 count;
+};
+
+/**
+ * struct mig_rec_regs - payload of a MIG_REC_REGS record
+ * @control: MIG_REG_CONTROL
+ * @status: MIG_REG_STATUS
+ * @irq_count: MIG_REG_IRQ_COUNT
+ * @engine_rate: MIG_REG_ENGINE_RATE
+ * @engine_seed: MIG_REG_ENGINE_SEED
+ * @reserved: zero
+ * @scratch: MIG_REG_SCRATCH0 and following
+ */
+struct mig_rec_regs {
+	__le32 control;
+	__le32 status;
+	__le32 irq_count;
+	__le32 engine_rate;
+	__le32 engine_seed;
+	__le32 reserved;
+	__le32 scratch[MIG_NR_SCRATCH];
+};
+
+/**
+ * struct mig_rec_engine - payload of a MIG_REC_ENGINE record
+ * @prng: state of the engine's pseudo-random generator
+ * @count: pages written by the engine so far
+ */
+struct mig_rec_engine {
+	__le64 prng;
+	__le64 count;
+};
+
+/**
+ * struct mig_rec_end - payload of the MIG_REC_END record
+ * @digest: digest of the whole device state (config space, registers,
+ *          engine, memory) taken by the source when it stopped; the same
+ *          value the instance's sysfs "digest" attribute prints
+ * @stream_len: bytes of the stream before this record's header
+ */
+struct mig_rec_end {
+	__le64 digest;
+	__le64 stream_len;
+};
+
+#endif /* _UAPI_LINUX_MIG_MDEV_H */

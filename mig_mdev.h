@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mig-mdev: shared definitions of the module's files.
+ *
+ *   mig_mdev.c    mdev parent, types, vfio_device_ops, ioctls, IRQs, sysfs
+ *   mig_cfg.c     the emulated PCI config space
+ *   mig_dev.c     the device model: BAR0 registers, memory, engine, digest
+ *   mig_state.c   the v1 device_state machine
+ *   mig_region.c  the migration region: header traps, data section, mmap
+ *   mig_stream.c  the stream format: save generator, resume parser
+ *   mig_debugfs.c per-instance statistics
+ *
+ * Locking: each instance has one mutex, mig_mdev_state.lock.  It guards
+ * everything in struct mig_mdev_state below it (marked "lock").  It is taken
+ * by the vfio callbacks, the sysfs attributes, debugfs and the engine's work
+ * item, and never nests inside another lock of this driver.  The only other
+ * lock, mig_budget_lock (mig_mdev.c), guards the memory budget and is never
+ * held together with an instance lock.
+ */
+#ifndef MIG_MDEV_H
+#define MIG_MDEV_H
+
+#include <linux/eventfd.h>
+#include <linux/mdev.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+#include <linux/vfio.h>
+#include <linux/workqueue.h>
+#include <linux/mig_mdev.h>
+
+#include "mig_compat.h"
+
+struct dentry;
+struct vm_area_struct;
+
+/**
+ * struct mig_type - an mdev type
+ * @mtype: the mdev core's type; container_of() leads here
+ * @stream_type: MIG_TYPE_* written into the stream
+ * @mem_size: device memory of an instance, bytes (whole pages)
+ */
+struct mig_type {
+	struct mdev_type mtype;
+	u32 stream_type;
+	u64 mem_size;
+};
+
+/**
+ * struct mig_regs - the BAR0 register file (see include/uapi)
+ * @control: MIG_REG_CONTROL
+ * @status: MIG_REG_STATUS (IRQ bit; ENGINE_ACTIVE is computed on read)
+ * @irq_count: MIG_REG_IRQ_COUNT
+ * @engine_rate: MIG_REG_ENGINE_RATE, pages per second
+ * @engine_seed: MIG_REG_ENGINE_SEED
+ * @scratch: MIG_REG_SCRATCH0..
+ */
+struct mig_regs {
+	u32 control;
+	u32 status;
+	u32 irq_count;
+	u32 engine_rate;
+	u32 engine_seed;
+	u32 scratch[MIG_NR_SCRATCH];
+};
+
+/**
+ * struct mig_engine - the engine that writes device memory
+ * @prng: xorshift64 state; deterministic from the seed
+ * @count: pages written since the seed was set
+ * @credit_ns: time owed to the engine, carried between ticks
+ * @last: time of the last tick
+ * @active: the work item is armed (RUNNING and enabled with a rate)
+ * @work: the tick
+ */
+struct mig_engine {
+	u64 prng;
+	u64 count;
+	u64 credit_ns;
+	ktime_t last;
+	bool active;
+	struct delayed_work work;
+};
+
+/**
+ * struct mig_save - a save session (stream generator)
+ * @active: a session is open
+ * @final: stop-and-copy: the tail records may be emitted
+ * @header_sent: the stream header has been emitted
+ * @tail: next tail record to emit (0 none yet, then MIG_REC_CONFIG ..)
+ * @done: MIG_REC_END has been emitted
+ * @cursor: next page index to scan for dirty pages
+ * @item: staged bytes of the record being emitted (header part)
+ * @item_len: valid bytes in @item
+ * @item_off: bytes of @item already emitted
+ * @run_first: first page of the MIG_REC_PAGES record being emitted
+ * @run_count: pages in it (0 if the item is not a page record)
+ * @run_off: page-data bytes of it already emitted
+ * @stream_len: bytes emitted so far
+ */
+struct mig_save {
+	bool active;
+	bool final;
+	bool header_sent;
+	bool done;
+	u32 tail;
+	u32 cursor;
+	u8 item[sizeof(struct mig_rec_header) + MIG_MDEV_CONFIG_SIZE];
+	u32 item_len;
+	u32 item_off;
+	u32 run_first;
+	u32 run_count;
+	u64 run_off;
+	u64 stream_len;
+};
+
+/**
+ * struct mig_load - a resume session (streaming parser)
+ * @active: a session is open
+ * @applied: some byte of the stream changed the device
+ * @done: MIG_REC_END was parsed and the digest matched
+ * @phase: what the next bytes are (see mig_stream.c)
+ * @buf: bytes of a header or a small payload collected so far
+ * @have: valid bytes in @buf
+ * @need: bytes @buf must hold before it is parsed
+ * @rec_type: type of the record being parsed
+ * @page: next page to write while in page data
+ * @page_end: one past the last page of the record
+ * @page_off: bytes of the current page written
+ * @stream_len: bytes parsed so far
+ */
+struct mig_load {
+	bool active;
+	bool applied;
+	bool done;
+	u32 phase;
+	u8 buf[MIG_MDEV_CONFIG_SIZE];
+	u32 have;
+	u32 need;
+	u32 rec_type;
+	u32 page;
+	u32 page_end;
+	u32 page_off;
+	u64 stream_len;
+};
+
+/**
+ * struct mig_region - the migration region's data section and chunk queue
+ * @section: the data section, vmalloc_user(), mapped by user space
+ * @section_size: its size in bytes (whole pages, fixed at creation)
+ * @data_offset: region offset of @section (page aligned, fixed)
+ * @queued: a chunk is queued (data_offset read since last pending_bytes)
+ * @queued_size: data_size of the queued chunk
+ */
+struct mig_region {
+	void *section;
+	size_t section_size;
+	u64 data_offset;
+	bool queued;
+	u64 queued_size;
+};
+
+/**
+ * struct mig_stats - counters shown in debugfs
+ * @chunks_saved: chunks queued by the save side
+ * @bytes_saved: bytes in them
+ * @chunks_loaded: chunks applied by the resume side
+ * @bytes_loaded: bytes in them
+ * @passes: completed pre-copy passes over device memory
+ * @transitions: successful device_state changes
+ * @errors: rejected writes and failed transitions
+ * @resets: VFIO_DEVICE_RESET calls
+ */
+struct mig_stats {
+	u64 chunks_saved;
+	u64 bytes_saved;
+	u64 chunks_loaded;
+	u64 bytes_loaded;
+	u64 passes;
+	u64 transitions;
+	u64 errors;
+	u64 resets;
+};
+
+/**
+ * struct mig_mdev_state - one instance
+ * @vdev: the vfio device; container_of() leads here
+ * @mdev: the mdev device
+ * @type: its type
+ * @lock: guards every field below it
+ * @config: PCI config space (lock)
+ * @bar_size: sizes of the BARs, by vfio region index (constant)
+ * @regs: BAR0 register file (lock)
+ * @engine: the engine (lock)
+ * @mem: device memory, @npages pages, vzalloc'ed (lock)
+ * @npages: pages of device memory (constant)
+ * @dirty: bitmap of pages written since last sent, @npages bits (lock)
+ * @mig_state: the v1 device_state, MIG_STATE_* (lock)
+ * @save: save session (lock)
+ * @load: resume session (lock)
+ * @region: the migration region (lock)
+ * @stats: debugfs counters (lock)
+ * @irq_index: VFIO_PCI_*_IRQ_INDEX with a trigger, or -1 (lock)
+ * @intx_trigger: eventfd of INTx (lock)
+ * @msi_trigger: eventfd of MSI (lock)
+ * @intx_masked: INTx is masked (lock)
+ * @debugfs: this instance's debugfs directory
+ */
+struct mig_mdev_state {
+	struct vfio_device vdev;
+	struct mdev_device *mdev;
+	const struct mig_type *type;
+	struct mutex lock;
+	u8 config[MIG_MDEV_CONFIG_SIZE];
+	u64 bar_size[VFIO_PCI_NUM_REGIONS];
+	struct mig_regs regs;
+	struct mig_engine engine;
+	u8 *mem;
+	u32 npages;
+	unsigned long *dirty;
+	u32 mig_state;
+	struct mig_save save;
+	struct mig_load load;
+	struct mig_region region;
+	struct mig_stats stats;
+	int irq_index;
+	struct eventfd_ctx *intx_trigger;
+	struct eventfd_ctx *msi_trigger;
+	bool intx_masked;
+	struct dentry *debugfs;
+};
+
+/* mig_mdev.c */
+extern unsigned int mig_section_pages;
+void mig_irq_raise(struct mig_mdev_state *st);
+
+/* mig_cfg.c: PCI config space; callers hold st->lock */
+void mig_cfg_init(struct mig_mdev_state *st);
+int mig_cfg_read(struct mig_mdev_state *st, u32 off, void *val, size_t len);
+int mig_cfg_write(struct mig_mdev_state *st, u32 off, const void *val,
+		  size_t len);
+bool mig_cfg_msi_enabled(struct mig_mdev_state *st);
+bool mig_cfg_intx_disabled(struct mig_mdev_state *st);
+
+/* mig_dev.c: the device model; callers hold st->lock unless noted */
+int mig_dev_init(struct mig_mdev_state *st);		/* no lock needed */
+void mig_dev_free(struct mig_mdev_state *st);		/* no lock needed */
+void mig_dev_reset(struct mig_mdev_state *st);
+int mig_dev_bar0_read(struct mig_mdev_state *st, u32 off, u32 *val);
+int mig_dev_bar0_write(struct mig_mdev_state *st, u32 off, u32 val);
+void mig_dev_engine_update(struct mig_mdev_state *st);
+void mig_dev_engine_cancel(struct mig_mdev_state *st);	/* without lock */
+void mig_dev_mark_dirty(struct mig_mdev_state *st, u32 first, u32 count);
+void mig_dev_mark_all_dirty(struct mig_mdev_state *st);
+u64 mig_dev_digest(struct mig_mdev_state *st);
+void mig_dev_set_rate(struct mig_mdev_state *st, u32 rate);
+
+/* mig_state.c */
+int mig_state_set(struct mig_mdev_state *st, u32 new_state);
+void mig_state_error(struct mig_mdev_state *st);
+void mig_state_drop(struct mig_mdev_state *st);
+const char *mig_state_name(u32 state);
+
+/* mig_region.c */
+int mig_region_init(struct mig_mdev_state *st);		/* no lock needed */
+void mig_region_free(struct mig_mdev_state *st);	/* no lock needed */
+u64 mig_region_size(struct mig_mdev_state *st);
+int mig_region_info(struct mig_mdev_state *st, struct vfio_region_info *info,
+		    struct vfio_info_cap *caps);
+ssize_t mig_region_rw(struct mig_mdev_state *st, char __user *buf,
+		      size_t count, u64 off, bool write);
+int mig_region_mmap(struct mig_mdev_state *st, struct vm_area_struct *vma,
+		    u64 off);
+void mig_region_unqueue(struct mig_mdev_state *st);
+
+/* mig_stream.c: callers hold st->lock */
+void mig_save_open(struct mig_mdev_state *st, bool final);
+void mig_save_set_final(struct mig_mdev_state *st);
+void mig_save_close(struct mig_mdev_state *st);
+u64 mig_save_pending(struct mig_mdev_state *st);
+size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max);
+void mig_load_open(struct mig_mdev_state *st);
+void mig_load_close(struct mig_mdev_state *st);
+int mig_load_feed(struct mig_mdev_state *st, const void *buf, size_t len);
+
+/* mig_debugfs.c */
+void mig_debugfs_init(void);
+void mig_debugfs_exit(void);
+void mig_debugfs_add(struct mig_mdev_state *st);
+void mig_debugfs_remove(struct mig_mdev_state *st);
+
+#endif /* MIG_MDEV_H */
