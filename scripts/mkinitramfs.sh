@@ -1,0 +1,158 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Pack the test VM's initramfs: build/vm/initramfs.cpio.gz.
+#
+#   /init                     scripts/guest-init.sh
+#   /bin, /sbin, /usr/...     busybox-static and its applet links
+#   /lib/modules/$KVER_61     the vfio modules and their dependencies
+#   /mig/modules.list         those modules, in load order
+#   /mig/mig-mdev.ko          the module under test (if it was built)
+#   /mig/bin/                 build/bin/* (tools, selftest programs)
+#   /mig/selftests/           selftests/*.sh and selftests/qemu/
+#   /mig/TESTS                selftests/TESTS
+#   QEMU 7.2                  qemu-system-x86_64, its libraries, accel
+#                             modules and x86 firmware, at their host paths
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+MODLIB=$KROOT/lib/modules/$KVER_61
+[ -f "$MODLIB/modules.dep" ] || die "no $MODLIB/modules.dep: run scripts/fetch-kernel.sh first"
+
+ST=$VMDIR/initramfs.d
+OUT=$VMDIR/initramfs.cpio.gz
+rm -rf "$ST"
+mkdir -p "$ST"/{bin,sbin,usr/bin,usr/sbin,usr/lib,usr/lib64,proc,sys,dev,tmp,run,root,etc,mig/bin,mig/selftests}
+ln -s usr/lib "$ST/lib"
+ln -s usr/lib64 "$ST/lib64"
+
+# ---- busybox -------------------------------------------------------------
+BB=/bin/busybox
+file -L "$BB" 2>/dev/null | grep -q 'statically linked' ||
+	[ "$(dpkg-query -W -f='${db:Status-Status}' busybox-static 2>/dev/null)" = installed ] ||
+	die "$BB is not busybox-static (apt-get install busybox-static)"
+cp "$BB" "$ST/bin/busybox"
+"$BB" --list-full | while read -r a; do
+	[ -e "$ST/$a" ] || [ -L "$ST/$a" ] || ln -s /bin/busybox "$ST/$a"
+done
+install -m 0755 "$MIG_TOP/scripts/guest-init.sh" "$ST/init"
+
+cat > "$ST/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+EOF
+cat > "$ST/etc/group" <<'EOF'
+root:x:0:
+kvm:x:104:
+nogroup:x:65534:
+EOF
+printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost\n' > "$ST/etc/hosts"
+echo 'hosts: files' > "$ST/etc/nsswitch.conf"
+echo mig-vm > "$ST/etc/hostname"
+
+# ---- shared libraries of an ELF file --------------------------------------
+copy_file() {	# copy_file PATH: copy PATH (links followed) to the same path in the image
+	local dst=$ST$1
+	[ -e "$dst" ] && return 0
+	mkdir -p "$(dirname "$dst")"
+	cp -L "$1" "$dst"
+}
+copy_libs() {	# copy_libs ELF...: copy every library ldd names, and the loader
+	local f l
+	for f in "$@"; do
+		ldd "$f" 2>/dev/null | awk '
+			$2 == "=>" && $3 ~ /^\// { print $3; next }
+			$1 ~ /^\// { print $1 }' |
+		while read -r l; do
+			copy_file "$l"
+		done
+	done
+}
+
+# ---- kernel modules ------------------------------------------------------
+declare -A seen=()
+order=()
+resolve() {	# resolve NAME: append NAME's dependencies, then NAME, to order
+	local name=${1//-/_} dep deps
+	[ -n "${seen[$name]:-}" ] && return 0
+	seen[$name]=1
+	deps=$(modinfo -b "$KROOT" -k "$KVER_61" -F depends "$name" 2>/dev/null) ||
+		die "module $name not found in $MODLIB"
+	for dep in ${deps//,/ }; do
+		resolve "$dep"
+	done
+	order+=("$name")
+}
+wanted=(irqbypass vfio vfio_iommu_type1 mdev vfio_virqfd)
+KO=$MIG_TOP/mig-mdev.ko
+if [ -f "$KO" ]; then
+	for d in $(modinfo -F depends "$KO" | tr ',' ' '); do wanted+=("$d"); done
+fi
+for m in "${wanted[@]}"; do resolve "$m"; done
+
+: > "$ST/mig/modules.list"
+for m in "${order[@]}"; do
+	src=$(modinfo -b "$KROOT" -k "$KVER_61" -F filename "$m")
+	rel=${src#"$KROOT"}
+	rel=${rel%.xz}
+	rel=${rel%.zst}
+	rel=${rel%.gz}
+	mkdir -p "$ST$(dirname "$rel")"
+	case $src in
+	*.ko.xz) xz -dc "$src" > "$ST$rel" ;;
+	*.ko.zst) zstd -qdc "$src" > "$ST$rel" ;;
+	*.ko.gz) gzip -dc "$src" > "$ST$rel" ;;
+	*) cp "$src" "$ST$rel" ;;
+	esac
+	echo "$rel" >> "$ST/mig/modules.list"
+done
+cp "$MODLIB"/modules.{order,builtin,builtin.modinfo} "$ST/lib/modules/$KVER_61/" 2>/dev/null || true
+depmod -b "$ST" "$KVER_61" 2>/dev/null || true
+say MODULES "$(echo "${order[@]}")"
+
+if [ -f "$KO" ]; then
+	cp "$KO" "$ST/mig/mig-mdev.ko"
+	say MODULE "mig-mdev.ko ($(modinfo -F vermagic "$KO" | cut -d' ' -f1))"
+else
+	say MODULE "WARNING: $KO not built; the guest will report it"
+fi
+
+# ---- user space under test -------------------------------------------------
+if [ -d "$BUILD/bin" ] && [ -n "$(ls -A "$BUILD/bin" 2>/dev/null)" ]; then
+	cp -a "$BUILD/bin/." "$ST/mig/bin/"
+	for f in "$ST"/mig/bin/*; do
+		[ -f "$f" ] && head -c4 "$f" | grep -q ELF && copy_libs "$f"
+	done
+	say BIN "$(cd "$ST/mig/bin" && echo *)"
+else
+	say BIN "no $BUILD/bin (tools/selftests not built)"
+fi
+shopt -s nullglob
+for f in "$MIG_TOP"/selftests/*.sh; do install -m 0755 "$f" "$ST/mig/selftests/"; done
+[ -d "$MIG_TOP/selftests/qemu" ] && cp -a "$MIG_TOP/selftests/qemu" "$ST/mig/selftests/"
+shopt -u nullglob
+if [ -f "$MIG_TOP/selftests/TESTS" ]; then
+	cp "$MIG_TOP/selftests/TESTS" "$ST/mig/TESTS"
+fi
+
+# ---- QEMU 7.2 for nested use ----------------------------------------------
+QEMU=/usr/bin/qemu-system-x86_64
+QMOD=/usr/lib/x86_64-linux-gnu/qemu
+[ -x "$QEMU" ] || die "$QEMU missing (apt-get install qemu-system-x86)"
+copy_file "$QEMU"
+copy_libs "$QEMU"
+for m in accel-tcg-x86_64.so accel-tcg-i386.so; do
+	[ -f "$QMOD/$m" ] && copy_file "$QMOD/$m" && copy_libs "$QMOD/$m"
+done
+for f in /usr/share/qemu/{kvmvapic.bin,linuxboot.bin,linuxboot_dma.bin,multiboot.bin,multiboot_dma.bin,pvh.bin,qboot.rom,bios-microvm.bin,sgabios.bin,vgabios*.bin,bios*.bin,efi-*.rom,pxe-*.rom} \
+	/usr/share/seabios/* /usr/lib/ipxe/qemu/efi-{virtio,e1000,e1000e}.rom; do
+	[ -e "$f" ] && copy_file "$f"
+done
+[ -d /usr/share/qemu/keymaps ] && cp -rL /usr/share/qemu/keymaps "$ST/usr/share/qemu/"
+# the loader's search path, in case a library sits outside the default ones
+ldconfig -r "$ST" 2>/dev/null || true
+
+# ---- pack ------------------------------------------------------------------
+(cd "$ST" && find . -print0 | LC_ALL=C sort -z |
+	cpio --null -o -H newc --owner=0:0 --quiet) | gzip -1 > "$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+say INITRAMFS "$OUT ($(du -h "$OUT" | cut -f1), $(du -sh "$ST" | cut -f1) unpacked)"
