@@ -188,6 +188,7 @@ struct mig_stats {
  * @type: its type
  * @lock: guards every field below it
  * @config: PCI config space (lock)
+ * @cfg_wmask: writable bits of each config byte (constant after init)
  * @bar_size: sizes of the BARs, by vfio region index (constant)
  * @regs: BAR0 register file (lock)
  * @engine: the engine (lock)
@@ -209,8 +210,9 @@ struct mig_mdev_state {
 	struct vfio_device vdev;
 	struct mdev_device *mdev;
 	const struct mig_type *type;
-	struct mutex lock;
+	struct mutex lock;	/* guards the fields below */
 	u8 config[MIG_MDEV_CONFIG_SIZE];
+	u8 cfg_wmask[MIG_MDEV_CONFIG_SIZE];
 	u64 bar_size[VFIO_PCI_NUM_REGIONS];
 	struct mig_regs regs;
 	struct mig_engine engine;
@@ -229,8 +231,11 @@ struct mig_mdev_state {
 	struct dentry *debugfs;
 };
 
-/* mig_mdev.c */
+/* mig_mdev.c: module parameters and the interrupt */
 extern unsigned int mig_section_pages;
+extern unsigned int mig_pci_vendor;
+extern unsigned int mig_pci_device;
+extern unsigned int mig_pci_class;
 void mig_irq_raise(struct mig_mdev_state *st);
 
 /* mig_cfg.c: PCI config space; callers hold st->lock */
@@ -253,6 +258,13 @@ void mig_dev_mark_dirty(struct mig_mdev_state *st, u32 first, u32 count);
 void mig_dev_mark_all_dirty(struct mig_mdev_state *st);
 u64 mig_dev_digest(struct mig_mdev_state *st);
 void mig_dev_set_rate(struct mig_mdev_state *st, u32 rate);
+void mig_dev_regs_to_rec(struct mig_mdev_state *st, struct mig_rec_regs *r);
+void mig_dev_regs_from_rec(struct mig_mdev_state *st,
+			   const struct mig_rec_regs *r);
+void mig_dev_engine_to_rec(struct mig_mdev_state *st,
+			   struct mig_rec_engine *e);
+void mig_dev_engine_from_rec(struct mig_mdev_state *st,
+			     const struct mig_rec_engine *e);
 
 /* mig_state.c */
 int mig_state_set(struct mig_mdev_state *st, u32 new_state);

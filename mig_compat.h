@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mig-mdev: the differences between the kernels the module builds for
+ * (Linux 6.1 .. 6.12), in one place.  This is the only file that tests
+ * LINUX_VERSION_CODE; `make lint` runs checkpatch on it with that one rule
+ * off, since an out-of-tree module has no other way to follow the API.
+ */
+#ifndef MIG_COMPAT_H
+#define MIG_COMPAT_H
+
+#include <linux/device.h>
+#include <linux/eventfd.h>
+#include <linux/version.h>
+
+/* class_create() lost its owner argument in 6.4. */
+#if KERNEL_VERSION(6, 4, 0) > LINUX_VERSION_CODE
+#define mig_class_create(name) class_create(THIS_MODULE, name)
+#else
+#define mig_class_create(name) class_create(name)
+#endif
+
+/* eventfd_signal() lost its count argument in 6.8. */
+#if KERNEL_VERSION(6, 8, 0) > LINUX_VERSION_CODE
+#define mig_eventfd_signal(ctx) eventfd_signal(ctx, 1)
+#else
+#define mig_eventfd_signal(ctx) eventfd_signal(ctx)
+#endif
+
+/*
+ * Since 6.2 an emulated-IOMMU vfio device also serves the iommufd/cdev path
+ * when it names the core's emulated bind/attach helpers.
+ */
+#if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
+#define MIG_VFIO_IOMMUFD_OPS						\
+	.bind_iommufd	= vfio_iommufd_emulated_bind,			\
+	.unbind_iommufd	= vfio_iommufd_emulated_unbind,			\
+	.attach_ioas	= vfio_iommufd_emulated_attach_ioas,
+#else
+#define MIG_VFIO_IOMMUFD_OPS
+#endif
+
+/* 6.6 added detach_ioas, which an emulated device must name too. */
+#if KERNEL_VERSION(6, 6, 0) <= LINUX_VERSION_CODE
+#define MIG_VFIO_IOMMUFD_DETACH_OPS					\
+	.detach_ioas	= vfio_iommufd_emulated_detach_ioas,
+#else
+#define MIG_VFIO_IOMMUFD_DETACH_OPS
+#endif
+
+#endif /* MIG_COMPAT_H */

@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mig-mdev: the device model.
+ *
+ * What the device is, apart from how it is reached: the BAR0 register file,
+ * the device memory behind BAR2 with its dirty log, and the engine, a work
+ * item that writes pseudo-random pages into the memory at a set rate while
+ * the device runs.  The engine is deterministic: its output depends only on
+ * the seed and the number of pages written, so a migrated engine goes on
+ * exactly where the source stopped.  The digest covers all of it.
+ *
+ * Every function here is called with st->lock held unless its comment says
+ * otherwise; the engine's work item takes the lock itself.
+ */
+#include <linux/bitmap.h>
+#include <linux/ktime.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/xxhash.h>
+
+#include "mig_mdev.h"
+
+/* The engine wakes this often and catches up with the time that passed. */
+#define MIG_ENGINE_TICK_MS	10
+
+static u64 mig_prng_seed(u32 seed)
+{
+	/* Spread the 32-bit seed over 64 bits; xorshift needs a nonzero state. */
+	return ((u64)seed * 0x9e3779b97f4a7c15ULL) ^ 0x6a09e667f3bcc909ULL;
+}
+
+static u64 mig_prng_next(u64 *x)
+{
+	/* xorshift64* */
+	*x ^= *x >> 12;
+	*x ^= *x << 25;
+	*x ^= *x >> 27;
+	return *x * 0x2545f4914f6cdd1dULL;
+}
+
+static bool mig_engine_should_run(struct mig_mdev_state *st)
+{
+	return (st->mig_state & VFIO_DEVICE_STATE_V1_RUNNING) &&
+	       st->mig_state != MIG_STATE_ERROR &&
+	       (st->regs.control & MIG_CTRL_ENGINE_EN) && st->regs.engine_rate;
+}
+
+/* Write one page of the engine's sequence. */
+static void mig_engine_write_page(struct mig_mdev_state *st)
+{
+	u32 page = mig_prng_next(&st->engine.prng) % st->npages;
+	__le64 *p = (__le64 *)(st->mem + (size_t)page * MIG_PAGE_SIZE);
+	unsigned int i;
+
+	for (i = 0; i < MIG_PAGE_SIZE / sizeof(u64); i++)
+		p[i] = cpu_to_le64(mig_prng_next(&st->engine.prng));
+	__set_bit(page, st->dirty);
+	st->engine.count++;
+}
+
+static void mig_engine_work(struct work_struct *work)
+{
+	struct mig_mdev_state *st = container_of(to_delayed_work(work),
+						 struct mig_mdev_state,
+						 engine.work);
+	struct mig_engine *e = &st->engine;
+	ktime_t now;
+	u64 due, pages, ns_per_page;
+
+	mutex_lock(&st->lock);
+	if (!e->active)
+		goto out;
+	now = ktime_get();
+	due = e->credit_ns + ktime_to_ns(ktime_sub(now, e->last));
+	e->last = now;
+	ns_per_page = max_t(u64, NSEC_PER_SEC / st->regs.engine_rate, 1);
+	pages = div64_u64(due, ns_per_page);
+	/* Never owe more than one pass over memory: a stall is not a burst. */
+	if (pages > st->npages) {
+		pages = st->npages;
+		due = pages * ns_per_page;
+	}
+	e->credit_ns = due - pages * ns_per_page;
+	while (pages--)
+		mig_engine_write_page(st);
+	schedule_delayed_work(&e->work, msecs_to_jiffies(MIG_ENGINE_TICK_MS));
+out:
+	mutex_unlock(&st->lock);
+}
+
+/**
+ * mig_dev_engine_update() - start or stop the engine to match the state
+ * @st: the instance
+ *
+ * The engine runs while device_state has the RUNNING bit and the guest (or
+ * sysfs) enabled it with a nonzero rate.  Stopping takes effect at once:
+ * every page write checks @st->engine.active under the lock, so no page is
+ * written after this returns; the pending work item finds the engine
+ * inactive and does not rearm.
+ */
+void mig_dev_engine_update(struct mig_mdev_state *st)
+{
+	struct mig_engine *e = &st->engine;
+	bool run = mig_engine_should_run(st);
+
+	if (run == e->active)
+		return;
+	e->active = run;
+	if (run) {
+		e->last = ktime_get();
+		e->credit_ns = 0;
+		schedule_delayed_work(&e->work,
+				      msecs_to_jiffies(MIG_ENGINE_TICK_MS));
+	}
+}
+
+/**
+ * mig_dev_engine_cancel() - wait until the engine's work item is idle
+ * @st: the instance, whose engine was stopped with mig_dev_engine_update()
+ *      or is being torn down
+ *
+ * Context: must not hold st->lock (the work item takes it).
+ */
+void mig_dev_engine_cancel(struct mig_mdev_state *st)
+{
+	mutex_lock(&st->lock);
+	st->engine.active = false;
+	mutex_unlock(&st->lock);
+	cancel_delayed_work_sync(&st->engine.work);
+}
+
+/**
+ * mig_dev_set_rate() - set the engine rate and enable it (sysfs)
+ * @st: the instance
+ * @rate: pages per second; 0 disables the engine
+ */
+void mig_dev_set_rate(struct mig_mdev_state *st, u32 rate)
+{
+	st->regs.engine_rate = rate;
+	if (rate)
+		st->regs.control |= MIG_CTRL_ENGINE_EN;
+	else
+		st->regs.control &= ~MIG_CTRL_ENGINE_EN;
+	mig_dev_engine_update(st);
+}
+
+/**
+ * mig_dev_mark_dirty() - log pages as written
+ * @st: the instance
+ * @first: first page
+ * @count: number of pages; the caller checked the range
+ */
+void mig_dev_mark_dirty(struct mig_mdev_state *st, u32 first, u32 count)
+{
+	bitmap_set(st->dirty, first, count);
+}
+
+/**
+ * mig_dev_mark_all_dirty() - log every page as written (a new save)
+ * @st: the instance
+ */
+void mig_dev_mark_all_dirty(struct mig_mdev_state *st)
+{
+	bitmap_fill(st->dirty, st->npages);
+}
+
+/**
+ * mig_dev_regs_to_rec() - the register file in stream form
+ * @st: the instance
+ * @r: filled with the registers, little endian
+ */
+void mig_dev_regs_to_rec(struct mig_mdev_state *st, struct mig_rec_regs *r)
+{
+	unsigned int i;
+
+	memset(r, 0, sizeof(*r));
+	r->control = cpu_to_le32(st->regs.control);
+	r->status = cpu_to_le32(st->regs.status);
+	r->irq_count = cpu_to_le32(st->regs.irq_count);
+	r->engine_rate = cpu_to_le32(st->regs.engine_rate);
+	r->engine_seed = cpu_to_le32(st->regs.engine_seed);
+	for (i = 0; i < MIG_NR_SCRATCH; i++)
+		r->scratch[i] = cpu_to_le32(st->regs.scratch[i]);
+}
+
+/**
+ * mig_dev_regs_from_rec() - load the register file from stream form
+ * @st: the instance
+ * @r: registers, little endian; bits the registers do not have are dropped
+ */
+void mig_dev_regs_from_rec(struct mig_mdev_state *st,
+			   const struct mig_rec_regs *r)
+{
+	unsigned int i;
+
+	st->regs.control = le32_to_cpu(r->control) & MIG_CTRL_MASK;
+	st->regs.status = le32_to_cpu(r->status) & MIG_STATUS_IRQ;
+	st->regs.irq_count = le32_to_cpu(r->irq_count);
+	st->regs.engine_rate = le32_to_cpu(r->engine_rate);
+	st->regs.engine_seed = le32_to_cpu(r->engine_seed);
+	for (i = 0; i < MIG_NR_SCRATCH; i++)
+		st->regs.scratch[i] = le32_to_cpu(r->scratch[i]);
+}
+
+/**
+ * mig_dev_engine_to_rec() - the engine state in stream form
+ * @st: the instance
+ * @e: filled with the engine state, little endian
+ */
+void mig_dev_engine_to_rec(struct mig_mdev_state *st,
+			   struct mig_rec_engine *e)
+{
+	e->prng = cpu_to_le64(st->engine.prng);
+	e->count = cpu_to_le64(st->engine.count);
+}
+
+/**
+ * mig_dev_engine_from_rec() - load the engine state from stream form
+ * @st: the instance
+ * @e: engine state, little endian
+ *
+ * The engine does not start here: the state machine starts it when the
+ * device leaves RESUMING for RUNNING.
+ */
+void mig_dev_engine_from_rec(struct mig_mdev_state *st,
+			     const struct mig_rec_engine *e)
+{
+	st->engine.prng = le64_to_cpu(e->prng);
+	st->engine.count = le64_to_cpu(e->count);
+}
+
+/**
+ * mig_dev_digest() - digest of all migratable state
+ * @st: the instance
+ *
+ * xxh64 over config space, the registers and the engine in their stream
+ * form, and device memory.  Two instances with equal state have equal
+ * digests whatever their history.
+ *
+ * Return: the digest.
+ */
+u64 mig_dev_digest(struct mig_mdev_state *st)
+{
+	struct mig_rec_regs regs;
+	struct mig_rec_engine eng;
+	struct xxh64_state h;
+
+	mig_dev_regs_to_rec(st, &regs);
+	mig_dev_engine_to_rec(st, &eng);
+	xxh64_reset(&h, 0);
+	xxh64_update(&h, st->config, sizeof(st->config));
+	xxh64_update(&h, &regs, sizeof(regs));
+	xxh64_update(&h, &eng, sizeof(eng));
+	xxh64_update(&h, st->mem, (size_t)st->npages * MIG_PAGE_SIZE);
+	return xxh64_digest(&h);
+}
+
+/**
+ * mig_dev_bar0_read() - read a BAR0 register
+ * @st: the instance
+ * @off: register offset, 4-byte aligned, checked by the caller
+ * @val: the value
+ *
+ * Return: 0, or -EINVAL past the end of BAR0.
+ */
+int mig_dev_bar0_read(struct mig_mdev_state *st, u32 off, u32 *val)
+{
+	if (off >= MIG_MDEV_BAR0_SIZE || off & 3)
+		return -EINVAL;
+
+	switch (off) {
+	case MIG_REG_ID:
+		*val = MIG_REG_ID_VALUE;
+		break;
+	case MIG_REG_REVISION:
+		*val = MIG_REG_REVISION_VALUE;
+		break;
+	case MIG_REG_CONTROL:
+		*val = st->regs.control;
+		break;
+	case MIG_REG_STATUS:
+		*val = st->regs.status |
+		       (st->engine.active ? MIG_STATUS_ENGINE_ACTIVE : 0);
+		break;
+	case MIG_REG_IRQ_COUNT:
+		*val = st->regs.irq_count;
+		break;
+	case MIG_REG_ENGINE_RATE:
+		*val = st->regs.engine_rate;
+		break;
+	case MIG_REG_ENGINE_SEED:
+		*val = st->regs.engine_seed;
+		break;
+	case MIG_REG_ENGINE_COUNT_LO:
+		*val = lower_32_bits(st->engine.count);
+		break;
+	case MIG_REG_ENGINE_COUNT_HI:
+		*val = upper_32_bits(st->engine.count);
+		break;
+	case MIG_REG_MEM_PAGES:
+		*val = st->npages;
+		break;
+	case MIG_REG_SCRATCH0 ... MIG_REG_END - 1:
+		*val = st->regs.scratch[(off - MIG_REG_SCRATCH0) / 4];
+		break;
+	default:		/* the doorbell and unused offsets */
+		*val = 0;
+		break;
+	}
+	return 0;
+}
+
+/**
+ * mig_dev_bar0_write() - write a BAR0 register
+ * @st: the instance
+ * @off: register offset, 4-byte aligned, checked by the caller
+ * @val: the value
+ *
+ * Writes to read-only registers and unused offsets are ignored, as on
+ * hardware.
+ *
+ * Return: 0, or -EINVAL past the end of BAR0.
+ */
+int mig_dev_bar0_write(struct mig_mdev_state *st, u32 off, u32 val)
+{
+	if (off >= MIG_MDEV_BAR0_SIZE || off & 3)
+		return -EINVAL;
+
+	switch (off) {
+	case MIG_REG_CONTROL:
+		st->regs.control = val & MIG_CTRL_MASK;
+		mig_dev_engine_update(st);
+		break;
+	case MIG_REG_STATUS:
+		st->regs.status &= ~(val & MIG_STATUS_IRQ);
+		break;
+	case MIG_REG_DOORBELL:
+		if (!(st->regs.control & MIG_CTRL_IRQ_EN))
+			break;
+		st->regs.status |= MIG_STATUS_IRQ;
+		st->regs.irq_count++;
+		mig_irq_raise(st);
+		break;
+	case MIG_REG_ENGINE_RATE:
+		st->regs.engine_rate = val;
+		mig_dev_engine_update(st);
+		break;
+	case MIG_REG_ENGINE_SEED:
+		st->regs.engine_seed = val;
+		st->engine.prng = mig_prng_seed(val);
+		st->engine.count = 0;
+		break;
+	case MIG_REG_SCRATCH0 ... MIG_REG_END - 1:
+		st->regs.scratch[(off - MIG_REG_SCRATCH0) / 4] = val;
+		break;
+	default:		/* read-only registers and unused offsets */
+		break;
+	}
+	return 0;
+}
+
+/**
+ * mig_dev_reset() - put the device in its power-on state
+ * @st: the instance
+ *
+ * Config space, registers, engine (stopped) and memory (zero); the dirty
+ * log is cleared.
+ */
+void mig_dev_reset(struct mig_mdev_state *st)
+{
+	memset(&st->regs, 0, sizeof(st->regs));
+	st->engine.prng = mig_prng_seed(0);
+	st->engine.count = 0;
+	mig_dev_engine_update(st);
+	memset(st->mem, 0, (size_t)st->npages * MIG_PAGE_SIZE);
+	bitmap_zero(st->dirty, st->npages);
+	mig_cfg_init(st);
+}
+
+/**
+ * mig_dev_init() - allocate and power on the device model
+ * @st: the instance; st->type set
+ *
+ * Context: the instance is not visible yet; no lock needed.
+ * Return: 0 or -ENOMEM.
+ */
+int mig_dev_init(struct mig_mdev_state *st)
+{
+	st->npages = st->type->mem_size / MIG_PAGE_SIZE;
+	st->bar_size[VFIO_PCI_BAR0_REGION_INDEX] = MIG_MDEV_BAR0_SIZE;
+	st->bar_size[VFIO_PCI_BAR2_REGION_INDEX] = st->type->mem_size;
+	st->bar_size[VFIO_PCI_CONFIG_REGION_INDEX] = MIG_MDEV_CONFIG_SIZE;
+	INIT_DELAYED_WORK(&st->engine.work, mig_engine_work);
+
+	st->mem = vzalloc((size_t)st->npages * MIG_PAGE_SIZE);
+	if (!st->mem)
+		return -ENOMEM;
+	st->dirty = bitmap_zalloc(st->npages, GFP_KERNEL);
+	if (!st->dirty) {
+		vfree(st->mem);
+		st->mem = NULL;
+		return -ENOMEM;
+	}
+	mig_dev_reset(st);
+	return 0;
+}
+
+/**
+ * mig_dev_free() - free the device model
+ * @st: the instance; its engine was cancelled
+ *
+ * Context: the instance is going away; no lock needed.
+ */
+void mig_dev_free(struct mig_mdev_state *st)
+{
+	bitmap_free(st->dirty);
+	vfree(st->mem);
+}

@@ -1,0 +1,893 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mig-mdev: a sample mediated device with a VFIO migration v1 region.
+ *
+ * This file is the plumbing: module parameters, the parent device and its
+ * mdev types, the memory budget, the vfio_device_ops (region reads and
+ * writes, ioctls, mmap, interrupts) and the per-instance sysfs attributes.
+ * The device itself lives in mig_dev.c and mig_cfg.c, the migration region
+ * in mig_region.c, mig_state.c and mig_stream.c.
+ *
+ * Lock order: mig_budget_lock and an instance's st->lock are never held
+ * together; st->lock is the innermost lock of the driver (see mig_mdev.h).
+ */
+#include <linux/device.h>
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/kernel.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vfio.h>
+
+#include "mig_mdev.h"
+
+#define MIG_NAME		"mig_mdev"
+#define MIG_OFFSET_SHIFT	40
+#define MIG_OFFSET_MASK		((1ULL << MIG_OFFSET_SHIFT) - 1)
+#define MIG_NUM_REGIONS		(VFIO_PCI_NUM_REGIONS + 1)
+
+/* ---- module parameters ---- */
+
+static unsigned int small_mem_mb = 4;
+module_param(small_mem_mb, uint, 0444);
+MODULE_PARM_DESC(small_mem_mb, "Device memory of the small type, MiB (1-1024, default 4)");
+
+static unsigned int large_mem_mb = 64;
+module_param(large_mem_mb, uint, 0444);
+MODULE_PARM_DESC(large_mem_mb, "Device memory of the large type, MiB (1-1024, default 64)");
+
+static unsigned int mem_budget_mb = 768;
+module_param(mem_budget_mb, uint, 0444);
+MODULE_PARM_DESC(mem_budget_mb, "Device memory of all instances together, MiB (default 768)");
+
+static int mig_section_pages_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret = kstrtouint(val, 0, &n);
+
+	if (ret || n < 1 || n > 4096) {
+		pr_err(MIG_NAME ": section_pages must be 1..4096, not '%s'\n", val);
+		return -EINVAL;
+	}
+	return param_set_uint(val, kp);
+}
+
+static const struct kernel_param_ops mig_section_pages_ops = {
+	.set = mig_section_pages_set,
+	.get = param_get_uint,
+};
+
+unsigned int mig_section_pages = 256;
+module_param_cb(section_pages, &mig_section_pages_ops, &mig_section_pages, 0644);
+MODULE_PARM_DESC(section_pages, "Data section of new instances, pages (1-4096, default 256)");
+
+unsigned int mig_pci_vendor = MIG_MDEV_PCI_VENDOR;
+module_param_named(pci_vendor, mig_pci_vendor, uint, 0444);
+MODULE_PARM_DESC(pci_vendor, "PCI vendor ID (default 0x1b36)");
+
+unsigned int mig_pci_device = MIG_MDEV_PCI_DEVICE;
+module_param_named(pci_device, mig_pci_device, uint, 0444);
+MODULE_PARM_DESC(pci_device, "PCI device ID (default 0x11f0)");
+
+unsigned int mig_pci_class = MIG_MDEV_PCI_CLASS;
+module_param_named(pci_class, mig_pci_class, uint, 0444);
+MODULE_PARM_DESC(pci_class, "PCI class code, 24 bits (default 0x120000)");
+
+/* ---- the parent and its types ---- */
+
+static struct {
+	struct class *class;
+	struct device dev;
+	struct mdev_parent parent;
+} mig_parent;
+
+static struct mig_type mig_types[] = {
+	{ .mtype.sysfs_name = "small", .mtype.pretty_name = "mig-mdev small",
+	  .stream_type = MIG_TYPE_SMALL },
+	{ .mtype.sysfs_name = "large", .mtype.pretty_name = "mig-mdev large",
+	  .stream_type = MIG_TYPE_LARGE },
+};
+
+static struct mdev_type *mig_mdev_types[] = {
+	&mig_types[0].mtype,
+	&mig_types[1].mtype,
+};
+
+/* The memory budget: bytes of device memory handed out to instances. */
+static DEFINE_MUTEX(mig_budget_lock);
+static u64 mig_budget_used;	/* mig_budget_lock */
+
+static u64 mig_budget_total(void)
+{
+	return (u64)mem_budget_mb << 20;
+}
+
+static int mig_budget_take(u64 bytes)
+{
+	int ret = 0;
+
+	mutex_lock(&mig_budget_lock);
+	if (mig_budget_used + bytes > mig_budget_total())
+		ret = -ENOSPC;
+	else
+		mig_budget_used += bytes;
+	mutex_unlock(&mig_budget_lock);
+	return ret;
+}
+
+static void mig_budget_give(u64 bytes)
+{
+	mutex_lock(&mig_budget_lock);
+	mig_budget_used -= bytes;
+	mutex_unlock(&mig_budget_lock);
+}
+
+static unsigned int mig_get_available(struct mdev_type *mtype)
+{
+	struct mig_type *t = container_of(mtype, struct mig_type, mtype);
+	u64 left;
+
+	mutex_lock(&mig_budget_lock);
+	left = mig_budget_total() - mig_budget_used;
+	mutex_unlock(&mig_budget_lock);
+	return div64_u64(left, t->mem_size);
+}
+
+static ssize_t mig_show_description(struct mdev_type *mtype, char *buf)
+{
+	struct mig_type *t = container_of(mtype, struct mig_type, mtype);
+
+	return sysfs_emit(buf, "%llu MiB device memory, 4 KiB registers, VFIO migration v1\n",
+			  t->mem_size >> 20);
+}
+
+/* ---- interrupts ---- */
+
+/**
+ * mig_irq_raise() - signal the interrupt the guest set up
+ * @st: the instance
+ *
+ * MSI if it is enabled in config space and has a trigger, INTx otherwise
+ * unless the command register disables it or it is masked.
+ *
+ * Context: st->lock held.
+ */
+void mig_irq_raise(struct mig_mdev_state *st)
+{
+	if (mig_cfg_msi_enabled(st)) {
+		if (st->msi_trigger)
+			mig_eventfd_signal(st->msi_trigger);
+		return;
+	}
+	if (st->intx_trigger && !st->intx_masked && !mig_cfg_intx_disabled(st))
+		mig_eventfd_signal(st->intx_trigger);
+}
+
+static struct eventfd_ctx **mig_irq_trigger(struct mig_mdev_state *st,
+					    unsigned int index)
+{
+	switch (index) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+		return &st->intx_trigger;
+	case VFIO_PCI_MSI_IRQ_INDEX:
+		return &st->msi_trigger;
+	default:
+		return NULL;
+	}
+}
+
+static void mig_irq_put(struct eventfd_ctx **trigger)
+{
+	if (*trigger)
+		eventfd_ctx_put(*trigger);
+	*trigger = NULL;
+}
+
+static int mig_irq_count(unsigned int index)
+{
+	return index == VFIO_PCI_INTX_IRQ_INDEX ||
+	       index == VFIO_PCI_MSI_IRQ_INDEX;
+}
+
+/* VFIO_IRQ_SET_ACTION_TRIGGER on INTx or MSI.  Context: st->lock held. */
+static int mig_irq_set_trigger(struct mig_mdev_state *st,
+			       struct vfio_irq_set *hdr, const void *data)
+{
+	struct eventfd_ctx **trigger = mig_irq_trigger(st, hdr->index);
+	struct eventfd_ctx *ctx;
+	s32 fd;
+
+	if (!hdr->count) {	/* DATA_NONE with count 0: disable */
+		mig_irq_put(trigger);
+		if (st->irq_index == hdr->index)
+			st->irq_index = -1;
+		return 0;
+	}
+
+	switch (hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK) {
+	case VFIO_IRQ_SET_DATA_NONE:
+		if (*trigger)
+			mig_eventfd_signal(*trigger);
+		return 0;
+	case VFIO_IRQ_SET_DATA_BOOL:
+		if (*(const u8 *)data && *trigger)
+			mig_eventfd_signal(*trigger);
+		return 0;
+	case VFIO_IRQ_SET_DATA_EVENTFD:
+		fd = *(const s32 *)data;
+		if (fd < 0) {
+			mig_irq_put(trigger);
+			if (st->irq_index == hdr->index)
+				st->irq_index = -1;
+			return 0;
+		}
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+		mig_irq_put(trigger);
+		*trigger = ctx;
+		st->irq_index = hdr->index;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* VFIO_IRQ_SET_ACTION_MASK/UNMASK: INTx only, no eventfd. */
+static int mig_irq_set_mask(struct mig_mdev_state *st,
+			    struct vfio_irq_set *hdr, const void *data)
+{
+	bool mask = hdr->flags & VFIO_IRQ_SET_ACTION_MASK;
+
+	if (hdr->index != VFIO_PCI_INTX_IRQ_INDEX)
+		return -EINVAL;
+	switch (hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK) {
+	case VFIO_IRQ_SET_DATA_NONE:
+		break;
+	case VFIO_IRQ_SET_DATA_BOOL:
+		if (!*(const u8 *)data)
+			return 0;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (hdr->count)
+		st->intx_masked = mask;
+	return 0;
+}
+
+static long mig_ioctl_set_irqs(struct mig_mdev_state *st, void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_irq_set, count);
+	struct vfio_irq_set hdr;
+	size_t data_size = 0;
+	u8 *data = NULL;
+	int ret;
+
+	if (copy_from_user(&hdr, arg, minsz))
+		return -EFAULT;
+	ret = vfio_set_irqs_validate_and_prepare(&hdr, mig_irq_count(hdr.index),
+						 VFIO_PCI_NUM_IRQS, &data_size);
+	if (ret)
+		return ret;
+	if (!mig_irq_count(hdr.index))
+		return -EINVAL;
+	if (data_size) {
+		data = memdup_user(arg + minsz, data_size);
+		if (IS_ERR(data))
+			return PTR_ERR(data);
+	}
+
+	mutex_lock(&st->lock);
+	switch (hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) {
+	case VFIO_IRQ_SET_ACTION_TRIGGER:
+		ret = mig_irq_set_trigger(st, &hdr, data);
+		break;
+	case VFIO_IRQ_SET_ACTION_MASK:
+	case VFIO_IRQ_SET_ACTION_UNMASK:
+		ret = mig_irq_set_mask(st, &hdr, data);
+		break;
+	default:
+		ret = -EINVAL;
+		break;
+	}
+	mutex_unlock(&st->lock);
+	kfree(data);
+	return ret;
+}
+
+/* ---- region access ---- */
+
+/* Is the device frozen for a save (stop-and-copy)?  Context: st->lock. */
+static bool mig_frozen(struct mig_mdev_state *st)
+{
+	return st->mig_state == MIG_STATE_SAVING;
+}
+
+/*
+ * Config space: single accesses of 1, 2 or 4 bytes at their natural
+ * alignment, or longer reads and writes made of whole aligned dwords (QEMU
+ * reads the whole of config space in one go).
+ */
+static ssize_t mig_config_rw(struct mig_mdev_state *st, char __user *buf,
+			     size_t count, u64 off, bool write)
+{
+	size_t step = count > 4 ? 4 : count, done;
+	u8 val[4];
+	int ret = 0;
+
+	if (off >= MIG_MDEV_CONFIG_SIZE || count > MIG_MDEV_CONFIG_SIZE - off ||
+	    count % step)
+		return -EINVAL;
+
+	mutex_lock(&st->lock);
+	if (write && mig_frozen(st)) {
+		ret = -EBUSY;
+		goto out;
+	}
+	for (done = 0; done < count; done += step) {
+		if (write) {
+			if (copy_from_user(val, buf + done, step)) {
+				ret = -EFAULT;
+				break;
+			}
+			ret = mig_cfg_write(st, off + done, val, step);
+		} else {
+			ret = mig_cfg_read(st, off + done, val, step);
+			if (!ret && copy_to_user(buf + done, val, step))
+				ret = -EFAULT;
+		}
+		if (ret)
+			break;
+	}
+out:
+	mutex_unlock(&st->lock);
+	return ret ? ret : count;
+}
+
+/* BAR0: naturally aligned 4-byte accesses only. */
+static ssize_t mig_bar0_rw(struct mig_mdev_state *st, char __user *buf,
+			   size_t count, u64 off, bool write)
+{
+	u32 val;
+	int ret;
+
+	if (count != 4 || off & 3 || off >= MIG_MDEV_BAR0_SIZE)
+		return -EINVAL;
+	if (write && copy_from_user(&val, buf, 4))
+		return -EFAULT;
+
+	mutex_lock(&st->lock);
+	if (write)
+		ret = mig_frozen(st) ? -EBUSY : mig_dev_bar0_write(st, off, val);
+	else
+		ret = mig_dev_bar0_read(st, off, &val);
+	mutex_unlock(&st->lock);
+	if (ret)
+		return ret;
+	if (!write && copy_to_user(buf, &val, 4))
+		return -EFAULT;
+	return 4;
+}
+
+/*
+ * BAR2, device memory: 1, 2, 4 or 8 bytes at their natural alignment, or
+ * any longer range.  Writes log the pages they touch as dirty.
+ */
+static ssize_t mig_bar2_rw(struct mig_mdev_state *st, char __user *buf,
+			   size_t count, u64 off, bool write)
+{
+	u64 size = st->bar_size[VFIO_PCI_BAR2_REGION_INDEX];
+	unsigned long left;
+	ssize_t ret = count;
+
+	if (!count || off >= size || count > size - off)
+		return -EINVAL;
+	if (count <= 8 && (!is_power_of_2(count) || off & (count - 1)))
+		return -EINVAL;
+
+	mutex_lock(&st->lock);
+	if (write) {
+		/* Stopped for a save, or being loaded: memory must not move. */
+		if (mig_frozen(st) || st->mig_state == MIG_STATE_RESUMING) {
+			ret = -EBUSY;
+			goto out;
+		}
+		left = copy_from_user(st->mem + off, buf, count);
+		/* Whatever was copied changed memory: log it all. */
+		mig_dev_mark_dirty(st, off / MIG_PAGE_SIZE,
+				   (off + count - 1) / MIG_PAGE_SIZE -
+				   off / MIG_PAGE_SIZE + 1);
+	} else {
+		left = copy_to_user(buf, st->mem + off, count);
+	}
+	if (left)
+		ret = -EFAULT;
+out:
+	mutex_unlock(&st->lock);
+	return ret;
+}
+
+static ssize_t mig_rw(struct mig_mdev_state *st, char __user *buf,
+		      size_t count, loff_t *ppos, bool write)
+{
+	unsigned int index = *ppos >> MIG_OFFSET_SHIFT;
+	u64 off = *ppos & MIG_OFFSET_MASK;
+	ssize_t ret;
+
+	switch (index) {
+	case VFIO_PCI_CONFIG_REGION_INDEX:
+		ret = mig_config_rw(st, buf, count, off, write);
+		break;
+	case VFIO_PCI_BAR0_REGION_INDEX:
+		ret = mig_bar0_rw(st, buf, count, off, write);
+		break;
+	case VFIO_PCI_BAR2_REGION_INDEX:
+		ret = mig_bar2_rw(st, buf, count, off, write);
+		break;
+	case MIG_MDEV_MIGRATION_REGION_INDEX:
+		ret = mig_region_rw(st, buf, count, off, write);
+		break;
+	default:
+		ret = -EINVAL;
+		break;
+	}
+	if (ret > 0)
+		*ppos += ret;
+	return ret;
+}
+
+static ssize_t mig_read(struct vfio_device *vdev, char __user *buf,
+			size_t count, loff_t *ppos)
+{
+	struct mig_mdev_state *st = container_of(vdev, struct mig_mdev_state,
+						 vdev);
+
+	return mig_rw(st, buf, count, ppos, false);
+}
+
+static ssize_t mig_write(struct vfio_device *vdev, const char __user *buf,
+			 size_t count, loff_t *ppos)
+{
+	struct mig_mdev_state *st = container_of(vdev, struct mig_mdev_state,
+						 vdev);
+
+	return mig_rw(st, (char __user *)buf, count, ppos, true);
+}
+
+static int mig_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
+{
+	struct mig_mdev_state *st = container_of(vdev, struct mig_mdev_state,
+						 vdev);
+	u64 pos = (u64)vma->vm_pgoff << PAGE_SHIFT;
+
+	if (pos >> MIG_OFFSET_SHIFT != MIG_MDEV_MIGRATION_REGION_INDEX)
+		return -EINVAL;
+	return mig_region_mmap(st, vma, pos & MIG_OFFSET_MASK);
+}
+
+/* ---- ioctls ---- */
+
+static long mig_ioctl_get_info(void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_device_info, num_irqs);
+	struct vfio_device_info info;
+
+	if (copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+	info.flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+	info.num_regions = MIG_NUM_REGIONS;
+	info.num_irqs = VFIO_PCI_NUM_IRQS;
+	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+}
+
+static long mig_ioctl_get_region_info(struct mig_mdev_state *st,
+				      void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_region_info, offset);
+	struct vfio_info_cap caps = { .buf = NULL, .size = 0 };
+	struct vfio_region_info info;
+	int ret = 0;
+
+	if (copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz || info.index >= MIG_NUM_REGIONS)
+		return -EINVAL;
+
+	info.offset = (u64)info.index << MIG_OFFSET_SHIFT;
+	info.cap_offset = 0;
+	if (info.index == MIG_MDEV_MIGRATION_REGION_INDEX) {
+		mutex_lock(&st->lock);
+		ret = mig_region_info(st, &info, &caps);
+		mutex_unlock(&st->lock);
+		if (ret)
+			goto out;
+	} else {
+		info.size = st->bar_size[info.index];
+		info.flags = info.size ? VFIO_REGION_INFO_FLAG_READ |
+					 VFIO_REGION_INFO_FLAG_WRITE : 0;
+	}
+
+	if (caps.size) {
+		info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+		if (info.argsz < sizeof(info) + caps.size) {
+			info.argsz = sizeof(info) + caps.size;
+			info.cap_offset = 0;
+		} else {
+			vfio_info_cap_shift(&caps, sizeof(info));
+			if (copy_to_user(arg + sizeof(info), caps.buf,
+					 caps.size)) {
+				ret = -EFAULT;
+				goto out;
+			}
+			info.cap_offset = sizeof(info);
+		}
+	}
+	if (copy_to_user(arg, &info, minsz))
+		ret = -EFAULT;
+out:
+	kfree(caps.buf);
+	return ret;
+}
+
+static long mig_ioctl_get_irq_info(void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_irq_info, count);
+	struct vfio_irq_info info;
+
+	if (copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz || info.index >= VFIO_PCI_NUM_IRQS)
+		return -EINVAL;
+
+	info.count = mig_irq_count(info.index);
+	info.flags = 0;
+	if (info.index == VFIO_PCI_INTX_IRQ_INDEX)
+		info.flags = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE;
+	else if (info.index == VFIO_PCI_MSI_IRQ_INDEX)
+		info.flags = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE;
+	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+}
+
+/* VFIO_DEVICE_RESET: power-on state, no session, RUNNING.  Context: lock. */
+static void mig_reset(struct mig_mdev_state *st)
+{
+	mig_state_drop(st);
+	st->mig_state = MIG_STATE_RUNNING;
+	mig_dev_reset(st);
+	st->intx_masked = false;
+	st->stats.resets++;
+	dev_dbg(st->vdev.dev, "reset\n");
+}
+
+static long mig_ioctl(struct vfio_device *vdev, unsigned int cmd,
+		      unsigned long arg)
+{
+	struct mig_mdev_state *st = container_of(vdev, struct mig_mdev_state,
+						 vdev);
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case VFIO_DEVICE_GET_INFO:
+		return mig_ioctl_get_info(uarg);
+	case VFIO_DEVICE_GET_REGION_INFO:
+		return mig_ioctl_get_region_info(st, uarg);
+	case VFIO_DEVICE_GET_IRQ_INFO:
+		return mig_ioctl_get_irq_info(uarg);
+	case VFIO_DEVICE_SET_IRQS:
+		return mig_ioctl_set_irqs(st, uarg);
+	case VFIO_DEVICE_RESET:
+		mutex_lock(&st->lock);
+		mig_reset(st);
+		mutex_unlock(&st->lock);
+		return 0;
+	}
+	return -ENOTTY;
+}
+
+/* ---- open, close, life cycle ---- */
+
+static void mig_close_device(struct vfio_device *vdev)
+{
+	struct mig_mdev_state *st = container_of(vdev, struct mig_mdev_state,
+						 vdev);
+
+	/*
+	 * Drop any session; the device keeps its state and reads RUNNING
+	 * (an ERROR stays until a reset).
+	 */
+	mutex_lock(&st->lock);
+	mig_state_drop(st);
+	if (st->mig_state != MIG_STATE_ERROR)
+		st->mig_state = MIG_STATE_RUNNING;
+	mig_irq_put(&st->intx_trigger);
+	mig_irq_put(&st->msi_trigger);
+	st->irq_index = -1;
+	mig_dev_engine_update(st);
+	mutex_unlock(&st->lock);
+}
+
+static int mig_init_dev(struct vfio_device *vdev)
+{
+	struct mig_mdev_state *st = container_of(vdev, struct mig_mdev_state,
+						 vdev);
+	struct mdev_device *mdev = to_mdev_device(vdev->dev);
+	int ret;
+
+	st->mdev = mdev;
+	st->type = container_of(mdev->type, struct mig_type, mtype);
+	st->irq_index = -1;
+	st->mig_state = MIG_STATE_RUNNING;
+	mutex_init(&st->lock);
+
+	ret = mig_budget_take(st->type->mem_size);
+	if (ret)
+		goto err_lock;
+	ret = mig_dev_init(st);
+	if (ret)
+		goto err_budget;
+	ret = mig_region_init(st);
+	if (ret)
+		goto err_dev;
+	return 0;
+
+err_dev:
+	mig_dev_free(st);
+err_budget:
+	mig_budget_give(st->type->mem_size);
+err_lock:
+	mutex_destroy(&st->lock);
+	return ret;
+}
+
+static void mig_release_dev(struct vfio_device *vdev)
+{
+	struct mig_mdev_state *st = container_of(vdev, struct mig_mdev_state,
+						 vdev);
+
+	mig_region_free(st);
+	mig_dev_free(st);
+	mig_budget_give(st->type->mem_size);
+	mutex_destroy(&st->lock);
+}
+
+static const struct vfio_device_ops mig_dev_ops = {
+	.name		= "vfio-mig-mdev",
+	.init		= mig_init_dev,
+	.release	= mig_release_dev,
+	.close_device	= mig_close_device,
+	.read		= mig_read,
+	.write		= mig_write,
+	.mmap		= mig_mmap,
+	.ioctl		= mig_ioctl,
+	MIG_VFIO_IOMMUFD_OPS
+	MIG_VFIO_IOMMUFD_DETACH_OPS
+};
+
+static int mig_probe(struct mdev_device *mdev)
+{
+	struct mig_mdev_state *st;
+	int ret;
+
+	st = vfio_alloc_device(mig_mdev_state, vdev, &mdev->dev, &mig_dev_ops);
+	if (IS_ERR(st))
+		return PTR_ERR(st);
+	ret = vfio_register_emulated_iommu_dev(&st->vdev);
+	if (ret)
+		goto err_put;
+	dev_set_drvdata(&mdev->dev, st);
+	mig_debugfs_add(st);
+	return 0;
+
+err_put:
+	vfio_put_device(&st->vdev);
+	return ret;
+}
+
+static void mig_remove(struct mdev_device *mdev)
+{
+	struct mig_mdev_state *st = dev_get_drvdata(&mdev->dev);
+
+	mig_debugfs_remove(st);
+	/* Waits until user space closed the device. */
+	vfio_unregister_group_dev(&st->vdev);
+	mig_dev_engine_cancel(st);
+	vfio_put_device(&st->vdev);
+}
+
+/* ---- per-instance sysfs attributes ---- */
+
+static struct mig_mdev_state *mig_from_dev(struct device *dev)
+{
+	return dev_get_drvdata(dev);
+}
+
+static ssize_t digest_show(struct device *dev, struct device_attribute *attr,
+			   char *buf)
+{
+	struct mig_mdev_state *st = mig_from_dev(dev);
+	u64 digest;
+
+	mutex_lock(&st->lock);
+	digest = mig_dev_digest(st);
+	mutex_unlock(&st->lock);
+	return sysfs_emit(buf, "%016llx\n", digest);
+}
+static DEVICE_ATTR_RO(digest);
+
+static ssize_t engine_rate_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	struct mig_mdev_state *st = mig_from_dev(dev);
+	u32 rate;
+
+	mutex_lock(&st->lock);
+	rate = st->regs.control & MIG_CTRL_ENGINE_EN ? st->regs.engine_rate : 0;
+	mutex_unlock(&st->lock);
+	return sysfs_emit(buf, "%u\n", rate);
+}
+
+static ssize_t engine_rate_store(struct device *dev,
+				 struct device_attribute *attr,
+				 const char *buf, size_t count)
+{
+	struct mig_mdev_state *st = mig_from_dev(dev);
+	u32 rate;
+	int ret;
+
+	ret = kstrtou32(buf, 0, &rate);
+	if (ret) {
+		dev_err(dev, "engine_rate: '%.*s' is not a number of pages per second\n",
+			(int)min_t(size_t, count, 32), buf);
+		return ret;
+	}
+	mutex_lock(&st->lock);
+	if (mig_frozen(st) || st->mig_state == MIG_STATE_RESUMING)
+		ret = -EBUSY;
+	else
+		mig_dev_set_rate(st, rate);
+	mutex_unlock(&st->lock);
+	return ret ? ret : count;
+}
+static DEVICE_ATTR_RW(engine_rate);
+
+static ssize_t engine_count_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	struct mig_mdev_state *st = mig_from_dev(dev);
+	u64 count;
+
+	mutex_lock(&st->lock);
+	count = st->engine.count;
+	mutex_unlock(&st->lock);
+	return sysfs_emit(buf, "%llu\n", count);
+}
+static DEVICE_ATTR_RO(engine_count);
+
+static ssize_t migration_state_show(struct device *dev,
+				    struct device_attribute *attr, char *buf)
+{
+	struct mig_mdev_state *st = mig_from_dev(dev);
+	u32 state;
+
+	mutex_lock(&st->lock);
+	state = st->mig_state;
+	mutex_unlock(&st->lock);
+	return sysfs_emit(buf, "%s\n", mig_state_name(state));
+}
+static DEVICE_ATTR_RO(migration_state);
+
+static ssize_t section_size_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%zu\n", mig_from_dev(dev)->region.section_size);
+}
+static DEVICE_ATTR_RO(section_size);
+
+static struct attribute *mig_dev_attrs[] = {
+	&dev_attr_digest.attr,
+	&dev_attr_engine_rate.attr,
+	&dev_attr_engine_count.attr,
+	&dev_attr_migration_state.attr,
+	&dev_attr_section_size.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(mig_dev);
+
+/* ---- module ---- */
+
+static struct mdev_driver mig_driver = {
+	.device_api = VFIO_DEVICE_API_PCI_STRING,
+	.driver = {
+		.name = MIG_NAME,
+		.owner = THIS_MODULE,
+		.mod_name = KBUILD_MODNAME,
+		.dev_groups = mig_dev_groups,
+	},
+	.probe = mig_probe,
+	.remove = mig_remove,
+	.get_available = mig_get_available,
+	.show_description = mig_show_description,
+};
+
+static void mig_parent_release(struct device *dev)
+{
+}
+
+static int __init mig_check_params(void)
+{
+	if (!small_mem_mb || small_mem_mb > 1024 || !large_mem_mb ||
+	    large_mem_mb > 1024) {
+		pr_err(MIG_NAME ": small_mem_mb and large_mem_mb must be 1..1024\n");
+		return -EINVAL;
+	}
+	if (mig_pci_vendor > 0xffff || mig_pci_device > 0xffff ||
+	    mig_pci_class > 0xffffff) {
+		pr_err(MIG_NAME ": pci_vendor/pci_device take 16 bits, pci_class 24\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int __init mig_init(void)
+{
+	int ret = mig_check_params();
+
+	if (ret)
+		return ret;
+	mig_types[0].mem_size = (u64)small_mem_mb << 20;
+	mig_types[1].mem_size = (u64)large_mem_mb << 20;
+
+	mig_debugfs_init();
+	ret = mdev_register_driver(&mig_driver);
+	if (ret)
+		goto err_debugfs;
+	mig_parent.class = mig_class_create(MIG_NAME);
+	if (IS_ERR(mig_parent.class)) {
+		ret = PTR_ERR(mig_parent.class);
+		goto err_driver;
+	}
+	mig_parent.dev.class = mig_parent.class;
+	mig_parent.dev.release = mig_parent_release;
+	dev_set_name(&mig_parent.dev, MIG_NAME);
+	ret = device_register(&mig_parent.dev);
+	if (ret) {
+		put_device(&mig_parent.dev);
+		goto err_class;
+	}
+	ret = mdev_register_parent(&mig_parent.parent, &mig_parent.dev,
+				   &mig_driver, mig_mdev_types,
+				   ARRAY_SIZE(mig_mdev_types));
+	if (ret)
+		goto err_device;
+	return 0;
+
+err_device:
+	device_unregister(&mig_parent.dev);
+err_class:
+	class_destroy(mig_parent.class);
+err_driver:
+	mdev_unregister_driver(&mig_driver);
+err_debugfs:
+	mig_debugfs_exit();
+	return ret;
+}
+
+static void __exit mig_exit(void)
+{
+	mdev_unregister_parent(&mig_parent.parent);
+	device_unregister(&mig_parent.dev);
+	class_destroy(mig_parent.class);
+	mdev_unregister_driver(&mig_driver);
+	mig_debugfs_exit();
+}
+
+module_init(mig_init);
+module_exit(mig_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Sample mediated device with a VFIO migration v1 region");
+MODULE_VERSION("0.1");

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mig-mdev: the v1 device_state machine.
+ *
+ * One const table holds every arc (../shared/PROTOCOL.md, "States"): for
+ * each current state and each requested state, the actions the arc takes,
+ * or nothing if the arc is refused.  mig_state_set() looks the arc up,
+ * performs its actions in a fixed order and commits the new state only if
+ * all of them succeeded, so a refused or failed write leaves device_state as
+ * it was.  The engine follows the RUNNING bit of whatever state results.
+ *
+ * This file knows nothing of mmap, chunks or PCI: it asks mig_stream.c to
+ * open and close sessions and mig_dev.c to start and stop the engine.
+ */
+#include "mig_mdev.h"
+
+/* Actions of an arc, performed in this order. */
+#define ARC_OK		BIT(0)	/* the arc is allowed */
+#define ARC_SAVE_END	BIT(1)	/* drop the save session and what is unsent */
+#define ARC_SAVE_NEW	BIT(2)	/* open a save session: all state pending */
+#define ARC_SAVE_FINAL	BIT(3)	/* PRECOPY -> SAVING: same session, tail on */
+#define ARC_LOAD_DONE	BIT(4)	/* leave RESUMING: needs a verified stream */
+#define ARC_LOAD_NEW	BIT(5)	/* clean device, wait for a stream */
+
+#define STOP		MIG_STATE_STOP
+#define RUN		MIG_STATE_RUNNING
+#define SAVE		MIG_STATE_SAVING
+#define PRE		MIG_STATE_PRECOPY
+#define RES		MIG_STATE_RESUMING
+
+/*
+ * mig_arcs[from][to].  Rows and columns that are absent (the invalid states
+ * 101b and 111b, and ERROR as a target) are 0: refused.  ERROR is left only
+ * by VFIO_DEVICE_RESET, so its row is empty too.  A write of the current
+ * state is a no-op that succeeds (QEMU writes SAVING while SAVING).
+ */
+static const u8 mig_arcs[MIG_STATE_NR][MIG_STATE_NR] = {
+	[STOP] = {
+		[STOP] = ARC_OK,
+		[RUN]  = ARC_OK,
+		[SAVE] = ARC_OK | ARC_SAVE_NEW,
+		[PRE]  = ARC_OK | ARC_SAVE_NEW,
+		[RES]  = ARC_OK | ARC_LOAD_NEW,
+	},
+	[RUN] = {
+		[STOP] = ARC_OK,
+		[RUN]  = ARC_OK,
+		[SAVE] = ARC_OK | ARC_SAVE_NEW,
+		[PRE]  = ARC_OK | ARC_SAVE_NEW,
+		[RES]  = ARC_OK | ARC_LOAD_NEW,
+	},
+	[SAVE] = {
+		[STOP] = ARC_OK | ARC_SAVE_END,
+		[RUN]  = ARC_OK | ARC_SAVE_END,
+		[SAVE] = ARC_OK,
+	},
+	[PRE] = {
+		[STOP] = ARC_OK | ARC_SAVE_END,
+		[RUN]  = ARC_OK | ARC_SAVE_END,
+		[SAVE] = ARC_OK | ARC_SAVE_FINAL,
+		[PRE]  = ARC_OK,
+	},
+	[RES] = {
+		[STOP] = ARC_OK | ARC_LOAD_DONE,
+		[RUN]  = ARC_OK | ARC_LOAD_DONE,
+		[RES]  = ARC_OK,
+	},
+};
+
+static const char * const mig_state_names[MIG_STATE_NR] = {
+	[STOP] = "STOP",
+	[RUN] = "RUNNING",
+	[SAVE] = "SAVING",
+	[PRE] = "PRECOPY",
+	[RES] = "RESUMING",
+	[MIG_STATE_ERROR] = "ERROR",
+};
+
+/**
+ * mig_state_name() - name of a device state
+ * @state: a device_state value
+ *
+ * Return: "STOP", "RUNNING", ... or "INVALID".
+ */
+const char *mig_state_name(u32 state)
+{
+	if (state >= MIG_STATE_NR || !mig_state_names[state])
+		return "INVALID";
+	return mig_state_names[state];
+}
+
+static void mig_state_commit(struct mig_mdev_state *st, u32 new)
+{
+	if (new != st->mig_state)
+		dev_dbg(st->vdev.dev, "device_state %s -> %s\n",
+			mig_state_name(st->mig_state), mig_state_name(new));
+	st->mig_state = new;
+	st->stats.transitions++;
+	mig_dev_engine_update(st);
+}
+
+/**
+ * mig_state_set() - a write of device_state
+ * @st: the instance
+ * @new: the value user space wrote
+ *
+ * Context: st->lock held.
+ * Return: 0, or -EINVAL if @new has reserved bits, is not a state user space
+ * may request, the arc is refused, or the resume stream is not complete.
+ * On error device_state is unchanged.
+ */
+int mig_state_set(struct mig_mdev_state *st, u32 new)
+{
+	u8 arc;
+
+	if (new & ~MIG_STATE_BITS)
+		goto refuse;
+	arc = mig_arcs[st->mig_state][new];
+	if (!(arc & ARC_OK))
+		goto refuse;
+	/* The only action that can fail goes first, before anything changes. */
+	if ((arc & ARC_LOAD_DONE) && !st->load.done)
+		goto refuse;
+
+	if (arc & ARC_SAVE_END)
+		mig_save_close(st);
+	if (arc & ARC_SAVE_NEW)
+		mig_save_open(st, new == SAVE);
+	if (arc & ARC_SAVE_FINAL)
+		mig_save_set_final(st);
+	if (arc & ARC_LOAD_DONE)
+		mig_load_close(st);
+	if (arc & ARC_LOAD_NEW)
+		mig_load_open(st);
+	if (arc & (ARC_SAVE_END | ARC_SAVE_NEW | ARC_SAVE_FINAL | ARC_LOAD_NEW))
+		mig_region_unqueue(st);
+	mig_state_commit(st, new);
+	return 0;
+
+refuse:
+	st->stats.errors++;
+	dev_dbg(st->vdev.dev, "device_state %s -> %#x refused\n",
+		mig_state_name(st->mig_state), new);
+	return -EINVAL;
+}
+
+/**
+ * mig_state_error() - the device hit an error it cannot undo
+ * @st: the instance
+ *
+ * Drops any session and enters ERROR, which only VFIO_DEVICE_RESET leaves.
+ *
+ * Context: st->lock held.
+ */
+void mig_state_error(struct mig_mdev_state *st)
+{
+	mig_state_drop(st);
+	st->stats.errors++;
+	dev_dbg(st->vdev.dev, "device_state %s -> ERROR\n",
+		mig_state_name(st->mig_state));
+	st->mig_state = MIG_STATE_ERROR;
+	mig_dev_engine_update(st);
+}
+
+/**
+ * mig_state_drop() - drop any session (close, reset)
+ * @st: the instance
+ *
+ * The caller sets the state that follows.
+ *
+ * Context: st->lock held.
+ */
+void mig_state_drop(struct mig_mdev_state *st)
+{
+	mig_save_close(st);
+	mig_load_close(st);
+	mig_region_unqueue(st);
+}
