@@ -36,3 +36,6 @@ clean:
 
 help:
 	@sed -n 's/^#   //p' Makefile
+
+# make check, demo, vm-shell, initramfs: the VM test machinery
+include scripts/vm.mk

@@ -3,6 +3,7 @@
 # Install (as root, with apt-get) whatever the VM test machinery needs and is
 # missing.  Quick and silent when everything is there already.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
 pkgs=(qemu-system-x86 busybox-static cpio kmod sparse make gcc libc6-dev

@@ -3,6 +3,7 @@
 # Download and unpack the Debian kernel image the VM boots (no install into
 # /boot): $MIG_CACHE/kernel/$KVER_61/root/{boot,lib/modules}.  Cached.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
 kdir=$MIG_CACHE/kernel/$KVER_61

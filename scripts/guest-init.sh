@@ -50,7 +50,7 @@ else
 fi
 # Everything this script prints goes to the TAP port from here on.
 exec > "$TAP" 2>&1
-echo "# mig-run: BOOTED $(uname -r) mode=$MODE timeout=$TIMEOUT"
+echo "# mig-run: BOOTED $(uname -r) mode=$MODE timeout=$TIMEOUT uptime=$(cut -d" " -f1 /proc/uptime)s"
 
 # ---- modules ------------------------------------------------------------
 load_modules() {
@@ -114,6 +114,7 @@ run_one() {
 
 selected() {	# selected CMD: does CMD match mig.tests (or is there none)?
 	[ -n "$TESTSEL" ] || return 0
+	# shellcheck disable=SC2086 # split the command line into words
 	set -- $1
 	prog=$(basename "$1")
 	for t in $TESTSEL; do

@@ -13,6 +13,7 @@
 #   QEMU 7.2                  qemu-system-x86_64, its libraries, accel
 #                             modules and x86 firmware, at their host paths
 set -euo pipefail
+# shellcheck source=scripts/lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
 MODLIB=$KROOT/lib/modules/$KVER_61
@@ -32,7 +33,7 @@ file -L "$BB" 2>/dev/null | grep -q 'statically linked' ||
 	die "$BB is not busybox-static (apt-get install busybox-static)"
 cp "$BB" "$ST/bin/busybox"
 "$BB" --list-full | while read -r a; do
-	[ -e "$ST/$a" ] || [ -L "$ST/$a" ] || ln -s /bin/busybox "$ST/$a"
+	if [ ! -e "$ST/$a" ] && [ ! -L "$ST/$a" ]; then ln -s /bin/busybox "$ST/$a"; fi
 done
 install -m 0755 "$MIG_TOP/scripts/guest-init.sh" "$ST/init"
 
@@ -52,14 +53,14 @@ echo mig-vm > "$ST/etc/hostname"
 # ---- shared libraries of an ELF file --------------------------------------
 copy_file() {	# copy_file PATH: copy PATH (links followed) to the same path in the image
 	local dst=$ST$1
-	[ -e "$dst" ] && return 0
+	if [ -e "$dst" ]; then return 0; fi
 	mkdir -p "$(dirname "$dst")"
 	cp -L "$1" "$dst"
 }
 copy_libs() {	# copy_libs ELF...: copy every library ldd names, and the loader
 	local f l
 	for f in "$@"; do
-		ldd "$f" 2>/dev/null | awk '
+		{ ldd "$f" 2>/dev/null || true; } | awk '
 			$2 == "=>" && $3 ~ /^\// { print $3; next }
 			$1 ~ /^\// { print $1 }' |
 		while read -r l; do
@@ -73,7 +74,7 @@ declare -A seen=()
 order=()
 resolve() {	# resolve NAME: append NAME's dependencies, then NAME, to order
 	local name=${1//-/_} dep deps
-	[ -n "${seen[$name]:-}" ] && return 0
+	if [ -n "${seen[$name]:-}" ]; then return 0; fi
 	seen[$name]=1
 	deps=$(modinfo -b "$KROOT" -k "$KVER_61" -F depends "$name" 2>/dev/null) ||
 		die "module $name not found in $MODLIB"
@@ -107,7 +108,7 @@ for m in "${order[@]}"; do
 done
 cp "$MODLIB"/modules.{order,builtin,builtin.modinfo} "$ST/lib/modules/$KVER_61/" 2>/dev/null || true
 depmod -b "$ST" "$KVER_61" 2>/dev/null || true
-say MODULES "$(echo "${order[@]}")"
+say MODULES "${order[*]}"
 
 if [ -f "$KO" ]; then
 	cp "$KO" "$ST/mig/mig-mdev.ko"
@@ -120,7 +121,7 @@ fi
 if [ -d "$BUILD/bin" ] && [ -n "$(ls -A "$BUILD/bin" 2>/dev/null)" ]; then
 	cp -a "$BUILD/bin/." "$ST/mig/bin/"
 	for f in "$ST"/mig/bin/*; do
-		[ -f "$f" ] && head -c4 "$f" | grep -q ELF && copy_libs "$f"
+		if [ -f "$f" ] && head -c4 "$f" | grep -q ELF; then copy_libs "$f"; fi
 	done
 	say BIN "$(cd "$ST/mig/bin" && echo *)"
 else
@@ -128,7 +129,7 @@ else
 fi
 shopt -s nullglob
 for f in "$MIG_TOP"/selftests/*.sh; do install -m 0755 "$f" "$ST/mig/selftests/"; done
-[ -d "$MIG_TOP/selftests/qemu" ] && cp -a "$MIG_TOP/selftests/qemu" "$ST/mig/selftests/"
+if [ -d "$MIG_TOP/selftests/qemu" ]; then cp -a "$MIG_TOP/selftests/qemu" "$ST/mig/selftests/"; fi
 shopt -u nullglob
 if [ -f "$MIG_TOP/selftests/TESTS" ]; then
 	cp "$MIG_TOP/selftests/TESTS" "$ST/mig/TESTS"
@@ -141,13 +142,13 @@ QMOD=/usr/lib/x86_64-linux-gnu/qemu
 copy_file "$QEMU"
 copy_libs "$QEMU"
 for m in accel-tcg-x86_64.so accel-tcg-i386.so; do
-	[ -f "$QMOD/$m" ] && copy_file "$QMOD/$m" && copy_libs "$QMOD/$m"
+	if [ -f "$QMOD/$m" ]; then copy_file "$QMOD/$m"; copy_libs "$QMOD/$m"; fi
 done
 for f in /usr/share/qemu/{kvmvapic.bin,linuxboot.bin,linuxboot_dma.bin,multiboot.bin,multiboot_dma.bin,pvh.bin,qboot.rom,bios-microvm.bin,sgabios.bin,vgabios*.bin,bios*.bin,efi-*.rom,pxe-*.rom} \
 	/usr/share/seabios/* /usr/lib/ipxe/qemu/efi-{virtio,e1000,e1000e}.rom; do
-	[ -e "$f" ] && copy_file "$f"
+	if [ -e "$f" ]; then copy_file "$f"; fi
 done
-[ -d /usr/share/qemu/keymaps ] && cp -rL /usr/share/qemu/keymaps "$ST/usr/share/qemu/"
+if [ -d /usr/share/qemu/keymaps ]; then cp -rL /usr/share/qemu/keymaps "$ST/usr/share/qemu/"; fi
 # the loader's search path, in case a library sits outside the default ones
 ldconfig -r "$ST" 2>/dev/null || true
 
