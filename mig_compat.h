@@ -47,4 +47,11 @@
 #define MIG_VFIO_IOMMUFD_DETACH_OPS
 #endif
 
+/* __assign_str() of a trace event lost its source argument in 6.10. */
+#if KERNEL_VERSION(6, 10, 0) > LINUX_VERSION_CODE
+#define mig_assign_str(dst, src) __assign_str(dst, src)
+#else
+#define mig_assign_str(dst, src) __assign_str(dst)
+#endif
+
 #endif /* MIG_COMPAT_H */

@@ -21,6 +21,7 @@
 #include <linux/vmalloc.h>
 
 #include "mig_mdev.h"
+#include <trace/mig_trace.h>
 
 /* Size of the trapped area before the data section. */
 #define MIG_DATA_OFFSET		PAGE_SIZE
@@ -61,8 +62,13 @@ void mig_region_unqueue(struct mig_mdev_state *st)
 
 static int mig_hdr_pending_read(struct mig_mdev_state *st, u64 *val)
 {
+	bool retire = st->region.queued;
+	u64 size = st->region.queued_size;
+
 	mig_region_unqueue(st);
 	*val = st->save.active ? mig_save_pending(st) : 0;
+	if (retire)
+		trace_mig_chunk_retire(dev_name(st->vdev.dev), size, *val);
 	return 0;
 }
 
@@ -79,6 +85,9 @@ static int mig_hdr_data_offset_read(struct mig_mdev_state *st, u64 *val)
 	r->queued_size = size;
 	st->stats.chunks_saved++;
 	st->stats.bytes_saved += size;
+	if (trace_mig_chunk_queue_enabled())
+		trace_mig_chunk_queue(dev_name(st->vdev.dev), size,
+				      mig_save_pending(st));
 	return 0;
 }
 
@@ -98,12 +107,16 @@ static int mig_hdr_data_size_write(struct mig_mdev_state *st, u64 val)
 	if (!val || val > st->region.section_size)
 		return -EINVAL;
 	ret = mig_load_feed(st, st->region.section, val);
+	trace_mig_resume_chunk(dev_name(st->vdev.dev), val, ret);
 	if (!ret) {
 		st->stats.chunks_loaded++;
 		st->stats.bytes_loaded += val;
 		return 0;
 	}
 	st->stats.errors++;
+	trace_mig_error(dev_name(st->vdev.dev), st->load.applied ?
+			"resume stream rejected after apply" :
+			"resume stream rejected", ret);
 	if (st->load.applied)
 		mig_state_error(st);
 	else

@@ -13,6 +13,7 @@
  * open and close sessions and mig_dev.c to start and stop the engine.
  */
 #include "mig_mdev.h"
+#include <trace/mig_trace.h>
 
 /* Actions of an arc, performed in this order. */
 #define ARC_OK		BIT(0)	/* the arc is allowed */
@@ -134,10 +135,12 @@ int mig_state_set(struct mig_mdev_state *st, u32 new)
 		mig_load_open(st);
 	if (arc & (ARC_SAVE_END | ARC_SAVE_NEW | ARC_SAVE_FINAL | ARC_LOAD_NEW))
 		mig_region_unqueue(st);
+	trace_mig_state(dev_name(st->vdev.dev), st->mig_state, new, 0);
 	mig_state_commit(st, new);
 	return 0;
 
 refuse:
+	trace_mig_state(dev_name(st->vdev.dev), st->mig_state, new, -EINVAL);
 	st->stats.errors++;
 	dev_dbg(st->vdev.dev, "device_state %s -> %#x refused\n",
 		mig_state_name(st->mig_state), new);
@@ -156,6 +159,8 @@ void mig_state_error(struct mig_mdev_state *st)
 {
 	mig_state_drop(st);
 	st->stats.errors++;
+	trace_mig_state(dev_name(st->vdev.dev), st->mig_state, MIG_STATE_ERROR,
+			-EIO);
 	dev_dbg(st->vdev.dev, "device_state %s -> ERROR\n",
 		mig_state_name(st->mig_state));
 	st->mig_state = MIG_STATE_ERROR;
