@@ -1,0 +1,438 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh disable=SC3043
+#
+# selftests/qemu/lib.sh: drive QEMU 7.2 around mig-mdev instances.
+#
+# Source it from busybox sh (the test VM) or any POSIX shell with `local`:
+#
+#	. /mig/selftests/qemu/lib.sh
+#	mq_begin demo
+#	s=$(mq_create small); d=$(mq_create small)
+#	mq_live "$s" "$d"          # live migration over TCP on loopback
+#	mq_end
+#
+# Every QEMU is started in the background of the calling shell (never call
+# mq_qemu_start inside $(...)), with its QMP socket, stdout and stderr in
+# $MQ_WORK/NAME.{sock,out,err}.  Every wait has a timeout and polls QMP (or
+# sysfs) instead of sleeping blindly.  The helpers print TAP diagnostics
+# ("# ...") on stdout and return non-zero on failure; mq_dump prints the
+# stderr of every QEMU of the current test and the tail of dmesg.
+#
+# Settings (environment):
+#   MQ_QEMU       qemu-system-x86_64
+#   MQ_MEM        guest RAM in MiB (32)
+#   MQ_WORK       work directory (/tmp/mig-qemu)
+#   MQ_DEVOPTS    extra vfio-pci options, e.g. ",x-no-mmap=on"
+#   MQ_RATE       engine rate in pages/s for live migrations (400)
+#   MQ_BW         max-bandwidth of a live migration in bytes/s (4 MiB/s)
+#   MQ_DOWNTIME   downtime-limit in ms (50)
+#   MQ_MIG_TIMEOUT  seconds a migration may take (240)
+#   MQ_START_TIMEOUT seconds until a new QEMU answers QMP (90)
+#   MQ_QMP        the qmp client (qmp in PATH, /mig/bin/qmp, build/bin/qmp)
+
+MQ_QEMU=${MQ_QEMU:-qemu-system-x86_64}
+MQ_MEM=${MQ_MEM:-32}
+MQ_WORK=${MQ_WORK:-/tmp/mig-qemu}
+MQ_DEVOPTS=${MQ_DEVOPTS:-}
+MQ_RATE=${MQ_RATE:-400}
+MQ_BW=${MQ_BW:-4194304}
+MQ_DOWNTIME=${MQ_DOWNTIME:-50}
+MQ_MIG_TIMEOUT=${MQ_MIG_TIMEOUT:-240}
+MQ_START_TIMEOUT=${MQ_START_TIMEOUT:-90}
+MQ_PORT=${MQ_PORT:-4440}
+
+MQ_PARENT=/sys/class/mig_mdev/mig_mdev
+MQ_TYPES=$MQ_PARENT/mdev_supported_types
+MQ_DEVS=/sys/bus/mdev/devices
+MQ_PARAMS=/sys/module/mig_mdev/parameters
+MQ_DEBUGFS=/sys/kernel/debug/mig_mdev
+
+if [ -z "${MQ_QMP:-}" ]; then
+	if command -v qmp > /dev/null 2>&1; then
+		MQ_QMP=qmp
+	elif [ -x /mig/bin/qmp ]; then
+		MQ_QMP=/mig/bin/qmp
+	else
+		MQ_QMP=$(cd "$(dirname "$0")/../.." 2>/dev/null && pwd)/build/bin/qmp
+	fi
+fi
+
+MQ_NAMES=		# QEMUs of the current test (names)
+MQ_TEST=
+
+mq_note() { printf '# %s\n' "$*"; }
+mq_fail() { printf '# FAIL: %s\n' "$*"; return 1; }
+mq_indent() { sed 's/^/#   /'; }
+
+# ---- processes -----------------------------------------------------------
+
+mq_alive() {	# mq_alive PID: running (and not a zombie)?
+	local st
+	[ -r "/proc/$1/stat" ] || return 1
+	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+mq_pid() { cat "$MQ_WORK/$1.pid" 2>/dev/null; }
+
+# mq_wait_exit NAME TIMEOUT: wait until QEMU NAME has exited; its exit
+# status goes to $MQ_WORK/NAME.rc.  Returns 1 if it was still running.
+mq_wait_exit() {
+	local pid n=0 lim rc
+	pid=$(mq_pid "$1")
+	[ -n "$pid" ] || return 0
+	lim=$(($2 * 10))
+	while mq_alive "$pid"; do
+		n=$((n + 1))
+		[ $n -le "$lim" ] || return 1
+		sleep 0.1
+	done
+	wait "$pid" 2>/dev/null
+	rc=$?
+	[ -f "$MQ_WORK/$1.rc" ] || echo "$rc" > "$MQ_WORK/$1.rc"
+	return 0
+}
+
+# mq_qemu_start NAME "UUID..." [QEMU ARGS...]: start a tiny TCG guest with
+# one vfio-pci device per instance, wait until QMP answers.
+mq_qemu_start() {
+	local name="$1" uuids="$2" sock pid i=0 u n=0
+	shift 2
+	for u in $uuids; do
+		set -- "$@" -device "vfio-pci,id=mig$i,sysfsdev=$MQ_DEVS/$u,x-enable-migration=on$MQ_DEVOPTS"
+		i=$((i + 1))
+	done
+	sock=$MQ_WORK/$name.sock
+	rm -f "$sock" "$MQ_WORK/$name.rc" "$MQ_WORK/$name.pid"
+	echo "$MQ_QEMU -accel tcg -machine q35 -m $MQ_MEM -nodefaults -display none" \
+		"-L /usr/share/qemu -qmp unix:$sock,server=on,wait=off $*" > "$MQ_WORK/$name.cmd"
+	"$MQ_QEMU" -name "$name" -accel tcg -machine q35 -m "$MQ_MEM" \
+		-nodefaults -display none -L /usr/share/qemu \
+		-qmp "unix:$sock,server=on,wait=off" "$@" \
+		< /dev/null > "$MQ_WORK/$name.out" 2> "$MQ_WORK/$name.err" &
+	pid=$!
+	echo "$pid" > "$MQ_WORK/$name.pid"
+	MQ_NAMES="$MQ_NAMES $name"
+	while :; do
+		if ! mq_alive "$pid"; then
+			mq_wait_exit "$name" 1
+			mq_fail "QEMU $name exited at start (rc $(cat "$MQ_WORK/$name.rc" 2>/dev/null))"
+			return 1
+		fi
+		"$MQ_QMP" -t 1 "$sock" --wait-qmp 2>/dev/null && break
+		n=$((n + 1))
+		if [ $n -ge "$MQ_START_TIMEOUT" ]; then
+			mq_fail "QEMU $name: no QMP after ${MQ_START_TIMEOUT}s"
+			return 1
+		fi
+	done
+	mq_note "QEMU $name (pid $pid) up: $uuids $*"
+}
+
+# mq_qmp NAME COMMAND...: run QMP commands, print their returns.
+mq_qmp() {
+	local name="$1"
+	shift
+	"$MQ_QMP" -t 30 "$MQ_WORK/$name.sock" "$@"
+}
+
+# mq_qmp_ok NAME COMMAND...: the same, quiet; diagnostics on failure.
+mq_qmp_ok() {
+	local out
+	if ! out=$(mq_qmp "$@" 2>&1); then
+		mq_fail "QMP $1: $2: $out"
+		return 1
+	fi
+}
+
+# mq_qemu_stop NAME: quit over QMP, then TERM, then KILL; reaps it.
+mq_qemu_stop() {
+	local pid
+	pid=$(mq_pid "$1")
+	[ -n "$pid" ] || return 0
+	if mq_alive "$pid"; then
+		"$MQ_QMP" -t 5 "$MQ_WORK/$1.sock" quit > /dev/null 2>&1
+		if ! mq_wait_exit "$1" 20; then
+			mq_note "QEMU $1 ignored quit: SIGTERM"
+			kill -TERM "$pid" 2>/dev/null
+			if ! mq_wait_exit "$1" 10; then
+				kill -KILL "$pid" 2>/dev/null
+				mq_wait_exit "$1" 10
+			fi
+		fi
+	else
+		mq_wait_exit "$1" 1
+	fi
+	rm -f "$MQ_WORK/$1.pid"
+}
+
+# mq_wait_status NAME TIMEOUT STATUS...: poll query-status.
+mq_wait_status() {
+	local name="$1" t="$2" out
+	shift 2
+	if ! out=$("$MQ_QMP" "$MQ_WORK/$name.sock" --wait-status "$t" "$@" 2>&1); then
+		mq_fail "QEMU $name: not $* after ${t}s: $out"
+		return 1
+	fi
+}
+
+# mq_wait_migrate NAME TIMEOUT [STATUS...]: poll query-migrate until the
+# status is one of STATUS (completed); its last return goes to
+# $MQ_WORK/NAME.migrate.json.  Returns qmp's code: 1 failed/cancelled,
+# 2 timeout.
+mq_wait_migrate() {
+	local name="$1" t="$2" rc
+	shift 2
+	"$MQ_QMP" "$MQ_WORK/$name.sock" --wait-migrate "$t" "$@" \
+		> "$MQ_WORK/$name.migrate.json" 2> "$MQ_WORK/$name.migrate.err"
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		mq_note "QEMU $name: query-migrate: $(cat "$MQ_WORK/$name.migrate.err")"
+		mq_note "QEMU $name: $(cat "$MQ_WORK/$name.migrate.json")"
+	fi
+	return $rc
+}
+
+# mq_json FILE PATH [DEFAULT]: a member of a JSON file (qmp --get).
+mq_json() { "$MQ_QMP" --get "$2" "${3:-}" < "$1"; }
+
+# mq_migrate NAME URI: start an outgoing migration.
+mq_migrate() {
+	mq_qmp_ok "$1" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"$2\"}}"
+}
+
+# mq_incoming NAME URI: start listening (QEMU started with -incoming defer).
+mq_incoming() {
+	mq_qmp_ok "$1" "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"$2\"}}"
+}
+
+# mq_set_params NAME JSON-MEMBERS: migrate-set-parameters.
+mq_set_params() {
+	mq_qmp_ok "$1" "{\"execute\":\"migrate-set-parameters\",\"arguments\":{$2}}"
+}
+
+# mq_set_cap NAME CAPABILITY true|false
+mq_set_cap() {
+	mq_qmp_ok "$1" "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":[{\"capability\":\"$2\",\"state\":$3}]}}"
+}
+
+mq_next_port() { MQ_PORT=$((MQ_PORT + 1)); }
+
+# ---- instances -----------------------------------------------------------
+
+mq_have_module() { [ -d "$MQ_TYPES" ]; }
+
+# mq_create TYPE [SECTION_PAGES]: create an instance of mig_mdev-TYPE,
+# print its UUID.  SECTION_PAGES is set for this instance only.
+mq_create() {
+	local u old rc=0
+	u=$(cat /proc/sys/kernel/random/uuid) || return 1
+	if [ -n "${2:-}" ]; then
+		old=$(cat "$MQ_PARAMS/section_pages")
+		echo "$2" > "$MQ_PARAMS/section_pages" || return 1
+	fi
+	echo "$u" > "$MQ_TYPES/mig_mdev-$1/create" || rc=1
+	[ -n "${2:-}" ] && echo "$old" > "$MQ_PARAMS/section_pages"
+	if [ $rc -ne 0 ]; then
+		echo "# FAIL: cannot create a mig_mdev-$1 instance" >&2
+		return 1
+	fi
+	echo "$u" >> "$MQ_WORK/instances"
+	echo "$u"
+}
+
+mq_remove() {
+	[ -d "$MQ_DEVS/$1" ] && echo 1 > "$MQ_DEVS/$1/remove"
+}
+
+mq_attr() { cat "$MQ_DEVS/$1/$2" 2>/dev/null; }
+mq_set_attr() { echo "$3" > "$MQ_DEVS/$1/$2"; }
+
+# mq_stat UUID KEY: a value of the debugfs stats ("" if there are none).
+mq_stat() {
+	[ -r "$MQ_DEBUGFS/$1/stats" ] &&
+		awk -v k="$2" '$1 == k { print $2 }' "$MQ_DEBUGFS/$1/stats"
+}
+
+# mq_wait_attr UUID ATTR VALUE TIMEOUT: poll sysfs until ATTR reads VALUE.
+mq_wait_attr() {
+	local n=0 lim=$(($4 * 10)) v
+	while v=$(mq_attr "$1" "$2"); [ "$v" != "$3" ]; do
+		n=$((n + 1))
+		if [ $n -gt $lim ]; then
+			mq_fail "$1: $2 reads '$v', not '$3' after ${4}s"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# mq_engine_grows UUID TIMEOUT [ABOVE]: engine_count rises (above ABOVE,
+# default its current value) within TIMEOUT seconds.
+mq_engine_grows() {
+	local c0 c n=0 lim=$(($2 * 10))
+	c0=${3:-$(mq_attr "$1" engine_count)}
+	while c=$(mq_attr "$1" engine_count); [ "${c:-0}" -le "${c0:-0}" ]; do
+		n=$((n + 1))
+		if [ $n -gt $lim ]; then
+			mq_fail "$1: engine_count stays at $c (not above $c0) for ${2}s"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# mq_start_engines RATE UUID...: start the engines, check that they run.
+mq_start_engines() {
+	local r="$1" u
+	shift
+	for u; do
+		mq_set_attr "$u" engine_rate "$r" || { mq_fail "$u: cannot set engine_rate"; return 1; }
+	done
+	for u; do
+		mq_engine_grows "$u" 10 || return 1
+	done
+}
+
+# mq_same_digest SRC DST: the two instances' digests are equal.
+mq_same_digest() {
+	local a b
+	a=$(mq_attr "$1" digest)
+	b=$(mq_attr "$2" digest)
+	mq_note "digest src $1 $a"
+	mq_note "digest dst $2 $b"
+	[ -n "$a" ] && [ "$a" = "$b" ] || mq_fail "digests differ: $a != $b"
+}
+
+# mq_state_is UUID STATE...: migration_state is one of STATE.
+mq_state_is() {
+	local u="$1" v s
+	shift
+	v=$(mq_attr "$u" migration_state)
+	for s; do
+		[ "$v" = "$s" ] && return 0
+	done
+	mq_fail "$u: migration_state is '$v', expected $*"
+}
+
+# ---- test life cycle -----------------------------------------------------
+
+# mq_begin NAME: fresh work state for one test.
+mq_begin() {
+	MQ_TEST=$1
+	MQ_NAMES=
+	mkdir -p "$MQ_WORK"
+	rm -f "$MQ_WORK"/*.sock "$MQ_WORK"/*.err "$MQ_WORK"/*.out \
+		"$MQ_WORK"/*.json "$MQ_WORK"/*.rc "$MQ_WORK"/*.cmd \
+		"$MQ_WORK"/instances
+	: > "$MQ_WORK/instances"
+}
+
+# mq_dump: what a failed test leaves for the reader.
+mq_dump() {
+	local n
+	for n in $MQ_NAMES; do
+		mq_note "---- QEMU $n: $(cat "$MQ_WORK/$n.cmd" 2>/dev/null)"
+		[ -f "$MQ_WORK/$n.rc" ] && mq_note "exit status $(cat "$MQ_WORK/$n.rc")"
+		mq_note "stderr:"
+		mq_indent < "$MQ_WORK/$n.err" 2>/dev/null
+	done
+	if [ -s "$MQ_WORK/instances" ]; then
+		while read -r n; do
+			[ -d "$MQ_DEVS/$n" ] || continue
+			mq_note "instance $n: state $(mq_attr "$n" migration_state)" \
+				"engine_count $(mq_attr "$n" engine_count)" \
+				"digest $(mq_attr "$n" digest)"
+			[ -r "$MQ_DEBUGFS/$n/stats" ] &&
+				tr '\n' ' ' < "$MQ_DEBUGFS/$n/stats" | mq_indent && echo
+		done < "$MQ_WORK/instances"
+	fi
+	mq_note "---- dmesg | tail -40"
+	dmesg | tail -40 | mq_indent
+}
+
+# mq_end: stop every QEMU of the test, remove its instances, restore the
+# section_pages default.
+mq_end() {
+	local n
+	for n in $MQ_NAMES; do
+		mq_qemu_stop "$n"
+	done
+	MQ_NAMES=
+	if [ -f "$MQ_WORK/instances" ]; then
+		while read -r n; do
+			mq_remove "$n" 2>/dev/null
+		done < "$MQ_WORK/instances"
+		: > "$MQ_WORK/instances"
+	fi
+	[ -w "$MQ_PARAMS/section_pages" ] && echo 256 > "$MQ_PARAMS/section_pages"
+	return 0
+}
+
+# ---- migration recipes ---------------------------------------------------
+
+# mq_report NAME UUID...: print the outgoing migration's numbers (and the
+# device's debugfs counters) as diagnostics.
+mq_report() {
+	local f=$MQ_WORK/$1.migrate.json u
+	shift
+	mq_note "total-time $(mq_json "$f" total-time ?) ms," \
+		"downtime $(mq_json "$f" downtime ?) ms," \
+		"setup-time $(mq_json "$f" setup-time ?) ms"
+	mq_note "ram: transferred $(mq_json "$f" ram.transferred ?) B," \
+		"dirty-sync-count $(mq_json "$f" ram.dirty-sync-count ?)," \
+		"mbps $(mq_json "$f" ram.mbps ?);" \
+		"vfio: transferred $(mq_json "$f" vfio.transferred ?) B"
+	for u; do
+		[ -r "$MQ_DEBUGFS/$u/stats" ] &&
+			mq_note "$u stats: $(tr '\n' ' ' < "$MQ_DEBUGFS/$u/stats")"
+	done
+	return 0
+}
+
+# mq_pairs "SRC..." "DST..." CMD: run "CMD SRC DST" for each pair.
+mq_pairs() {
+	local s d rest="$2" cmd="$3" rc=0
+	for s in $1; do
+		d=${rest%% *}
+		rest=${rest#"$d"}
+		rest=${rest# }
+		$cmd "$s" "$d" || rc=1
+	done
+	return $rc
+}
+
+mq_dst_runs_on() {	# SRC DST: after cont, DST's engine goes on from SRC's count
+	mq_state_is "$2" RUNNING || return 1
+	mq_engine_grows "$2" 15 "$(mq_attr "$1" engine_count)" || return 1
+	mq_note "engine_count src $(mq_attr "$1" engine_count) dst $(mq_attr "$2" engine_count)"
+}
+
+# mq_live "SRC..." "DST..." [QEMU ARGS for both...]: the live migration of
+# scenario 1.  A source QEMU with the SRC instances, engines started at
+# MQ_RATE after QEMU's reset; a paused destination with the DST instances;
+# migrate over TCP loopback under MQ_BW / MQ_DOWNTIME; the destination
+# devices wait in RESUMING with the source's digests; then cont: RUNNING,
+# and the engines go on.  QEMUs are named src and dst and left running.
+mq_live() {
+	local src="$1" dst="$2" u
+	shift 2
+	mq_next_port
+	mq_qemu_start src "$src" "$@" || return 1
+	mq_start_engines "$MQ_RATE" $src || return 1
+	mq_qemu_start dst "$dst" -S -incoming defer "$@" || return 1
+	mq_incoming dst "tcp:127.0.0.1:$MQ_PORT" || return 1
+	mq_set_params src "\"max-bandwidth\":$MQ_BW,\"downtime-limit\":$MQ_DOWNTIME" || return 1
+	mq_migrate src "tcp:127.0.0.1:$MQ_PORT" || return 1
+	mq_wait_migrate src "$MQ_MIG_TIMEOUT" || return 1
+	mq_wait_migrate dst 60 || return 1
+	mq_report src $src $dst
+	mq_wait_status src 30 postmigrate || return 1
+	mq_wait_status dst 30 paused || return 1
+	for u in $src; do mq_state_is "$u" STOP || return 1; done
+	for u in $dst; do mq_state_is "$u" RESUMING || return 1; done
+	mq_pairs "$src" "$dst" mq_same_digest || return 1
+	mq_qmp_ok dst cont || return 1
+	mq_wait_status dst 30 running || return 1
+	mq_pairs "$src" "$dst" mq_dst_runs_on || return 1
+}

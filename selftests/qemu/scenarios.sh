@@ -1,0 +1,268 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck disable=SC3043
+#
+# selftests/qemu/scenarios.sh [SCENARIO...]: migrate mig-mdev instances with
+# QEMU 7.2, the real client of the v1 migration region.  kselftest TAP on
+# stdout, one test per scenario; every test compares the sysfs digest of the
+# source and destination instances.
+#
+#   1   live over TCP on loopback, engine running: several pre-copy passes,
+#       destination paused in RESUMING, then cont: RUNNING, engine goes on
+#   2   snapshot of a stopped VM to a file (exec:cat), back into a new QEMU
+#   3   as 1 with x-no-mmap=on (pread/pwrite of the data section)
+#   4a  the large type, data sections 16 pages -> 1024 pages
+#   4b  the small type, data sections 1024 pages -> 3 pages (QEMU splits)
+#   5   migrate_cancel during pre-copy: the source device is RUNNING again,
+#       its engine runs, and a second migration of it succeeds
+#   6   a destination of the other type refuses the stream: the source
+#       carries on RUNNING, the destination instance recovers
+#   7   two devices in one guest migrate together
+#
+# Run in the test VM from /mig (selftests/TESTS), or by hand:
+#	sh /mig/selftests/qemu/scenarios.sh 1 5
+
+MQ_DIR=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=selftests/qemu/lib.sh
+. "$MQ_DIR/lib.sh"
+
+ALL="1 2 3 4a 4b 5 6 7"
+
+# ---- the scenarios -------------------------------------------------------
+
+scen_1() {
+	local s d
+	s=$(mq_create small) && d=$(mq_create small) || return 1
+	mq_live "$s" "$d" || return 1
+	mq_check_passes "$s"
+}
+
+scen_2() {
+	local s d f sd c
+	s=$(mq_create small) && d=$(mq_create small) || return 1
+	f=$MQ_WORK/snapshot.mig
+	rm -f "$f"
+	mq_qemu_start src "$s" || return 1
+	mq_start_engines "$MQ_RATE" "$s" || return 1
+	mq_qmp_ok src stop || return 1
+	mq_wait_status src 30 paused || return 1
+	mq_state_is "$s" STOP || return 1
+	c=$(mq_attr "$s" engine_count)
+	mq_migrate src "exec:cat > $f" || return 1
+	mq_wait_migrate src "$MQ_MIG_TIMEOUT" || return 1
+	mq_report src "$s"
+	mq_state_is "$s" STOP || return 1
+	[ "$(mq_attr "$s" engine_count)" = "$c" ] ||
+		{ mq_fail "engine ran while the VM was stopped: $c -> $(mq_attr "$s" engine_count)"; return 1; }
+	sd=$(mq_attr "$s" digest)
+	mq_qemu_stop src
+	mq_note "snapshot: $(wc -c < "$f") bytes; source digest after close $(mq_attr "$s" digest)"
+	mq_qemu_start dst "$d" -S -incoming defer || return 1
+	mq_incoming dst "exec:cat $f" || return 1
+	mq_wait_migrate dst "$MQ_MIG_TIMEOUT" || return 1
+	mq_wait_status dst 30 paused || return 1
+	mq_state_is "$d" RESUMING || return 1
+	mq_note "digest src $s $sd"
+	mq_note "digest dst $d $(mq_attr "$d" digest)"
+	[ "$(mq_attr "$d" digest)" = "$sd" ] || { mq_fail "digests differ"; return 1; }
+	mq_qmp_ok dst cont || return 1
+	mq_wait_status dst 30 running || return 1
+	mq_state_is "$d" RUNNING || return 1
+	mq_engine_grows "$d" 15 "$c"
+}
+
+scen_3() {
+	local s d rc
+	s=$(mq_create small) && d=$(mq_create small) || return 1
+	MQ_DEVOPTS=",x-no-mmap=on"
+	mq_live "$s" "$d"
+	rc=$?
+	MQ_DEVOPTS=
+	return $rc
+}
+
+# mq_sections TYPE SRC_PAGES DST_PAGES
+mq_sections() {
+	local s d
+	s=$(mq_create "$1" "$2") && d=$(mq_create "$1" "$3") || return 1
+	mq_note "section_size src $(mq_attr "$s" section_size) dst $(mq_attr "$d" section_size)"
+	[ "$(mq_attr "$s" section_size)" = $(($2 * 4096)) ] &&
+		[ "$(mq_attr "$d" section_size)" = $(($3 * 4096)) ] ||
+		{ mq_fail "section_pages was not applied"; return 1; }
+	mq_live "$s" "$d"
+}
+
+scen_4a() {
+	local rc
+	MQ_BW=33554432	# 64 MiB of device memory
+	mq_sections large 16 1024
+	rc=$?
+	MQ_BW=4194304
+	return $rc
+}
+
+scen_4b() { mq_sections small 1024 3; }
+
+scen_5() {
+	local s d d1 d2 rc
+	s=$(mq_create small) && d=$(mq_create small) || return 1
+	mq_next_port
+	mq_qemu_start src "$s" || return 1
+	mq_start_engines "$MQ_RATE" "$s" || return 1
+	mq_qemu_start dst "$d" -S -incoming defer || return 1
+	mq_incoming dst "tcp:127.0.0.1:$MQ_PORT" || return 1
+	mq_set_params src "\"max-bandwidth\":262144" || return 1
+	mq_migrate src "tcp:127.0.0.1:$MQ_PORT" || return 1
+	mq_wait_attr "$s" migration_state PRECOPY 60 || return 1
+	mq_wait_migrate src 10 active || return 1
+	mq_note "pre-copy under way: $(mq_stat "$s" bytes_saved) bytes saved; migrate_cancel"
+	mq_qmp_ok src migrate_cancel || return 1
+	mq_wait_migrate src 30 cancelled || return 1
+	mq_wait_status src 30 running || return 1
+	mq_wait_attr "$s" migration_state RUNNING 10 || return 1
+	mq_engine_grows "$s" 10 || return 1
+	# The destination lost its stream: QEMU gives up and exits.
+	if mq_wait_exit dst 60; then
+		mq_note "destination QEMU exited (rc $(cat "$MQ_WORK/dst.rc")): $(tail -n 2 "$MQ_WORK/dst.err" | tr '\n' ' ')"
+	else
+		mq_note "destination QEMU still running after the cancel; stopping it"
+		mq_qemu_stop dst
+	fi
+	mq_note "destination instance after close: $(mq_attr "$d" migration_state)"
+	# Nothing lost: quiesce the engine, then migrate the device again.
+	mq_set_attr "$s" engine_rate 0 || return 1
+	d1=$(mq_attr "$s" digest)
+	sleep 0.5
+	d2=$(mq_attr "$s" digest)
+	[ "$d1" = "$d2" ] || { mq_fail "source digest moves with the engine off: $d1 $d2"; return 1; }
+	mq_next_port
+	mq_qemu_start dst2 "$d" -S -incoming defer || return 1
+	mq_incoming dst2 "tcp:127.0.0.1:$MQ_PORT" || return 1
+	mq_set_params src "\"max-bandwidth\":134217728" || return 1
+	mq_migrate src "tcp:127.0.0.1:$MQ_PORT" || return 1
+	mq_wait_migrate src "$MQ_MIG_TIMEOUT"
+	rc=$?
+	[ $rc -eq 0 ] || { mq_fail "second migration after the cancel: rc $rc"; return 1; }
+	mq_wait_migrate dst2 60 || return 1
+	mq_report src "$s" "$d"
+	[ "$(mq_attr "$s" digest)" = "$d1" ] ||
+		{ mq_fail "source digest changed by the migration: $d1 -> $(mq_attr "$s" digest)"; return 1; }
+	mq_same_digest "$s" "$d"
+}
+
+scen_6() {
+	local s d rc
+	s=$(mq_create small) && d=$(mq_create large) || return 1
+	mq_next_port
+	mq_qemu_start src "$s" || return 1
+	mq_start_engines "$MQ_RATE" "$s" || return 1
+	mq_qemu_start dst "$d" -S -incoming defer || return 1
+	# With a return path the source learns that the destination failed
+	# even when the whole stream fits in the socket buffers.
+	mq_set_cap src return-path true || return 1
+	mq_set_cap dst return-path true || return 1
+	mq_incoming dst "tcp:127.0.0.1:$MQ_PORT" || return 1
+	mq_migrate src "tcp:127.0.0.1:$MQ_PORT" || return 1
+	mq_wait_migrate src "$MQ_MIG_TIMEOUT"
+	rc=$?
+	case $rc in
+	1) mq_note "source QEMU reports the failure, as it should" ;;
+	0) mq_fail "the migration to a mig_mdev-large instance completed"; return 1 ;;
+	*) mq_fail "no end to the migration (rc $rc)"; return 1 ;;
+	esac
+	if mq_wait_exit dst 60; then
+		mq_note "destination QEMU exited (rc $(cat "$MQ_WORK/dst.rc")): $(grep -i -e error -e fail "$MQ_WORK/dst.err" | head -n 4 | tr '\n' ' ')"
+	else
+		mq_fail "destination QEMU still running after the refused stream"
+		return 1
+	fi
+	mq_wait_status src 30 running || return 1
+	mq_wait_attr "$s" migration_state RUNNING 10 || return 1
+	mq_engine_grows "$s" 10 || return 1
+	mq_note "destination instance after close: $(mq_attr "$d" migration_state)"
+	mq_state_is "$d" RUNNING RESUMING ERROR || return 1
+	# A new QEMU resets it: RUNNING and usable.
+	mq_qemu_start chk "$d" || return 1
+	mq_state_is "$d" RUNNING || return 1
+	mq_qemu_stop chk
+	mq_note "source digest $(mq_attr "$s" digest), destination $(mq_attr "$d" digest) (differ by design)"
+}
+
+scen_7() {
+	local s1 s2 d1 d2
+	s1=$(mq_create small) && s2=$(mq_create small) &&
+		d1=$(mq_create small) && d2=$(mq_create small) || return 1
+	mq_live "$s1 $s2" "$d1 $d2"
+}
+
+# mq_check_passes UUID: the live migration went through several pre-copy
+# passes (when the module's debugfs stats say how many).
+mq_check_passes() {
+	local p
+	p=$(mq_stat "$1" passes)
+	if [ -z "$p" ]; then
+		mq_note "no debugfs passes counter for $1"
+	elif [ "$p" -lt 2 ]; then
+		mq_fail "only $p pre-copy pass(es): the engine did not force more"
+	else
+		mq_note "$p pre-copy passes"
+	fi
+}
+
+scen_name() {
+	case $1 in
+	1) echo "live migration over tcp loopback" ;;
+	2) echo "snapshot to a file and back" ;;
+	3) echo "live migration with x-no-mmap=on" ;;
+	4a) echo "large type, data sections 16 -> 1024 pages" ;;
+	4b) echo "small type, data sections 1024 -> 3 pages" ;;
+	5) echo "migrate_cancel during pre-copy" ;;
+	6) echo "destination of the other type refuses" ;;
+	7) echo "two devices in one guest" ;;
+	*) echo "unknown scenario $1" ;;
+	esac
+}
+
+# ---- the runner ----------------------------------------------------------
+
+[ $# -gt 0 ] || set -- $ALL
+echo "TAP version 13"
+echo "1..$#"
+
+skip=
+if ! mq_have_module; then
+	skip="mig_mdev is not loaded ($MQ_TYPES missing)"
+elif ! command -v "$MQ_QEMU" > /dev/null 2>&1; then
+	skip="no $MQ_QEMU"
+elif ! [ -x "$MQ_QMP" ] && ! command -v "$MQ_QMP" > /dev/null 2>&1; then
+	skip="no qmp client ($MQ_QMP)"
+fi
+
+trap 'mq_end; exit 1' INT TERM
+fails=0
+i=0
+for t; do
+	i=$((i + 1))
+	name="scenario $t: $(scen_name "$t")"
+	if [ -n "$skip" ]; then
+		echo "ok $i $name # SKIP $skip"
+		continue
+	fi
+	mq_begin "$t"
+	mq_note "---- $name"
+	t0=$(date +%s)
+	case " $ALL " in
+	*" $t "*) "scen_$t"; rc=$? ;;
+	*) mq_fail "no such scenario"; rc=1 ;;
+	esac
+	mq_note "time $(($(date +%s) - t0))s"
+	if [ $rc -eq 0 ]; then
+		echo "ok $i $name"
+	else
+		mq_dump
+		echo "not ok $i $name"
+		fails=$((fails + 1))
+	fi
+	mq_end
+done
+[ $fails -eq 0 ]
