@@ -505,8 +505,8 @@ TEST_F(dev, config_bar0_sizing_reads_4k_mask_and_restores)
 		  orig & ~PCI_BASE_ADDRESS_MEM_MASK);
 	ASSERT_OK(cfg_write32(self->d, PCI_BASE_ADDRESS_0, 0xffffffff));
 	EXPECT_EQ(~(uint32_t)(MIG_MDEV_BAR0_SIZE - 1),
-		  cfg32(self->d, PCI_BASE_ADDRESS_0) |
-		  ~PCI_BASE_ADDRESS_MEM_MASK);
+		  cfg32(self->d, PCI_BASE_ADDRESS_0) &
+		  PCI_BASE_ADDRESS_MEM_MASK);
 	EXPECT_EQ(0xfffff000, cfg32(self->d, PCI_BASE_ADDRESS_0));
 	ASSERT_OK(cfg_write32(self->d, PCI_BASE_ADDRESS_0, orig));
 	EXPECT_EQ(orig, cfg32(self->d, PCI_BASE_ADDRESS_0));
