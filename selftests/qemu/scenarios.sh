@@ -56,7 +56,9 @@ scen_2() {
 		{ mq_fail "engine ran while the VM was stopped: $c -> $(mq_attr "$s" engine_count)"; return 1; }
 	sd=$(mq_attr "$s" digest)
 	mq_qemu_stop src
-	mq_note "snapshot: $(wc -c < "$f") bytes; source digest after close $(mq_attr "$s" digest)"
+	mq_note "snapshot: $(wc -c < "$f") bytes; after close the source reads" \
+		"$(mq_attr "$s" migration_state), engine_count $(mq_attr "$s" engine_count)" \
+		"(was $c), digest $(mq_attr "$s" digest) (was $sd)"
 	mq_qemu_start dst "$d" -S -incoming defer || return 1
 	mq_incoming dst "exec:cat $f" || return 1
 	mq_wait_migrate dst "$MQ_MIG_TIMEOUT" || return 1
