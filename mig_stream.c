@@ -1,0 +1,703 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mig-mdev: the migration stream, save generator and resume parser.
+ *
+ * Format (include/uapi/linux/mig_mdev.h, all little endian): a struct
+ * mig_stream_header, then records, each a struct mig_rec_header and @len
+ * bytes of payload, packed without padding.  MIG_REC_PAGES records carry
+ * runs of up to MIG_MAX_RUN_PAGES contiguous pages; a stop-and-copy save
+ * ends with CONFIG, REGS, ENGINE and END, in that order, END carrying the
+ * digest of the whole device state and the length of the stream before it.
+ *
+ * Generator: the stream is produced on demand, one "item" at a time: the
+ * stream header, a record header (plus the pages head), or a small payload
+ * is staged in struct mig_save.item; the page data of a MIG_REC_PAGES
+ * record is copied from device memory when it is emitted.  An item may be
+ * cut at any byte by the end of a chunk and is resumed in the next one.
+ * Dirty pages are found in the dirty log from a cursor; a run's dirty bits
+ * are cleared when its record is staged, so a page written later is sent
+ * again.  The tail records follow only in stop-and-copy, once the dirty log
+ * is empty.  Because the scan restarts at page 0 on entering stop-and-copy
+ * and the log no longer changes, the generator cuts every maximal run of
+ * dirty pages into the same records that mig_save_pending() counts, so the
+ * pending count is exact there.
+ *
+ * Parser: a byte-driven state machine (enum mig_load_phase) that survives
+ * any split of the stream.  Headers and small payloads are first copied in
+ * full into struct mig_load.buf (the input is user-mappable, so it is read
+ * once and the copy is validated); page data goes straight into device
+ * memory once its record's range was validated.  The record table below
+ * gives each type its payload length, the record types that may come right
+ * before it, and how it is saved and applied.
+ */
+#include <linux/bitmap.h>
+#include <linux/bitops.h>
+#include <linux/build_bug.h>
+#include <linux/kernel.h>
+#include <linux/minmax.h>
+#include <linux/stddef.h>
+#include <linux/string.h>
+
+#include "mig_mdev.h"
+
+/* What the next bytes of a resume stream are. */
+enum mig_load_phase {
+	MIG_LOAD_STREAM_HDR,	/* the stream header, collected in buf */
+	MIG_LOAD_REC_HDR,	/* a record header, collected in buf */
+	MIG_LOAD_PAGES_HEAD,	/* a pages head, after the record header */
+	MIG_LOAD_PAYLOAD,	/* a fixed-size payload, collected in buf */
+	MIG_LOAD_PAGE_DATA,	/* page data, copied into device memory */
+	MIG_LOAD_DONE,		/* END parsed, digest matched */
+	MIG_LOAD_FAILED,	/* rejected after the device was changed */
+};
+
+#define MIG_REC_HDR_SIZE	sizeof(struct mig_rec_header)
+#define MIG_PAGES_HDR_SIZE	(MIG_REC_HDR_SIZE + sizeof(struct mig_rec_pages))
+
+/* Record types that may precede a record; BIT(0) means "none yet". */
+#define MIG_AFTER_NONE		BIT(0)
+#define MIG_AFTER(type)		BIT(type)
+
+/**
+ * struct mig_rec_desc - what the stream code knows about a record type
+ * @len: payload bytes; 0 for MIG_REC_PAGES, whose length varies
+ * @after: MIG_AFTER() set of the record types that may come right before
+ * @save: writes the payload (@len bytes, unaligned) of a tail record
+ * @load: applies a validated copy of the payload (@len bytes, unaligned)
+ */
+struct mig_rec_desc {
+	u32 len;
+	u32 after;
+	void (*save)(struct mig_mdev_state *st, void *out);
+	int (*load)(struct mig_mdev_state *st, const void *in);
+};
+
+static void mig_save_config(struct mig_mdev_state *st, void *out)
+{
+	memcpy(out, st->config, MIG_MDEV_CONFIG_SIZE);
+}
+
+static void mig_save_regs(struct mig_mdev_state *st, void *out)
+{
+	struct mig_rec_regs r;
+
+	mig_dev_regs_to_rec(st, &r);
+	memcpy(out, &r, sizeof(r));
+}
+
+static void mig_save_engine(struct mig_mdev_state *st, void *out)
+{
+	struct mig_rec_engine e;
+
+	mig_dev_engine_to_rec(st, &e);
+	memcpy(out, &e, sizeof(e));
+}
+
+/* Staged last: every byte before END's header was emitted already. */
+static void mig_save_end(struct mig_mdev_state *st, void *out)
+{
+	struct mig_rec_end e = {
+		.digest = cpu_to_le64(mig_dev_digest(st)),
+		.stream_len = cpu_to_le64(st->save.stream_len),
+	};
+
+	memcpy(out, &e, sizeof(e));
+}
+
+static int mig_load_config(struct mig_mdev_state *st, const void *in)
+{
+	memcpy(st->config, in, MIG_MDEV_CONFIG_SIZE);
+	return 0;
+}
+
+static int mig_load_regs(struct mig_mdev_state *st, const void *in)
+{
+	struct mig_rec_regs r;
+
+	memcpy(&r, in, sizeof(r));
+	if (r.reserved)
+		return -EINVAL;
+	/* Drops the bits the registers do not have (CONTROL: MIG_CTRL_MASK). */
+	mig_dev_regs_from_rec(st, &r);
+	return 0;
+}
+
+static int mig_load_engine(struct mig_mdev_state *st, const void *in)
+{
+	struct mig_rec_engine e;
+
+	memcpy(&e, in, sizeof(e));
+	/* Only the state: the engine starts when the device leaves RESUMING. */
+	mig_dev_engine_from_rec(st, &e);
+	return 0;
+}
+
+static int mig_load_end(struct mig_mdev_state *st, const void *in)
+{
+	struct mig_load *ld = &st->load;
+	struct mig_rec_end e;
+
+	memcpy(&e, in, sizeof(e));
+	/* ld->stream_len already counts this record's header and payload. */
+	if (le64_to_cpu(e.stream_len) !=
+	    ld->stream_len - MIG_REC_HDR_SIZE - sizeof(e))
+		return -EINVAL;
+	if (le64_to_cpu(e.digest) != mig_dev_digest(st))
+		return -EINVAL;
+	ld->done = true;
+	ld->phase = MIG_LOAD_DONE;
+	return 0;
+}
+
+static const struct mig_rec_desc mig_recs[] = {
+	[MIG_REC_PAGES] = {
+		.len = 0,
+		.after = MIG_AFTER_NONE | MIG_AFTER(MIG_REC_PAGES),
+	},
+	[MIG_REC_CONFIG] = {
+		.len = MIG_MDEV_CONFIG_SIZE,
+		.after = MIG_AFTER_NONE | MIG_AFTER(MIG_REC_PAGES),
+		.save = mig_save_config,
+		.load = mig_load_config,
+	},
+	[MIG_REC_REGS] = {
+		.len = sizeof(struct mig_rec_regs),
+		.after = MIG_AFTER(MIG_REC_CONFIG),
+		.save = mig_save_regs,
+		.load = mig_load_regs,
+	},
+	[MIG_REC_ENGINE] = {
+		.len = sizeof(struct mig_rec_engine),
+		.after = MIG_AFTER(MIG_REC_REGS),
+		.save = mig_save_engine,
+		.load = mig_load_engine,
+	},
+	[MIG_REC_END] = {
+		.len = sizeof(struct mig_rec_end),
+		.after = MIG_AFTER(MIG_REC_ENGINE),
+		.save = mig_save_end,
+		.load = mig_load_end,
+	},
+};
+
+/* The staging areas hold the largest header or payload they must take. */
+static_assert(sizeof_field(struct mig_save, item) >=
+	      MIG_REC_HDR_SIZE + MIG_MDEV_CONFIG_SIZE);
+static_assert(sizeof_field(struct mig_save, item) >=
+	      sizeof(struct mig_stream_header));
+static_assert(sizeof_field(struct mig_load, buf) >= MIG_MDEV_CONFIG_SIZE);
+static_assert(sizeof_field(struct mig_load, buf) >=
+	      sizeof(struct mig_stream_header));
+static_assert(sizeof_field(struct mig_load, buf) >= MIG_PAGES_HDR_SIZE);
+static_assert(sizeof_field(struct mig_load, buf) >=
+	      sizeof(struct mig_rec_regs));
+
+/* ------------------------------------------------------------------ */
+/* Save                                                                */
+/* ------------------------------------------------------------------ */
+
+/* Bytes of the staged item (header part and page data) not emitted yet. */
+static u64 mig_save_item_left(const struct mig_save *s)
+{
+	return (s->item_len - s->item_off) +
+	       ((u64)s->run_count * MIG_PAGE_SIZE - s->run_off);
+}
+
+/* The tail record staged after @tail (0: none staged yet). */
+static u32 mig_save_next_tail(u32 tail)
+{
+	return tail ? tail + 1 : MIG_REC_CONFIG;
+}
+
+/* Stage a record header and @len bytes of payload written by @desc. */
+static void mig_save_stage(struct mig_mdev_state *st, u32 type, u32 len)
+{
+	struct mig_save *s = &st->save;
+	struct mig_rec_header h = {
+		.type = cpu_to_le32(type),
+		.len = cpu_to_le32(len),
+	};
+
+	memcpy(s->item, &h, sizeof(h));
+	s->item_len = sizeof(h);
+	s->item_off = 0;
+	if (mig_recs[type].save) {
+		mig_recs[type].save(st, s->item + sizeof(h));
+		s->item_len += len;
+	}
+}
+
+static void mig_save_stage_header(struct mig_mdev_state *st)
+{
+	struct mig_save *s = &st->save;
+	struct mig_stream_header h = {
+		.magic = cpu_to_le32(MIG_STREAM_MAGIC),
+		.version = cpu_to_le16(MIG_STREAM_VERSION),
+		.header_len = cpu_to_le16(sizeof(h)),
+		.device_type = cpu_to_le32(st->type->stream_type),
+		.page_size = cpu_to_le32(MIG_PAGE_SIZE),
+		.mem_size = cpu_to_le64(st->type->mem_size),
+	};
+
+	memcpy(s->item, &h, sizeof(h));
+	s->item_len = sizeof(h);
+	s->item_off = 0;
+}
+
+/*
+ * Find the next run of dirty pages from the cursor, wrapping once to page
+ * 0 (a completed pre-copy pass), clear its bits and stage its record.
+ */
+static bool mig_save_stage_pages(struct mig_mdev_state *st)
+{
+	struct mig_save *s = &st->save;
+	unsigned long n = st->npages;
+	unsigned long first, end;
+	struct mig_rec_pages p;
+
+	first = find_next_bit(st->dirty, n, s->cursor);
+	if (first >= n) {
+		if (!s->cursor)
+			return false;
+		if (!s->final)
+			st->stats.passes++;
+		s->cursor = 0;
+		first = find_first_bit(st->dirty, n);
+		if (first >= n)
+			return false;
+	}
+	end = find_next_zero_bit(st->dirty, min(n, first + MIG_MAX_RUN_PAGES),
+				 first);
+	bitmap_clear(st->dirty, first, end - first);
+	s->cursor = end;
+
+	s->run_first = first;
+	s->run_count = end - first;
+	s->run_off = 0;
+	mig_save_stage(st, MIG_REC_PAGES, sizeof(p) +
+		       s->run_count * MIG_PAGE_SIZE);
+	p.first = cpu_to_le32(s->run_first);
+	p.count = cpu_to_le32(s->run_count);
+	memcpy(s->item + s->item_len, &p, sizeof(p));
+	s->item_len += sizeof(p);
+	return true;
+}
+
+/* Stage the next item; false if there is nothing to send now. */
+static bool mig_save_stage_next(struct mig_mdev_state *st)
+{
+	struct mig_save *s = &st->save;
+	u32 type;
+
+	if (s->done)
+		return false;
+	if (!s->header_sent) {
+		mig_save_stage_header(st);
+		return true;
+	}
+	if (!s->tail && mig_save_stage_pages(st))
+		return true;
+	if (!s->final)
+		return false;
+	type = mig_save_next_tail(s->tail);
+	mig_save_stage(st, type, mig_recs[type].len);
+	s->tail = type;
+	return true;
+}
+
+/* The staged item was emitted in full. */
+static void mig_save_item_done(struct mig_save *s)
+{
+	/* The stream header is always the first item. */
+	s->header_sent = true;
+	if (s->tail == MIG_REC_END)
+		s->done = true;
+	s->item_len = 0;
+	s->item_off = 0;
+	s->run_count = 0;
+	s->run_off = 0;
+}
+
+/* Bytes the generator emits for the dirty log as it stands. */
+static u64 mig_save_dirty_cost(struct mig_mdev_state *st)
+{
+	unsigned long n = st->npages;
+	unsigned long first, end;
+	u64 cost = 0;
+
+	for (first = find_first_bit(st->dirty, n); first < n;
+	     first = find_next_bit(st->dirty, n, end)) {
+		end = find_next_zero_bit(st->dirty, n, first);
+		cost += DIV_ROUND_UP(end - first, MIG_MAX_RUN_PAGES) *
+			(u64)MIG_PAGES_HDR_SIZE +
+			(u64)(end - first) * MIG_PAGE_SIZE;
+	}
+	return cost;
+}
+
+/**
+ * mig_save_open() - start a save session
+ * @st: the instance
+ * @final: true when entering SAVING directly (stop-and-copy), false for
+ *         PRECOPY
+ *
+ * Marks every page dirty; the stream header is the first thing sent.
+ */
+void mig_save_open(struct mig_mdev_state *st, bool final)
+{
+	struct mig_save *s = &st->save;
+
+	memset(s, 0, sizeof(*s));
+	s->active = true;
+	s->final = final;
+	mig_dev_mark_all_dirty(st);
+}
+
+/**
+ * mig_save_set_final() - PRECOPY -> SAVING in the same session
+ * @st: the instance
+ *
+ * Keeps what was sent and the item in progress (a page record cut by a
+ * chunk stays in progress), enables the tail records and restarts the page
+ * scan at page 0, so that mig_save_pending() is exact from now on.
+ */
+void mig_save_set_final(struct mig_mdev_state *st)
+{
+	struct mig_save *s = &st->save;
+
+	if (!s->active)
+		return;
+	s->final = true;
+	s->cursor = 0;
+}
+
+/**
+ * mig_save_close() - drop the save session
+ * @st: the instance
+ *
+ * Whatever was not sent is discarded; the device keeps its state.
+ */
+void mig_save_close(struct mig_mdev_state *st)
+{
+	memset(&st->save, 0, sizeof(st->save));
+}
+
+/**
+ * mig_save_pending() - bytes of the stream still to send
+ * @st: the instance
+ *
+ * In stop-and-copy the count is exact: the rest of the item in progress,
+ * the stream header if not staged yet, the records of the dirty log as the
+ * generator cuts them, and the tail records not staged yet.  It reaches 0
+ * exactly when MIG_REC_END was emitted in full.  In pre-copy it is the same
+ * without the tail: what can be sent now, so a nonzero count guarantees
+ * that mig_save_fill() produces data, and 0 means caught up.
+ *
+ * Return: the byte count; 0 without a session.
+ */
+u64 mig_save_pending(struct mig_mdev_state *st)
+{
+	struct mig_save *s = &st->save;
+	u64 left;
+	u32 type;
+
+	if (!s->active || s->done)
+		return 0;
+	left = mig_save_item_left(s);
+	if (!s->header_sent && !left)
+		left += sizeof(struct mig_stream_header);
+	if (!s->tail)
+		left += mig_save_dirty_cost(st);
+	if (s->final) {
+		for (type = mig_save_next_tail(s->tail); type <= MIG_REC_END;
+		     type++)
+			left += MIG_REC_HDR_SIZE + mig_recs[type].len;
+	}
+	return left;
+}
+
+/**
+ * mig_save_fill() - produce the next bytes of the stream
+ * @st: the instance
+ * @buf: the data section
+ * @max: room in @buf
+ *
+ * Fills @buf with as much of the stream as there is to send now, up to
+ * @max bytes.  Records are packed densely and may be cut at any byte; the
+ * next call goes on where this one stopped.
+ *
+ * Return: bytes written to @buf; 0 if there is nothing to send now.
+ */
+size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max)
+{
+	struct mig_save *s = &st->save;
+	u8 *out = buf;
+	size_t done = 0;
+	u64 n;
+
+	if (!s->active)
+		return 0;
+	while (done < max) {
+		if (!mig_save_item_left(s) && !mig_save_stage_next(st))
+			break;
+		if (s->item_off < s->item_len) {
+			n = min_t(u64, max - done, s->item_len - s->item_off);
+			memcpy(out + done, s->item + s->item_off, n);
+			s->item_off += n;
+		} else {
+			n = min_t(u64, max - done,
+				  (u64)s->run_count * MIG_PAGE_SIZE - s->run_off);
+			memcpy(out + done, st->mem +
+			       (size_t)s->run_first * MIG_PAGE_SIZE + s->run_off,
+			       n);
+			s->run_off += n;
+		}
+		done += n;
+		s->stream_len += n;
+		if (!mig_save_item_left(s))
+			mig_save_item_done(s);
+	}
+	return done;
+}
+
+/* ------------------------------------------------------------------ */
+/* Resume                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Collect @need bytes in buf, then parse them in @phase. */
+static void mig_load_expect(struct mig_load *ld, u32 phase, u32 need)
+{
+	ld->phase = phase;
+	ld->have = 0;
+	ld->need = need;
+}
+
+/* Wait for a stream header; the device is left as it is. */
+static void mig_load_restart(struct mig_load *ld)
+{
+	ld->done = false;
+	ld->rec_type = 0;
+	ld->page = 0;
+	ld->page_end = 0;
+	ld->page_off = 0;
+	ld->stream_len = 0;
+	mig_load_expect(ld, MIG_LOAD_STREAM_HDR,
+			sizeof(struct mig_stream_header));
+}
+
+static int mig_load_stream_hdr(struct mig_mdev_state *st)
+{
+	struct mig_load *ld = &st->load;
+	struct mig_stream_header h;
+
+	memcpy(&h, ld->buf, sizeof(h));
+	if (le32_to_cpu(h.magic) != MIG_STREAM_MAGIC ||
+	    le16_to_cpu(h.version) != MIG_STREAM_VERSION ||
+	    le16_to_cpu(h.header_len) != sizeof(h) ||
+	    le32_to_cpu(h.device_type) != st->type->stream_type ||
+	    le32_to_cpu(h.page_size) != MIG_PAGE_SIZE ||
+	    le64_to_cpu(h.mem_size) != st->type->mem_size)
+		return -EINVAL;
+	mig_load_expect(ld, MIG_LOAD_REC_HDR, MIG_REC_HDR_SIZE);
+	return 0;
+}
+
+static int mig_load_rec_hdr(struct mig_mdev_state *st)
+{
+	struct mig_load *ld = &st->load;
+	const struct mig_rec_desc *desc;
+	struct mig_rec_header h;
+	u32 type, len;
+
+	memcpy(&h, ld->buf, sizeof(h));
+	type = le32_to_cpu(h.type);
+	len = le32_to_cpu(h.len);
+	if (!type || type >= ARRAY_SIZE(mig_recs))
+		return -EINVAL;
+	desc = &mig_recs[type];
+	if (!(desc->after & MIG_AFTER(ld->rec_type)))
+		return -EINVAL;
+	ld->rec_type = type;
+	if (type == MIG_REC_PAGES) {
+		/* Keep the header in buf; the pages head follows it. */
+		ld->phase = MIG_LOAD_PAGES_HEAD;
+		ld->need = MIG_PAGES_HDR_SIZE;
+		return 0;
+	}
+	if (len != desc->len)
+		return -EINVAL;
+	mig_load_expect(ld, MIG_LOAD_PAYLOAD, len);
+	return 0;
+}
+
+static int mig_load_pages_head(struct mig_mdev_state *st)
+{
+	struct mig_load *ld = &st->load;
+	struct mig_rec_header h;
+	struct mig_rec_pages p;
+	u32 first, count;
+
+	memcpy(&h, ld->buf, sizeof(h));
+	memcpy(&p, ld->buf + sizeof(h), sizeof(p));
+	first = le32_to_cpu(p.first);
+	count = le32_to_cpu(p.count);
+	if (!count || count > MIG_MAX_RUN_PAGES ||
+	    first > st->npages || count > st->npages - first ||
+	    le32_to_cpu(h.len) != sizeof(p) + count * MIG_PAGE_SIZE)
+		return -EINVAL;
+	ld->page = first;
+	ld->page_end = first + count;
+	ld->page_off = 0;
+	ld->phase = MIG_LOAD_PAGE_DATA;
+	return 0;
+}
+
+static int mig_load_payload(struct mig_mdev_state *st)
+{
+	struct mig_load *ld = &st->load;
+	u32 type = ld->rec_type;
+	int ret;
+
+	ret = mig_recs[type].load(st, ld->buf);
+	if (ret)
+		return ret;
+	if (ld->phase == MIG_LOAD_DONE)
+		return 0;
+	/* Every record but END changes the device. */
+	ld->applied = true;
+	mig_load_expect(ld, MIG_LOAD_REC_HDR, MIG_REC_HDR_SIZE);
+	return 0;
+}
+
+/* Copy page data into device memory; returns the bytes consumed. */
+static size_t mig_load_page_data(struct mig_mdev_state *st, const u8 *p,
+				 size_t len)
+{
+	struct mig_load *ld = &st->load;
+	u64 left = (u64)(ld->page_end - ld->page) * MIG_PAGE_SIZE -
+		   ld->page_off;
+	size_t n = min_t(u64, len, left);
+	u64 off = ld->page_off + n;
+
+	/* The pages of a record are contiguous in device memory. */
+	memcpy(st->mem + (size_t)ld->page * MIG_PAGE_SIZE + ld->page_off, p,
+	       n);
+	ld->applied = true;
+	ld->page += off / MIG_PAGE_SIZE;
+	ld->page_off = off % MIG_PAGE_SIZE;
+	if (ld->page == ld->page_end)
+		mig_load_expect(ld, MIG_LOAD_REC_HDR, MIG_REC_HDR_SIZE);
+	return n;
+}
+
+/* Bytes collected in buf are complete: parse them. */
+static int mig_load_parse(struct mig_mdev_state *st)
+{
+	switch (st->load.phase) {
+	case MIG_LOAD_STREAM_HDR:
+		return mig_load_stream_hdr(st);
+	case MIG_LOAD_REC_HDR:
+		return mig_load_rec_hdr(st);
+	case MIG_LOAD_PAGES_HEAD:
+		return mig_load_pages_head(st);
+	case MIG_LOAD_PAYLOAD:
+		return mig_load_payload(st);
+	}
+	WARN_ON_ONCE(1);
+	return -EINVAL;
+}
+
+/**
+ * mig_load_open() - start a resume session, or restart the parser
+ * @st: the instance
+ *
+ * Without a session, or with one that has already changed the device, the
+ * device is reset to its power-on state first (a new resume).  With a
+ * session that has not applied any byte yet (a restart after a rejected
+ * chunk), only the parser starts over, which is cheap: the device was not
+ * changed by the stream and accesses made while RESUMING are kept.  Either
+ * way the parser then waits for a stream header.
+ */
+void mig_load_open(struct mig_mdev_state *st)
+{
+	struct mig_load *ld = &st->load;
+
+	if (!ld->active || ld->applied)
+		mig_dev_reset(st);
+	memset(ld, 0, sizeof(*ld));
+	ld->active = true;
+	mig_load_restart(ld);
+}
+
+/**
+ * mig_load_close() - drop the resume session
+ * @st: the instance
+ */
+void mig_load_close(struct mig_mdev_state *st)
+{
+	memset(&st->load, 0, sizeof(st->load));
+}
+
+/**
+ * mig_load_feed() - parse the next bytes of a resume stream
+ * @st: the instance
+ * @buf: the bytes (the data section: user-mappable, read once)
+ * @len: how many, at least 1; the stream may be cut at any byte
+ *
+ * Validates the stream header against this instance, every record header
+ * (known type, allowed after the previous record, exact payload length,
+ * page range) and the end record (stream length, digest of the device
+ * state as loaded), and applies the records to the device as they arrive.
+ * Anything after the end record is rejected.
+ *
+ * On rejection the session's @applied says whether the device was changed.
+ * If not, the parser is already back to waiting for a stream header (a
+ * further mig_load_open() is cheap and changes nothing more); if it was,
+ * every further byte is rejected until the session is closed.
+ *
+ * Return: 0, or -EINVAL if the bytes were rejected.
+ */
+int mig_load_feed(struct mig_mdev_state *st, const void *buf, size_t len)
+{
+	struct mig_load *ld = &st->load;
+	const u8 *p = buf;
+	int ret = 0;
+	size_t n;
+
+	if (!ld->active)
+		return -EINVAL;
+	while (len && !ret) {
+		switch (ld->phase) {
+		case MIG_LOAD_PAGE_DATA:
+			n = mig_load_page_data(st, p, len);
+			ld->stream_len += n;
+			break;
+		case MIG_LOAD_STREAM_HDR:
+		case MIG_LOAD_REC_HDR:
+		case MIG_LOAD_PAGES_HEAD:
+		case MIG_LOAD_PAYLOAD:
+			n = min_t(size_t, len, ld->need - ld->have);
+			memcpy(ld->buf + ld->have, p, n);
+			ld->have += n;
+			ld->stream_len += n;
+			if (ld->have == ld->need)
+				ret = mig_load_parse(st);
+			break;
+		default:	/* DONE: nothing may follow END; FAILED */
+			n = 0;
+			ret = -EINVAL;
+			break;
+		}
+		p += n;
+		len -= n;
+	}
+	if (ret) {
+		if (ld->applied) {
+			ld->done = false;
+			ld->phase = MIG_LOAD_FAILED;
+		} else {
+			mig_load_restart(ld);
+		}
+	}
+	return ret;
+}
