@@ -72,7 +72,7 @@ tr -d '\r' < "$TAPLOG" > "$VMDIR/tap.clean"
 touch "$CONSOLE"
 # The guest kernel log: any of these is a failure.  The dmesg dump at the end
 # repeats what printk already showed, so lines are de-duplicated.
-pat='BUG:|WARNING:|Oops|KASAN|UBSAN|lockdep|possible circular locking|unreferenced object|Call Trace:|blocked for more than'
+pat='BUG:|WARNING:|Oops|KASAN|UBSAN|lockdep|possible circular locking|unreferenced object|Call Trace:|blocked for more than|Kernel panic|general protection fault'
 tr -d '\r' < "$CONSOLE" | grep -aE "$pat" | sed 's/^\[ *[0-9.]*\] //' |
 	awk '!seen[$0]++' > "$VMDIR/console.hits" || true
 summary=$VMDIR/summary.txt
@@ -112,6 +112,7 @@ function endprog(rc,    p) {
 	p = (cur == "" ? "(no program)" : cur)
 	if ($0 ~ /# *(SKIP|TODO)/) { skipped++; ps[p]++; next }
 	name = $0; sub(/^not ok [0-9]* *-? */, "", name)
+	if ($0 ~ /# TIMEOUT/ && lastrun != "") name = name " (last test started: " lastrun ")"
 	fail(p ": " name); pf[p]++; next
 }
 /^ok / {
@@ -164,6 +165,8 @@ cat "$summary"
 if [ -s "$VMDIR/console.hits" ]; then
 	echo "== guest kernel log: offending lines (full log: $CONSOLE) =="
 	head -n 40 "$VMDIR/console.hits" | sed 's/^/  /'
+	echo "== the first report in context =="
+	tr -d '\r' < "$CONSOLE" | grep -aE -m1 -B3 -A30 "$pat" | sed 's/^/  /'
 fi
 say LOG "console: $CONSOLE"
 say LOG "tests:   $TAPLOG"
