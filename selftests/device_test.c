@@ -562,7 +562,7 @@ TEST_F(dev, config_unused_bars_read_zero_and_ignore_sizing)
 					 PCI_BASE_ADDRESS_5, PCI_ROM_ADDRESS };
 	unsigned int i;
 
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < ARRAY_SIZE(bars); i++) {
 		EXPECT_EQ(0, cfg32(self->d, bars[i]));
 		ASSERT_OK(cfg_write32(self->d, bars[i], 0xffffffff));
 		EXPECT_EQ(0, cfg32(self->d, bars[i]));
@@ -579,7 +579,7 @@ TEST_F(dev, config_writes_to_read_only_fields_are_ignored)
 
 	for (i = 0; i < MIG_MDEV_CONFIG_SIZE; i += 4)
 		ASSERT_OK(mig_cfg_read(self->d, i, before + i, 4));
-	for (i = 0; i < sizeof(ro32) / sizeof(ro32[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(ro32); i++)
 		ASSERT_OK(cfg_write32(self->d, ro32[i], 0xa5a5a5a5));
 	ASSERT_OK(cfg_write16(self->d, PCI_STATUS, 0xffff));
 	ASSERT_OK(cfg_write8(self->d, PCI_HEADER_TYPE, 0xff));
@@ -707,14 +707,14 @@ TEST_F(dev, bar0_read_only_registers_ignore_writes)
 				       MIG_REG_ENGINE_COUNT_LO,
 				       MIG_REG_ENGINE_COUNT_HI,
 				       MIG_REG_MEM_PAGES };
-	uint32_t before[6];
+	uint32_t before[ARRAY_SIZE(ro)];
 	unsigned int i;
 
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < ARRAY_SIZE(ro); i++)
 		before[i] = reg(self->d, ro[i]);
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < ARRAY_SIZE(ro); i++)
 		EXPECT_OK(mig_bar0_write(self->d, ro[i], 0x87654321));
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < ARRAY_SIZE(ro); i++)
 		EXPECT_EQ(before[i], reg(self->d, ro[i]));
 	/* The doorbell and unused offsets read as zero. */
 	EXPECT_EQ(0, reg(self->d, MIG_REG_DOORBELL));
@@ -899,7 +899,7 @@ TEST_F(dev, unknown_region_index_access_is_einval)
 	uint32_t v = 0;
 	unsigned int i;
 
-	for (i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(idx); i++) {
 		EXPECT_ERRNO(EINVAL, raw_pread(self->d, REGION_OFFSET(idx[i]),
 					       &v, 4));
 		EXPECT_ERRNO(EINVAL, raw_pwrite(self->d, REGION_OFFSET(idx[i]),

@@ -218,7 +218,6 @@ static int mig_find_migration_region(struct mig_dev *d)
 
 static int mig_open_container(struct mig_dev *d, unsigned long *iommu)
 {
-
 	d->container = open(MIG_VFIO_CONTAINER, O_RDWR | O_CLOEXEC);
 	if (d->container < 0)
 		return mig_neg_errno();
