@@ -778,6 +778,57 @@ TEST_F(mig_one, precopy_to_saving_keeps_session)
 	mt_stream_free(&s);
 }
 
+TEST_F(mig_one, cancel_keeps_device_state_and_next_save_starts_over)
+{
+	static const uint32_t cancel[] = { MIG_STATE_RUNNING, MIG_STATE_STOP };
+	struct mt_stream s;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cancel); i++) {
+		mig_buf_free(&self->stream);
+		ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_PRECOPY));
+		ASSERT_LT(0, mig_save_chunk(&self->a.d, MIG_PATH_MMAP,
+					    mig_buf_sink, &self->stream));
+		ASSERT_EQ(0, mig_set_state(&self->a.d, cancel[i]));
+		EXPECT_EQ(self->digest, mt_digest(&self->a));
+		EXPECT_EQ(0, mt_data_size(&self->a.d));
+	}
+	/* The next save is a new session: header first, every page. */
+	mig_buf_free(&self->stream);
+	ASSERT_EQ(0, mt_save(&self->a.d, MIG_PATH_MMAP, &self->stream));
+	ASSERT_EQ(0, mt_stream_parse(self->stream.data, self->stream.len, &s))
+		TH_LOG("stream: %s", s.why);
+	EXPECT_EQ(self->a.npages, s.pages);
+	EXPECT_EQ(self->digest, s.digest);
+	mt_stream_free(&s);
+}
+
+TEST_F(mig_one, saving_stops_the_engine_precopy_does_not)
+{
+	uint64_t c0, c1, d0;
+
+	ASSERT_EQ(0, mt_set_rate(&self->a, 2000));
+	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_PRECOPY));
+	c0 = mt_engine_count(&self->a);
+	usleep(200000);
+	c1 = mt_engine_count(&self->a);
+	EXPECT_LT(c0, c1);
+	/* In PRECOPY the engine dirties pages: pending grows again. */
+	ASSERT_EQ(0, mig_save_loop(&self->a.d, MIG_PATH_MMAP,
+				   2 * self->a.mem_size / self->a.d.section_size
+				   + 16, mig_buf_sink, &self->stream, NULL));
+	usleep(100000);
+	EXPECT_LT(0, mt_pending(&self->a.d));
+	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_SAVING));
+	c0 = mt_engine_count(&self->a);
+	d0 = mt_digest(&self->a);
+	usleep(200000);
+	EXPECT_EQ(c0, mt_engine_count(&self->a));
+	EXPECT_EQ(d0, mt_digest(&self->a));
+	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_RUNNING));
+	ASSERT_EQ(0, mt_set_rate(&self->a, 0));
+}
+
 /* ---------------------------------------------------------------- */
 /* mmap                                                              */
 /* ---------------------------------------------------------------- */
@@ -1623,6 +1674,64 @@ TEST_F_TIMEOUT(mig_pair, data_after_complete_stream_gives_error, 120)
 	EXPECT_STATE(d, MIG_STATE_ERROR);
 	ASSERT_EQ(0, mig_dev_reset(d));
 	EXPECT_STATE(d, MIG_STATE_RUNNING);
+	EXPECT_EQ(self->digest, mt_digest(&self->src));
+}
+
+/*
+ * Flips one bit at a time in every header byte of the stream and of its
+ * record headers: the destination never ends RUNNING with another digest,
+ * each failure is -EINVAL, and reset always recovers.
+ */
+static void flip_one(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(mig_pair) *self, uint8_t *b, size_t pos)
+{
+	struct mig_dev *d = &self->dst.d;
+	uint32_t state;
+	int ret;
+
+	b[pos] ^= 0x04;
+	ASSERT_EQ(0, mig_set_state(d, MIG_STATE_RESUMING));
+	ret = mt_feed(d, MIG_PATH_MMAP, b, self->stream.len, MT_CUT_FIXED, 0,
+		      NULL);
+	b[pos] ^= 0x04;
+	state = mt_state(d);
+	if (ret) {
+		EXPECT_EQ(-EINVAL, ret) TH_LOG("byte %zu", pos);
+		EXPECT_TRUE(state == MIG_STATE_RESUMING ||
+			    state == MIG_STATE_ERROR)
+			TH_LOG("byte %zu: state %u", pos, state);
+	} else if (!mig_set_state(d, MIG_STATE_STOP)) {
+		/* Accepted: then it was a byte that does not matter. */
+		EXPECT_EQ(self->digest, mt_digest(&self->dst))
+			TH_LOG("byte %zu accepted with another digest", pos);
+	} else {
+		EXPECT_EQ(MIG_STATE_RESUMING, state) TH_LOG("byte %zu", pos);
+	}
+	ASSERT_EQ(0, mig_dev_reset(d));
+	ASSERT_STATE(d, MIG_STATE_RUNNING);
+}
+
+TEST_F_TIMEOUT(mig_pair, stream_header_bit_flips_never_accepted_wrongly, 600)
+{
+	size_t recs[8], nrec = 0, i, j;
+	uint8_t *b;
+
+	pair_save(_metadata, self);
+	b = mt_dup(&self->stream);
+	ASSERT_NE(NULL, b);
+	for (i = 0; i < MT_HDR_LEN; i++)
+		flip_one(_metadata, self, b, i);
+	if (variant->stream_type == MIG_TYPE_SMALL) {
+		recs[nrec++] = self->parsed.first_pages;
+		recs[nrec++] = self->parsed.off_config;
+		recs[nrec++] = self->parsed.off_regs;
+		recs[nrec++] = self->parsed.off_engine;
+		recs[nrec++] = self->parsed.off_end;
+	}
+	for (i = 0; i < nrec; i++)
+		for (j = 0; j < MT_REC_LEN + 8; j++)
+			flip_one(_metadata, self, b, recs[i] + j);
+	free(b);
 	EXPECT_EQ(self->digest, mt_digest(&self->src));
 }
 
