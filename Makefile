@@ -39,3 +39,4 @@ help:
 
 # make check, demo, vm-shell, initramfs: the VM test machinery
 include scripts/vm.mk
+include scripts/ecosystem.mk
