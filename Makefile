@@ -40,3 +40,4 @@ help:
 # make check, demo, vm-shell, initramfs: the VM test machinery
 include scripts/vm.mk
 include scripts/ecosystem.mk
+include scripts/debug-kernel.mk
