@@ -16,7 +16,7 @@
 #                any output fails
 #
 # sparse and w1 run against the Debian 6.1 headers (KVER_61) and, when it has
-# been built, the 6.12 debug kernel (scripts/build-debug-kernel.sh; or set
+# been built, the 6.12 debug kernel (KDIR of `scripts/debug-kernel.sh env`, or
 # DEBUG_KDIR).  They build a copy of the module under $BUILD/lint/, so a lint
 # run never races a build in the tree.  checkpatch.pl and kernel-doc come from
 # Debian's linux-source-6.1 tarball, extracted once into a cache outside the
@@ -142,20 +142,18 @@ kbuild() {
 	fi
 }
 
-# The 6.12 debug kernel tree, if it has been built (empty if not).
+# The 6.12 debug kernel tree, if it has been built (empty if not):
+# DEBUG_KDIR, else KDIR from `scripts/debug-kernel.sh env`.
 debug_kdir() {
-	local d
+	local d=
 	if [ -n "${DEBUG_KDIR:-}" ]; then echo "$DEBUG_KDIR"; return; fi
-	if [ -x scripts/debug-kernel.sh ]; then
-		d=$(scripts/debug-kernel.sh env 2>/dev/null | sed -n 's/^\(export \)\{0,1\}KDIR="\{0,1\}\([^"]*\)"\{0,1\}$/\2/p')
-		if [ -n "$d" ] && [ -f "$d/Module.symvers" ]; then echo "$d"; return; fi
-	fi
-	if [ -f scripts/build-debug-kernel.sh ]; then
+	if [ -f scripts/debug-kernel.sh ]; then
+		d=$(eval "$(bash scripts/debug-kernel.sh env 2>/dev/null)" && echo "${KDIR:-}")
+	elif [ -f scripts/build-debug-kernel.sh ]; then
 		d=$(bash scripts/build-debug-kernel.sh --dir 2>/dev/null)
-		if [ -n "$d" ] && [ -f "$d/.done" ] && [ -f "$d/src/Module.symvers" ]; then
-			echo "$d/src"
-		fi
+		if [ -n "$d" ] && [ -f "$d/.done" ]; then d=$d/src; else d=; fi
 	fi
+	if [ -n "$d" ] && [ -f "$d/Module.symvers" ]; then echo "$d"; fi
 }
 
 step_kbuild() {	# step_kbuild sparse|w1
@@ -177,7 +175,7 @@ step_kbuild() {	# step_kbuild sparse|w1
 		esac
 	done
 	if [ -z "$dk" ]; then
-		result "$what 6.12-debug" SKIP "no built debug tree: scripts/build-debug-kernel.sh"
+		result "$what 6.12-debug" SKIP "not built: make debug-kernel, or set DEBUG_KDIR"
 	fi
 }
 
