@@ -596,13 +596,12 @@ static void mig_close_device(struct vfio_device *vdev)
 						 vdev);
 
 	/*
-	 * Drop any session; the device keeps its state and reads RUNNING
-	 * (an ERROR stays until a reset).
+	 * Drop any session, whatever the state (ERROR included): the device
+	 * keeps its state and the next open finds it RUNNING.
 	 */
 	mutex_lock(&st->lock);
 	mig_state_drop(st);
-	if (st->mig_state != MIG_STATE_ERROR)
-		st->mig_state = MIG_STATE_RUNNING;
+	st->mig_state = MIG_STATE_RUNNING;
 	mig_irq_put(&st->intx_trigger);
 	mig_irq_put(&st->msi_trigger);
 	st->irq_index = -1;
