@@ -14,7 +14,7 @@
 #include <linux/string.h>
 #include <asm/unaligned.h>
 
-#include "mig_mdev.h"
+#include "mig.h"
 
 #define MIG_MSI_FLAGS	(MIG_MDEV_MSI_CAP + PCI_MSI_FLAGS)
 #define MIG_MSI_ADDR_LO	(MIG_MDEV_MSI_CAP + PCI_MSI_ADDRESS_LO)

@@ -6,7 +6,7 @@
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
 
-#include "mig_mdev.h"
+#include "mig.h"
 
 static struct dentry *mig_debugfs_root;
 

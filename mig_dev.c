@@ -18,7 +18,7 @@
 #include <linux/vmalloc.h>
 #include <linux/xxhash.h>
 
-#include "mig_mdev.h"
+#include "mig.h"
 
 /* The engine wakes this often and catches up with the time that passed. */
 #define MIG_ENGINE_TICK_MS	10

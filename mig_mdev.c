@@ -9,7 +9,7 @@
  * in mig_region.c, mig_state.c and mig_stream.c.
  *
  * Lock order: mig_budget_lock and an instance's st->lock are never held
- * together; st->lock is the innermost lock of the driver (see mig_mdev.h).
+ * together; st->lock is the innermost lock of the driver (see mig.h).
  */
 #include <linux/device.h>
 #include <linux/eventfd.h>
@@ -21,7 +21,7 @@
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
 
-#include "mig_mdev.h"
+#include "mig.h"
 
 #define MIG_NAME		"mig_mdev"
 #define MIG_OFFSET_SHIFT	40

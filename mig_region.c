@@ -20,7 +20,7 @@
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 
-#include "mig_mdev.h"
+#include "mig.h"
 #include <trace/mig_trace.h>
 
 /* Size of the trapped area before the data section. */

@@ -12,7 +12,7 @@
  * This file knows nothing of mmap, chunks or PCI: it asks mig_stream.c to
  * open and close sessions and mig_dev.c to start and stop the engine.
  */
-#include "mig_mdev.h"
+#include "mig.h"
 #include <trace/mig_trace.h>
 
 /* Actions of an arc, performed in this order. */

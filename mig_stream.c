@@ -38,7 +38,7 @@
 #include <linux/stddef.h>
 #include <linux/string.h>
 
-#include "mig_mdev.h"
+#include "mig.h"
 
 /* What the next bytes of a resume stream are. */
 enum mig_load_phase {

@@ -9,6 +9,7 @@
  *   mig_region.c  the migration region: header traps, data section, mmap
  *   mig_stream.c  the stream format: save generator, resume parser
  *   mig_debugfs.c per-instance statistics
+ *   mig_trace.c   tracepoints (include/trace/mig_trace.h)
  *
  * Locking: each instance has one mutex, mig_mdev_state.lock.  It guards
  * everything in struct mig_mdev_state below it (marked "lock").  It is taken
@@ -17,8 +18,8 @@
  * lock, mig_budget_lock (mig_mdev.c), guards the memory budget and is never
  * held together with an instance lock.
  */
-#ifndef MIG_MDEV_H
-#define MIG_MDEV_H
+#ifndef MIG_H
+#define MIG_H
 
 #include <linux/eventfd.h>
 #include <linux/mdev.h>
@@ -300,4 +301,4 @@ void mig_debugfs_exit(void);
 void mig_debugfs_add(struct mig_mdev_state *st);
 void mig_debugfs_remove(struct mig_mdev_state *st);
 
-#endif /* MIG_MDEV_H */
+#endif /* MIG_H */
