@@ -10,6 +10,7 @@
  * is filled with a known pattern through BAR2 so that streams carry data.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 /*
@@ -1061,7 +1062,6 @@ TEST_F(mig_one, close_in_error_reopens_running)
 	close_reopen(_metadata, &self->a);
 }
 
-
 /* ================================================================ */
 /* The device_state matrix                                           */
 /* ================================================================ */
@@ -1886,7 +1886,7 @@ TEST_F_TIMEOUT(mig_multi, eight_pairs_in_parallel_give_equal_digests, 300)
 
 struct race {
 	struct mt_inst *in;
-	volatile bool stop;
+	atomic_bool stop;
 	uint64_t ops;
 };
 
@@ -1895,7 +1895,7 @@ static void *race_states(void *arg)
 	struct race *r = arg;
 	uint64_t seed = 0x1234567;
 
-	while (!r->stop) {
+	while (!atomic_load(&r->stop)) {
 		uint64_t x = mt_xorshift(&seed);
 		uint32_t v = x & MIG_STATE_BITS;
 
@@ -1913,7 +1913,7 @@ static void *race_fields(void *arg)
 	struct mig_dev *d = &r->in->d;
 	uint64_t seed = 0x7654321, v;
 
-	while (!r->stop) {
+	while (!atomic_load(&r->stop)) {
 		uint64_t x = mt_xorshift(&seed);
 
 		switch (x % 6) {
@@ -1954,7 +1954,7 @@ TEST_F_TIMEOUT(mig_multi, header_race_survives_and_reset_recovers, 120)
 	ASSERT_EQ(0, pthread_create(&a, NULL, race_states, &r));
 	ASSERT_EQ(0, pthread_create(&b, NULL, race_fields, &r));
 	usleep(1500000);
-	r.stop = true;
+	atomic_store(&r.stop, true);
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
 	EXPECT_GT(r.ops, 0);
