@@ -117,7 +117,9 @@ scen_5() {
 	mq_start_engines "$MQ_RATE" "$s" || return 1
 	mq_qemu_start dst "$d" -S -incoming defer || return 1
 	mq_incoming dst "tcp:127.0.0.1:$MQ_PORT" || return 1
-	mq_set_params src "\"max-bandwidth\":262144" || return 1
+	# 256 KiB/s with a 1 ms downtime limit and the engine running: pre-copy
+	# cannot converge, the cancel cannot come too late.
+	mq_set_params src "\"max-bandwidth\":262144,\"downtime-limit\":1" || return 1
 	mq_migrate src "tcp:127.0.0.1:$MQ_PORT" || return 1
 	mq_wait_attr "$s" migration_state PRECOPY 60 || return 1
 	mq_wait_migrate src 10 active || return 1
@@ -145,7 +147,7 @@ scen_5() {
 	mq_next_port
 	mq_qemu_start dst2 "$d" -S -incoming defer || return 1
 	mq_incoming dst2 "tcp:127.0.0.1:$MQ_PORT" || return 1
-	mq_set_params src "\"max-bandwidth\":134217728" || return 1
+	mq_set_params src "\"max-bandwidth\":134217728,\"downtime-limit\":300" || return 1
 	mq_migrate src "tcp:127.0.0.1:$MQ_PORT" || return 1
 	mq_wait_migrate src "$MQ_MIG_TIMEOUT"
 	rc=$?
