@@ -155,7 +155,8 @@ shell)
 		echo "mig-init: exit the shell to power the VM off."
 	} > /dev/console
 	setsid cttyhack sh -l < /dev/console > /dev/console 2>&1
-	finish
+	sync
+	poweroff -f
 	;;
 demo)
 	if [ -f /mig/selftests/qemu/demo.sh ]; then
