@@ -106,8 +106,12 @@ mq_qemu_start() {
 		set -- "$@" -device "vfio-pci,id=mig$i,sysfsdev=$MQ_DEVS/$u,x-enable-migration=on$MQ_DEVOPTS"
 		i=$((i + 1))
 	done
+	# SeaBIOS prints to the debug port: mq_wait_firmware reads it.  Both
+	# sides of a migration get the same device, so the device lists match.
+	set -- -chardev "file,id=fwlog,path=$MQ_WORK/$name.fw" \
+		-device isa-debugcon,iobase=0x402,chardev=fwlog "$@"
 	sock=$MQ_WORK/$name.sock
-	rm -f "$sock" "$MQ_WORK/$name.rc" "$MQ_WORK/$name.pid"
+	rm -f "$sock" "$MQ_WORK/$name.rc" "$MQ_WORK/$name.pid" "$MQ_WORK/$name.fw"
 	echo "$MQ_QEMU -accel tcg -machine q35 -m $MQ_MEM -nodefaults -display none" \
 		"-L /usr/share/qemu -qmp unix:$sock,server=on,wait=off $*" > "$MQ_WORK/$name.cmd"
 	"$MQ_QEMU" -name "$name" -accel tcg -machine q35 -m "$MQ_MEM" \
@@ -130,7 +134,28 @@ mq_qemu_start() {
 			return 1
 		fi
 	done
-	mq_note "QEMU $name (pid $pid) up: $uuids $*"
+	mq_note "QEMU $name (pid $pid) up: $uuids"
+	# A guest that runs: let the firmware finish (see mq_wait_firmware).
+	case " $* " in
+	*" -S "* | *" -incoming "*) ;;
+	*) mq_wait_firmware "$name" "$MQ_START_TIMEOUT" || return 1 ;;
+	esac
+}
+
+# mq_wait_firmware NAME TIMEOUT: wait until SeaBIOS has given up booting
+# ("No bootable device.") and idles.  A guest migrated in the middle of its
+# POST resets itself on the destination soon after cont, which resets the
+# devices too.
+mq_wait_firmware() {
+	local n=0 lim=$(($2 * 10))
+	while ! grep -q "No bootable device" "$MQ_WORK/$1.fw" 2>/dev/null; do
+		n=$((n + 1))
+		if [ $n -gt $lim ] || ! mq_alive "$(mq_pid "$1")"; then
+			mq_fail "QEMU $1: firmware not idle after ${2}s: $(tail -n 3 "$MQ_WORK/$1.fw" 2>/dev/null | tr '\n' ' ')"
+			return 1
+		fi
+		sleep 0.1
+	done
 }
 
 # mq_qmp NAME COMMAND...: run QMP commands, print their returns.
@@ -329,7 +354,7 @@ mq_begin() {
 	MQ_NAMES=
 	mkdir -p "$MQ_WORK"
 	rm -f "$MQ_WORK"/*.sock "$MQ_WORK"/*.err "$MQ_WORK"/*.out \
-		"$MQ_WORK"/*.json "$MQ_WORK"/*.rc "$MQ_WORK"/*.cmd \
+		"$MQ_WORK"/*.json "$MQ_WORK"/*.rc "$MQ_WORK"/*.cmd "$MQ_WORK"/*.fw \
 		"$MQ_WORK"/instances
 	: > "$MQ_WORK/instances"
 }
@@ -414,6 +439,10 @@ mq_dst_runs_on() {	# SRC DST: after cont, DST's engine goes on from SRC's count
 	mq_state_is "$2" RUNNING || return 1
 	mq_engine_grows "$2" 15 "$(mq_attr "$1" engine_count)" || return 1
 	mq_note "engine_count src $(mq_attr "$1" engine_count) dst $(mq_attr "$2" engine_count)"
+	if [ -r "$MQ_DEBUGFS/$2/stats" ] && [ "$(mq_stat "$2" resets)" != 1 ]; then
+		mq_fail "$2 was reset after the migration ($(mq_stat "$2" resets) resets)"
+		return 1
+	fi
 }
 
 # mq_live "SRC..." "DST..." [QEMU ARGS for both...]: the live migration of
