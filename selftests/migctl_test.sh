@@ -1,0 +1,227 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# migctl, end to end on mig-mdev instances: every subcommand, both data
+# paths, live saves with the engine running, and every error with its exit
+# code (1 usage, 2 no device, 3 device in ERROR, 4 bad file or wrong device,
+# 5 I/O).  Prints TAP on stdout; runs in the test VM from /mig.
+
+PATH=/mig/bin:$PATH
+T=/sys/class/mig_mdev/mig_mdev/mdev_supported_types
+D=/sys/bus/mdev/devices
+W=/tmp/migctl_test
+HDR=160		# migctl's file header
+PAGE_DATA=$((HDR + 24 + 16))	# stream header, PAGES record header and head
+n=0
+fails=0
+insts=
+
+ok() {	# ok STATUS NAME
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n $2"
+	else
+		echo "not ok $n $2"
+		fails=$((fails + 1))
+	fi
+}
+
+skip_all() {
+	echo "1..0 # SKIP $1"
+	exit 0
+}
+
+show() {	# show FILE: a file's lines as TAP comments
+	sed 's/^/# /' "$1"
+}
+
+# run NAME EXPECTED-RC CMD...: run migctl, stdout in $W/out, stderr in
+# $W/err; a test that it exited with EXPECTED-RC.
+run() {
+	name=$1
+	want=$2
+	shift 2
+	"$@" > "$W/out" 2> "$W/err"
+	rc=$?
+	if [ "$rc" -ne "$want" ]; then
+		echo "# $*: exit $rc, expected $want"
+		show "$W/out"
+		show "$W/err"
+	fi
+	[ "$rc" -eq "$want" ]
+	ok $? "$name (exit $want)"
+}
+
+# has NAME FILE PATTERN: a test that FILE has a line matching PATTERN.
+has() {
+	grep -q -- "$3" "$2"
+	r=$?
+	if [ $r -ne 0 ]; then
+		echo "# no '$3' in:"
+		show "$2"
+	fi
+	ok $r "$1"
+}
+
+create() {	# create TYPE: a new instance, its UUID on stdout
+	u=$(cat /proc/sys/kernel/random/uuid)
+	echo "$u" > "$T/mig_mdev-$1/create" || return 1
+	echo "$u"
+}
+
+digest() {
+	cat "$D/$1/digest"
+}
+
+flip() {	# flip FILE OFFSET: invert one byte of FILE in place
+	v=$(dd if="$1" bs=1 skip="$2" count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+	v=$((v ^ 255))
+	# shellcheck disable=SC2059 # the octal escape is the format
+	printf "\\$(printf %03o "$v")" |
+		dd of="$1" bs=1 seek="$2" count=1 conv=notrunc 2>/dev/null
+}
+
+cleanup() {
+	for u in $insts; do
+		[ -e "$D/$u" ] && echo 1 > "$D/$u/remove"
+	done
+	rm -rf "$W"
+}
+
+echo "TAP version 13"
+[ -d "$T" ] || skip_all "mig_mdev not loaded"
+command -v migctl > /dev/null || skip_all "migctl not in /mig/bin"
+mkdir -p "$W"
+trap cleanup EXIT
+
+A=$(create small) || skip_all "cannot create a small instance"
+B=$(create small) || skip_all "cannot create a second small instance"
+L=$(create large) || skip_all "cannot create a large instance"
+insts="$A $B $L"
+echo "# A=$A B=$B (small) L=$L (large)"
+
+# Give A some state: the engine writes its memory for a moment.
+echo 5000 > "$D/$A/engine_rate"
+sleep 1
+echo 0 > "$D/$A/engine_rate"
+
+# ---- usage, help, unknown device -------------------------------------
+run "help" 0 migctl --help
+has "help documents the exit codes" "$W/out" "3  the device is or went in ERROR"
+run "no command is a usage error" 1 migctl
+run "unknown option is a usage error" 1 migctl --bogus list
+run "unknown state name is a usage error" 1 migctl state "$A" HALTED
+run "info on a device that does not exist" 2 migctl info 00000000-0000-0000-0000-000000000000
+has "the message names the missing device" "$W/err" "no such device"
+
+# ---- list, info, state, reset -----------------------------------------
+run "list" 0 migctl list
+has "list shows the small type" "$W/out" "type mig_mdev-small"
+has "list shows instance A RUNNING with its digest" "$W/out" "$A  RUNNING  *digest $(digest "$A")"
+run "list --json" 0 migctl --json list
+has "list --json has the instances array" "$W/out" '"instances": \['
+has "list --json has A's uuid and digest" "$W/out" "\"uuid\": \"$A\".*\"digest\": \"$(digest "$A")\""
+
+run "info" 0 migctl info "$A"
+has "info shows the region index 9" "$W/out" "^region  *index 9 "
+has "info shows the type capability 3/1" "$W/out" "type 3 subtype 1 (migration v1)"
+has "info shows the sparse-mmap area" "$W/out" "^cap sparse    area 0: offset 4096 size $(cat "$D/$A/section_size")"
+has "info shows the data section" "$W/out" "^data section  offset 4096, size $(cat "$D/$A/section_size")"
+has "info shows the state" "$W/out" "^state  *RUNNING"
+run "info --json" 0 migctl --json info "$A"
+for k in region_index region_size region_flags cap_type sparse_areas data_offset data_size state; do
+	has "info --json has $k" "$W/out" "\"$k\": "
+done
+
+run "state reads" 0 migctl state "$A"
+has "state reads RUNNING" "$W/out" "^RUNNING$"
+run "state STOP" 0 migctl state "$A" STop
+has "state STOP reports the transition" "$W/out" "^RUNNING -> STOP$"
+run "state --json SAVING" 0 migctl --json state "$A" SAVING
+has "state --json names the new state" "$W/out" '"state": "SAVING"'
+run "reset" 0 migctl reset "$A"
+has "reset leaves the device RUNNING" "$W/out" "-> RUNNING$"
+
+# ---- save and load, both data paths ------------------------------------
+# reset put A back to power-on: give it state again.
+echo 5000 > "$D/$A/engine_rate"
+sleep 1
+echo 0 > "$D/$A/engine_rate"
+da=$(digest "$A")
+run "save (stopped, mmap)" 0 migctl save "$A" "$W/a.mig"
+has "save reports mmap" "$W/out" "via mmap"
+run "file verifies the saved file" 0 migctl file "$W/a.mig"
+has "file names the source type" "$W/out" "mig_mdev-small"
+run "load (mmap)" 0 migctl load "$B" "$W/a.mig"
+has "load reports the device's verdict" "$W/out" "verdict: accepted"
+[ "$(digest "$B")" = "$da" ]
+ok $? "save + load round trip: B's digest equals A's ($da)"
+
+run "save --pread --json" 0 migctl --pread --json save "$A" "$W/p.mig"
+for k in command path bytes stopcopy_bytes seconds mib_per_s crc32 digest; do
+	has "save --json has $k" "$W/out" "\"$k\": "
+done
+has "save --json names the pread path" "$W/out" '"path": "pread"'
+cmp -s "$W/a.mig" "$W/p.mig"
+ok $? "pread and mmap saves write identical files"
+echo 1 > "$D/$B/engine_rate"	# disturb B
+run "load --pread --json" 0 migctl --pread --json load "$B" "$W/p.mig"
+has "load --json says the digest matches" "$W/out" '"digest_match": true'
+[ "$(digest "$B")" = "$da" ]
+ok $? "pread round trip: B's digest equals A's"
+
+# ---- live, with the engine running --------------------------------------
+echo 2000 > "$D/$A/engine_rate"
+sleep 1
+run "save --live with the engine on" 0 migctl --live --max-passes 8 save "$A" "$W/live.mig"
+has "save --live reports its passes" "$W/out" "^pass 1: "
+has "save --live reports stop-and-copy" "$W/out" "^stop-and-copy: "
+run "file --json of a live save" 0 migctl --json file "$W/live.mig"
+has "the file says live" "$W/out" '"live": true'
+run "load of the live save" 0 migctl --json load "$B" "$W/live.mig"
+has "live load: B's digest matches A's when A stopped" "$W/out" '"digest_match": true'
+
+# ---- migrate ------------------------------------------------------------
+run "migrate --live A B with the engine on" 0 migctl --live migrate "$A" "$B"
+has "migrate reports each pass" "$W/out" "^pass 1: .* pending "
+has "migrate reports the digest match" "$W/out" "digest .* matches the source's"
+echo 0 > "$D/$A/engine_rate"
+run "migrate --json --pread A B" 0 migctl --json --pread migrate "$A" "$B"
+has "migrate --json says the digest matches" "$W/out" '"digest_match": true'
+[ "$(digest "$B")" = "$(digest "$A")" ]
+ok $? "after migrate (engine off) B's digest equals A's"
+run "migrate onto the other type" 4 migctl migrate "$A" "$L"
+
+# ---- bad files ------------------------------------------------------------
+run "load onto the other type" 4 migctl load "$L" "$W/a.mig"
+has "the message names both types" "$W/err" "another device type.*mig_mdev-small.*mig_mdev-large"
+run "load --force onto the other type: the device refuses it" 4 migctl --force load "$L" "$W/a.mig"
+has "the device refused it before applying anything" "$W/err" "state RESUMING"
+
+size=$(wc -c < "$W/a.mig")
+head -c $((size - 1000)) "$W/a.mig" > "$W/trunc.mig"
+run "load of a truncated file" 4 migctl load "$B" "$W/trunc.mig"
+has "the message says truncated" "$W/err" "truncated"
+head -c 100 "$W/a.mig" > "$W/head.mig"
+run "load of a truncated header" 4 migctl load "$B" "$W/head.mig"
+echo "not a migctl file" > "$W/junk.mig"
+run "load of a file that is not a migctl file" 4 migctl load "$B" "$W/junk.mig"
+
+cp "$W/a.mig" "$W/bad.mig"
+flip "$W/bad.mig" $((PAGE_DATA + 100))
+run "load of a corrupted file" 4 migctl load "$B" "$W/bad.mig"
+has "the message says checksum" "$W/err" "checksum mismatch"
+run "file of a corrupted file" 4 migctl file "$W/bad.mig"
+
+# ---- device in ERROR -------------------------------------------------------
+run "file --rehash fixes the stream checksum" 0 migctl file --rehash "$W/bad.mig"
+run "file verifies the rehashed file" 0 migctl file "$W/bad.mig"
+run "load of a stream whose digest fails after applying data" 3 migctl load "$B" "$W/bad.mig"
+has "the message says ERROR" "$W/err" "now in ERROR"
+has "the message names the remedy" "$W/err" "VFIO_DEVICE_RESET leaves ERROR: run 'migctl reset $B'"
+run "reset after the ERROR" 0 migctl reset "$B"
+run "load after the reset" 0 migctl load "$B" "$W/a.mig"
+[ "$(digest "$B")" = "$da" ]
+ok $? "after the reset a load restores A's state"
+
+echo "1..$n"
+[ "$fails" -eq 0 ]
