@@ -58,6 +58,7 @@ if [ $rc -eq 0 ]; then
 	side "digest" "$MQ_LAST_SRC_DIGEST" "$MQ_LAST_DST_DIGEST (at RESUMING)"
 	side "state now" "$(mq_attr "$s" migration_state)" "$(mq_attr "$d" migration_state)"
 	side "engine_count" "$(mq_attr "$s" engine_count)" "$(mq_attr "$d" engine_count) (still counting)"
+	side "device resets" "$(mq_stat "$s" resets)" "$(mq_stat "$d" resets) (1: QEMU's at start)"
 	if [ "$MQ_LAST_SRC_DIGEST" = "$MQ_LAST_DST_DIGEST" ]; then
 		echo "# digests match: the destination holds exactly the source's device state"
 	fi
