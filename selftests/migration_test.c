@@ -23,6 +23,7 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
+#include "mig_utils.h"
 #include "migration_utils.h"
 
 #define ASSERT_STATE(d, s)	ASSERT_EQ((uint32_t)(s), mt_state(d))
@@ -158,6 +159,7 @@ FIXTURE_VARIANT_ADD(mig_one, large) {
 
 FIXTURE_SETUP(mig_one)
 {
+	MIG_SKIP_IF_NO_MODULE();
 	ASSERT_EQ(0, inst_setup(&self->a, variant->type, 1));
 	self->digest = mt_digest(&self->a);
 	ASSERT_NE(0, self->digest);
@@ -1139,6 +1141,7 @@ FIXTURE_SETUP(mig_matrix)
 {
 	struct mig_dev *d;
 
+	MIG_SKIP_IF_NO_MODULE();
 	ASSERT_EQ(0, inst_setup(&self->a, "small", 3));
 	d = &self->a.d;
 	switch (variant->from) {
@@ -1295,6 +1298,7 @@ FIXTURE_VARIANT_ADD(mig_pair, large) {
 
 FIXTURE_SETUP(mig_pair)
 {
+	MIG_SKIP_IF_NO_MODULE();
 	mt_inst_init(&self->dst);
 	mt_inst_init(&self->other);
 	ASSERT_EQ(0, inst_setup(&self->src, variant->type, 7));
@@ -1807,6 +1811,7 @@ FIXTURE(mig_multi) {
 
 FIXTURE_SETUP(mig_multi)
 {
+	MIG_SKIP_IF_NO_MODULE();
 }
 
 FIXTURE_TEARDOWN(mig_multi)
