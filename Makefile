@@ -41,3 +41,4 @@ help:
 include scripts/vm.mk
 include scripts/ecosystem.mk
 include scripts/debug-kernel.mk
+include scripts/bench.mk

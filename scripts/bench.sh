@@ -1,0 +1,206 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make bench: boot the test VM with the benchmarks (selftests/bench.sh,
+# bin/bench), collect their "# BENCH metric median min max" lines from the
+# TAP log and write, in $BUILD/bench/:
+#
+#   results.csv        metric,value (medians)
+#   spread.csv         metric,median,min,max
+#   results.md         the tables, with the machine they came from
+#   bench.png          the plot (gnuplot, made here from the CSV)
+#
+# It reuses make check's pipeline (scripts/check.sh) with
+# TESTS=selftests/bench.sh and mig.bench=1 on the guest's command line.
+#
+# Environment: BENCH_REPS (samples per figure, default 5), BENCH_PARTS
+# (datapath sweep converge scale, default all), BENCH_TAP (parse this TAP
+# log instead of booting a VM), and what check.sh reads (BUILD, ...).
+set -uo pipefail
+# shellcheck source=scripts/lib.sh disable=SC1091
+. "$(dirname "$0")/lib.sh"
+
+REPS=${BENCH_REPS:-5}
+PARTS=${BENCH_PARTS:-}
+OUT=$BUILD/bench
+mkdir -p "$OUT"
+
+if ! command -v gnuplot > /dev/null; then
+	say DEPS "installing gnuplot-nox (for the plot)"
+	apt-get install -y gnuplot-nox > "$OUT/apt.log" 2>&1 ||
+		{ apt-get update > /dev/null 2>&1 && apt-get install -y gnuplot-nox >> "$OUT/apt.log" 2>&1; } ||
+		say DEPS "gnuplot-nox could not be installed: no plot (see $OUT/apt.log)"
+fi
+
+if [ -n "${BENCH_TAP:-}" ]; then
+	tap=$BENCH_TAP
+	say BENCH "parsing $tap (no VM run)"
+else
+	append="mig.bench=1 mig.bench_reps=$REPS"
+	[ -z "$PARTS" ] || append+=" mig.bench_parts=$(echo "$PARTS" | tr -s ' ,' ',')"
+	say BENCH "booting the VM: TESTS=selftests/bench.sh, $append"
+	MIG_TESTS=selftests/bench.sh VM_APPEND="$append ${VM_APPEND:-}" \
+		TEST_TIMEOUT=${TEST_TIMEOUT:-3000} bash "$MIG_TOP/scripts/check.sh" check
+	rc=$?
+	[ $rc -eq 0 ] || say BENCH "the VM run exited $rc; collecting what it printed"
+	tap=$VMDIR/tap.log
+fi
+[ -s "$tap" ] || die "no TAP log at $tap"
+
+tr -d '\r' < "$tap" > "$OUT/tap.log"
+awk '$1 == "#" && $2 == "BENCH" && NF >= 6 { print $3 "," $4 "," $5 "," $6 }' \
+	"$OUT/tap.log" > "$OUT/spread.body"
+{ echo "metric,median,min,max"; cat "$OUT/spread.body"; } > "$OUT/spread.csv"
+{ echo "metric,value"; cut -d, -f1,2 "$OUT/spread.body"; } > "$OUT/results.csv"
+rm -f "$OUT/spread.body"
+n=$(($(wc -l < "$OUT/results.csv") - 1))
+[ "$n" -gt 0 ] || die "no BENCH lines in $tap (did the guest run selftests/bench.sh?)"
+info() { sed -n "s/^# BENCH_INFO $1 //p" "$OUT/tap.log" | head -n1; }
+
+# ---- results.md ----------------------------------------------------------
+python3 - "$OUT" "$(info cpus)" "$(info cpu)" "$(info kernel)" "$(info memtotal_kib)" \
+	"$(info reps)" "$(nproc)" "$(date -u +%Y-%m-%d)" <<'PY'
+import csv, sys
+out, cpus, cpu, kernel, mem, reps, hostcpus, day = sys.argv[1:9]
+rows = {r["metric"]: r for r in csv.DictReader(open(out + "/spread.csv"))}
+
+def fig(m, fmt="{:.3g}"):
+    r = rows.get(m)
+    if not r:
+        return "-"
+    f = lambda k: fmt.format(float(r[k]))
+    return f"{f('median')} ({f('min')}..{f('max')})"
+
+L = []
+L.append("# mig-mdev benchmark results\n")
+L.append(f"Taken {day} with `make bench`: QEMU TCG guest ({cpus} vCPUs, "
+         f"{int(mem or 0) // 1024} MiB, kernel {kernel}, CPU model \"{cpu}\") "
+         f"on a {hostcpus}-core host.  TCG emulates every guest instruction, "
+         f"so absolute figures are far below real hardware: read the ratios.  "
+         f"Each figure: median (min..max) of {reps} samples in one run.\n")
+L.append("## 1. Data path, large type (64 MiB), stop-and-copy, section 256 pages\n")
+L.append("Ratio = memcpy time of the same stream bytes (same run, same piece size) "
+         "/ transfer time; 1.0 would be memcpy speed.\n")
+L.append("| path | save ratio | resume ratio | save MiB/s | resume MiB/s |")
+L.append("| --- | --- | --- | --- | --- |")
+for p in ("mmap", "pread"):
+    L.append(f"| {p} | {fig('save_'+p+'_ratio')} | {fig('resume_'+p+'_ratio')} | "
+             f"{fig('save_'+p+'_mib_s', '{:.0f}')} | {fig('resume_'+p+'_mib_s', '{:.0f}')} |")
+L.append(f"| memcpy | 1 | 1 | {fig('memcpy_mib_s', '{:.0f}')} | |\n")
+sp = sorted({int(m.split("_")[1][1:]) for m in rows if m.startswith("sweep_p")})
+if sp:
+    L.append("## 2. Data section size sweep (large type, mmap)\n")
+    L.append("| section | save MiB/s | save ratio | resume MiB/s | resume ratio | syscalls/MiB save | syscalls/MiB resume |")
+    L.append("| --- | --- | --- | --- | --- | --- | --- |")
+    for p in sp:
+        k = f"sweep_p{p}_"
+        size = f"{p * 4} KiB" if p < 256 else f"{p // 256} MiB"
+        L.append(f"| {p} pages ({size}) | {fig(k+'save_mib_s', '{:.0f}')} | {fig(k+'save_ratio')} | "
+                 f"{fig(k+'resume_mib_s', '{:.0f}')} | {fig(k+'resume_ratio')} | "
+                 f"{fig(k+'save_syscalls_per_mib', '{:.4g}').split(' ')[0]} | "
+                 f"{fig(k+'resume_syscalls_per_mib', '{:.4g}').split(' ')[0]} |")
+    L.append("")
+cr = sorted({int(m.split("_")[1][1:]) for m in rows if m.startswith("conv_r")})
+if cr:
+    L.append("## 3. Convergence (large type, live save, at most 30 pre-copy passes)\n")
+    L.append("Pre-copy stops when pending_bytes < one section (converged) or after 30 passes; "
+             "stop-and-copy bytes and time are the downtime proxy.\n")
+    L.append("| engine rate (pages/s) | achieved pages/s | passes | converged | total s | stop-and-copy MiB | stop-and-copy s |")
+    L.append("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in cr:
+        k = f"conv_r{r}_"
+        sc = rows.get(k + "stopcopy_bytes")
+        scm = "-" if not sc else "{:.1f} ({:.1f}..{:.1f})".format(
+            *(float(sc[x]) / 1048576 for x in ("median", "min", "max")))
+        L.append(f"| {r} | {fig(k+'engine_pages_s', '{:.0f}')} | {fig(k+'passes', '{:.0f}')} | "
+                 f"{fig(k+'converged', '{:.1f}')} | {fig(k+'total_s')} | {scm} | {fig(k+'stopcopy_s')} |")
+    L.append("")
+sn = sorted({int(m.split("_")[1][1:]) for m in rows if m.startswith("scale_n")})
+if sn:
+    L.append("## 4. Scale: small instances (4 MiB) migrating at once, one thread per pair\n")
+    L.append("Memory: KiB per instance beyond its device memory (MemAvailable and VmallocUsed "
+             "deltas minus 4096 KiB; Slab delta as is), instances created and opened.\n")
+    L.append("| pairs | aggregate MiB/s | MemAvailable KiB/inst | VmallocUsed KiB/inst | Slab KiB/inst |")
+    L.append("| --- | --- | --- | --- | --- |")
+    for n in sn:
+        k = f"scale_n{n}_"
+        L.append(f"| {n} | {fig(k+'aggregate_mib_s', '{:.0f}')} | {fig(k+'memavail_kib_per_inst', '{:.0f}')} | "
+                 f"{fig(k+'vmalloc_kib_per_inst', '{:.0f}')} | {fig(k+'slab_kib_per_inst', '{:.0f}')} |")
+    L.append("")
+L.append("Raw: `results.csv` (medians), `spread.csv` (median, min, max), `tap.log`.")
+open(out + "/results.md", "w").write("\n".join(L) + "\n")
+
+# data files for gnuplot
+def val(m):
+    r = rows.get(m)
+    return float(r["median"]) if r else float("nan")
+with open(out + "/sweep.dat", "w") as f:
+    for p in sp:
+        k = f"sweep_p{p}_"
+        f.write(f"{p*4} {val(k+'save_mib_s')} {val(k+'resume_mib_s')} "
+                f"{val(k+'save_syscalls_per_mib')} {val(k+'resume_syscalls_per_mib')} "
+                f"{val(k+'save_ratio')} {val(k+'resume_ratio')}\n")
+with open(out + "/conv.dat", "w") as f:
+    for r in cr:
+        k = f"conv_r{r}_"
+        f.write(f"{max(r, 1)} {val(k+'passes')} {val(k+'stopcopy_bytes')/1048576} {val(k+'total_s')}\n")
+with open(out + "/scale.dat", "w") as f:
+    for n in sn:
+        f.write(f"{n} {val(f'scale_n{n}_aggregate_mib_s')}\n")
+with open(out + "/datapath.dat", "w") as f:
+    for i, p in enumerate(("mmap", "pread")):
+        f.write(f"{i} {p} {val('save_'+p+'_ratio')} {val('resume_'+p+'_ratio')}\n")
+PY
+
+# ---- plot ------------------------------------------------------------------
+if command -v gnuplot > /dev/null; then
+	if (cd "$OUT" && gnuplot <<'GP') > "$OUT/gnuplot.log" 2>&1
+set terminal pngcairo size 1200,900 font ",9" noenhanced
+set output "bench.png"
+set multiplot layout 2,2 title "mig-mdev make bench (TCG guest; medians)"
+set title "1. data path / memcpy (64 MiB, stop-and-copy)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set yrange [0:*]
+set ylabel "ratio to memcpy"
+plot "datapath.dat" using 3:xtic(2) title "save", "" using 4 title "resume"
+set title "2. data section sweep (mmap)"
+set style data linespoints
+set logscale x 2
+set xlabel "section KiB"
+set ylabel "MiB/s"
+set y2label "syscalls per MiB"
+set logscale y2 10
+set y2tics
+set key top left
+plot "sweep.dat" using 1:2 title "save MiB/s", "" using 1:3 title "resume MiB/s", \
+     "" using 1:4 axes x1y2 title "save syscalls/MiB" dt 2, "" using 1:5 axes x1y2 title "resume syscalls/MiB" dt 2
+unset y2tics
+unset y2label
+unset logscale y2
+set title "3. convergence (64 MiB, live)"
+set logscale x 10
+set xlabel "engine rate, pages/s (0 plotted at 1)"
+set ylabel "pre-copy passes"
+set y2label "stop-and-copy MiB"
+set y2tics
+plot "conv.dat" using 1:2 title "passes", "" using 1:3 axes x1y2 title "stop-and-copy MiB"
+unset y2tics
+unset y2label
+unset logscale x
+set title "4. scale (4 MiB pairs, threads)"
+set xlabel "pairs migrating at once"
+set ylabel "aggregate MiB/s"
+set xtics (1, 8, 32)
+plot "scale.dat" using 1:2 title "aggregate MiB/s"
+unset multiplot
+GP
+	then
+		say PLOT "$OUT/bench.png"
+	else
+		say PLOT "gnuplot failed: see $OUT/gnuplot.log"
+	fi
+fi
+say RESULTS "$OUT/results.md"
+say CSV "$OUT/results.csv ($n figures; spread in $OUT/spread.csv)"
+grep -E '^(save|resume)_(mmap|pread)_ratio,' "$OUT/results.csv" | sed 's/^/  /'
