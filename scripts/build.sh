@@ -7,7 +7,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
-KDIR=/usr/src/linux-headers-$KVER_61
+KDIR=$VM_KDIR
 mkdir -p "$VMDIR"
 failed=()
 
@@ -28,8 +28,8 @@ step() {	# step NAME LOG CMD...: run CMD, output shown and kept in LOG
 [ -d "$KDIR" ] || die "no $KDIR: run scripts/deps.sh (package linux-headers-$KVER_61)"
 if step module "$VMDIR/build-module.log" make -C "$MIG_TOP" module KDIR="$KDIR"; then
 	vm=$(modinfo -F vermagic "$MIG_TOP/mig-mdev.ko" | cut -d' ' -f1)
-	if [ "$vm" != "$KVER_61" ]; then
-		echo "BUILD FAILED: mig-mdev.ko has vermagic '$vm', the VM boots $KVER_61"
+	if [ "$vm" != "$VM_KVER" ]; then
+		echo "BUILD FAILED: mig-mdev.ko has vermagic '$vm', the VM boots $VM_KVER"
 		failed+=(vermagic)
 	else
 		say BUILD "mig-mdev.ko vermagic $vm matches the guest kernel"

@@ -23,9 +23,11 @@ prefail() {	# prefail STEP: a step before the boot failed
 	exit 1
 }
 
-echo "== mig-mdev $MODE: kernel $KVER_61, cache $MIG_CACHE, output $VMDIR =="
+echo "== mig-mdev $MODE: kernel $VM_KVER, cache $MIG_CACHE, output $VMDIR =="
 bash "$S/deps.sh" || prefail "dependencies"
-bash "$S/fetch-kernel.sh" || prefail "guest kernel $KVER_61"
+if [ "$VM_KVER" = "$KVER_61" ]; then
+	bash "$S/fetch-kernel.sh" || prefail "guest kernel $KVER_61"
+fi
 if ! bash "$S/build.sh"; then
 	if [ "${KEEP_GOING:-0}" = 1 ] && [ "$MODE" != initramfs ]; then
 		echo "  KEEP_GOING=1: booting anyway"

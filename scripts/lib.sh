@@ -22,5 +22,14 @@ export KVER_61 MIG_CACHE BUILD VMDIR
 KROOT=$MIG_CACHE/kernel/$KVER_61/root
 export KROOT
 
+# The kernel the VM boots: Debian's $KVER_61 unless these are set (e.g. to a
+# kernel built from source): its release, its bzImage, a root holding its
+# lib/modules/$VM_KVER, and the build tree to compile the module against.
+: "${VM_KVER:=$KVER_61}"
+: "${VM_KERNEL:=$KROOT/boot/vmlinuz-$KVER_61}"
+: "${VM_KROOT:=$KROOT}"
+: "${VM_KDIR:=/usr/src/linux-headers-$KVER_61}"
+export VM_KVER VM_KERNEL VM_KROOT VM_KDIR
+
 say() { printf '  %-8s %s\n' "$1" "$2"; }
 die() { echo "error: $*" >&2; exit 1; }

@@ -4,7 +4,7 @@
 #
 #   /init                     scripts/guest-init.sh
 #   /bin, /sbin, /usr/...     busybox-static and its applet links
-#   /lib/modules/$KVER_61     the vfio modules and their dependencies
+#   /lib/modules/$VM_KVER     the vfio modules and their dependencies
 #   /mig/modules.list         those modules, in load order
 #   /mig/mig-mdev.ko          the module under test (if it was built)
 #   /mig/bin/                 build/bin/* (tools, selftest programs)
@@ -16,7 +16,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
-MODLIB=$KROOT/lib/modules/$KVER_61
+MODLIB=$VM_KROOT/lib/modules/$VM_KVER
 [ -f "$MODLIB/modules.dep" ] || die "no $MODLIB/modules.dep: run scripts/fetch-kernel.sh first"
 
 ST=$VMDIR/initramfs.d
@@ -76,8 +76,10 @@ resolve() {	# resolve NAME: append NAME's dependencies, then NAME, to order
 	local name=${1//-/_} dep deps
 	if [ -n "${seen[$name]:-}" ]; then return 0; fi
 	seen[$name]=1
-	deps=$(modinfo -b "$KROOT" -k "$KVER_61" -F depends "$name" 2>/dev/null) ||
-		die "module $name not found in $MODLIB"
+	if ! deps=$(modinfo -b "$VM_KROOT" -k "$VM_KVER" -F depends "$name" 2>/dev/null); then
+		say MODULES "WARNING: $name is not in $MODLIB (built in? merged?), skipped"
+		return 0
+	fi
 	for dep in ${deps//,/ }; do
 		resolve "$dep"
 	done
@@ -92,8 +94,9 @@ for m in "${wanted[@]}"; do resolve "$m"; done
 
 : > "$ST/mig/modules.list"
 for m in "${order[@]}"; do
-	src=$(modinfo -b "$KROOT" -k "$KVER_61" -F filename "$m")
-	rel=${src#"$KROOT"}
+	src=$(modinfo -b "$VM_KROOT" -k "$VM_KVER" -F filename "$m")
+	case $src in /*) ;; *) continue ;; esac	# (builtin)
+	rel=${src#"$VM_KROOT"}
 	rel=${rel%.xz}
 	rel=${rel%.zst}
 	rel=${rel%.gz}
@@ -106,8 +109,8 @@ for m in "${order[@]}"; do
 	esac
 	echo "$rel" >> "$ST/mig/modules.list"
 done
-cp "$MODLIB"/modules.{order,builtin,builtin.modinfo} "$ST/lib/modules/$KVER_61/" 2>/dev/null || true
-depmod -b "$ST" "$KVER_61" 2>/dev/null || true
+cp "$MODLIB"/modules.{order,builtin,builtin.modinfo} "$ST/lib/modules/$VM_KVER/" 2>/dev/null || true
+depmod -b "$ST" "$VM_KVER" 2>/dev/null || true
 say MODULES "${order[*]}"
 
 if [ -f "$KO" ]; then

@@ -28,7 +28,7 @@ VM_MEM=${VM_MEM:-3072}
 VM_SMP=${VM_SMP:-2}
 MIG_TESTS=${MIG_TESTS:-}
 
-KERNEL=$KROOT/boot/vmlinuz-$KVER_61
+KERNEL=$VM_KERNEL
 INITRD=$VMDIR/initramfs.cpio.gz
 CONSOLE=$VMDIR/console.log
 TAPLOG=$VMDIR/tap.log
@@ -52,7 +52,7 @@ if [ "$MODE" = shell ]; then
 	exec "${qemu[@]}" -serial mon:stdio -serial "file:$TAPLOG"
 fi
 
-say VM "booting $KVER_61 (TCG, ${VM_MEM} MiB, $VM_SMP CPUs), mode=$MODE${MIG_TESTS:+ tests=$MIG_TESTS}, timeout ${VM_TIMEOUT}s (${TEST_TIMEOUT}s per program)"
+say VM "booting $VM_KVER (TCG, ${VM_MEM} MiB, $VM_SMP CPUs), mode=$MODE${MIG_TESTS:+ tests=$MIG_TESTS}, timeout ${VM_TIMEOUT}s (${TEST_TIMEOUT}s per program)"
 say LOG "console: $CONSOLE"
 say LOG "tests:   $TAPLOG"
 t0=$(date +%s)
@@ -74,6 +74,7 @@ touch "$CONSOLE"
 # repeats what printk already showed, so lines are de-duplicated.
 pat='BUG:|WARNING:|Oops|KASAN|UBSAN|lockdep|possible circular locking|unreferenced object|Call Trace:|blocked for more than|Kernel panic|general protection fault'
 tr -d '\r' < "$CONSOLE" | grep -aE "$pat" | sed 's/^\[ *[0-9.]*\] //' |
+	grep -avE 'KASAN: KernelAddressSanitizer initialized' |
 	awk '!seen[$0]++' > "$VMDIR/console.hits" || true
 summary=$VMDIR/summary.txt
 rc2=0
@@ -166,7 +167,7 @@ if [ -s "$VMDIR/console.hits" ]; then
 	echo "== guest kernel log: offending lines (full log: $CONSOLE) =="
 	head -n 40 "$VMDIR/console.hits" | sed 's/^/  /'
 	echo "== the first report in context =="
-	tr -d '\r' < "$CONSOLE" | grep -aE -m1 -B3 -A30 "$pat" | sed 's/^/  /'
+	tr -d '\r' < "$CONSOLE" | grep -aF -m1 -B3 -A30 -- "$(head -n1 "$VMDIR/console.hits")" | sed 's/^/  /'
 fi
 say LOG "console: $CONSOLE"
 say LOG "tests:   $TAPLOG"
