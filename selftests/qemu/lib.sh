@@ -25,7 +25,9 @@
 #   MQ_DEVOPTS    extra vfio-pci options, e.g. ",x-no-mmap=on"
 #   MQ_RATE       engine rate in pages/s for live migrations (400)
 #   MQ_BW         max-bandwidth of a live migration in bytes/s (4 MiB/s)
-#   MQ_DOWNTIME   downtime-limit in ms (50)
+#   MQ_DOWNTIME   downtime-limit in ms (10): QEMU sends one 1 MiB chunk per
+#                 100 ms window whatever MQ_BW says, so a low limit is what
+#                 keeps pre-copy going for more than one sweep
 #   MQ_CONVERGE   seconds of pre-copy before mq_live slows the engine (90)
 #   MQ_MIG_TIMEOUT  seconds a migration may take after that (240)
 #   MQ_START_TIMEOUT seconds until a new QEMU answers QMP (90)
@@ -37,7 +39,7 @@ MQ_WORK=${MQ_WORK:-/tmp/mig-qemu}
 MQ_DEVOPTS=${MQ_DEVOPTS:-}
 MQ_RATE=${MQ_RATE:-400}
 MQ_BW=${MQ_BW:-4194304}
-MQ_DOWNTIME=${MQ_DOWNTIME:-50}
+MQ_DOWNTIME=${MQ_DOWNTIME:-10}
 MQ_CONVERGE=${MQ_CONVERGE:-90}
 MQ_MIG_TIMEOUT=${MQ_MIG_TIMEOUT:-240}
 MQ_START_TIMEOUT=${MQ_START_TIMEOUT:-90}
