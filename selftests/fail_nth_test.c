@@ -1,0 +1,624 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fault-injection sweep of mig-mdev's error paths, after the model of
+ * tools/testing/selftests/iommu/iommufd_fail_nth.c.
+ *
+ * A sequence that succeeds -- create an instance through sysfs, open it,
+ * GET_REGION_INFO of every region, mmap the data section, SET_IRQS with an
+ * eventfd and ring the doorbell, fill device memory through BAR2, save it
+ * (STOP -> SAVING -> ... -> STOP), create a second instance, resume the
+ * stream into it, compare the digests, close and remove both -- is run
+ * again and again with /proc/thread-self/fail-nth armed at 1, 2, 3, ...:
+ * the Nth fault-injection point the kernel reaches in this thread (failslab,
+ * fail_page_alloc) fails.  When the file reads back "0" the failure was
+ * injected and the next N follows; otherwise the whole sequence ran below N
+ * points, and every point has been swept.
+ *
+ * After each injected failure:
+ *  - the step that failed (if any) got a clean errno: ENOMEM;
+ *  - every device still open recovers with VFIO_DEVICE_RESET and reads
+ *    RUNNING;
+ *  - everything is closed and removed: no instance is left in sysfs and the
+ *    memory budget (available_instances) is back where it was;
+ *  - a clean run of the whole sequence works (every MIG_FAIL_NTH_CLEAN
+ *    iterations, default every one).
+ * The kernel log (KASAN, lockdep, kmemleak, WARN) is checked by the VM
+ * machinery after the run.
+ *
+ * Without CONFIG_FAULT_INJECTION (Debian's 6.1) the sweep SKIPs; the clean
+ * sequence runs everywhere.
+ *
+ * Environment: MIG_FAIL_NTH_MAX (iteration cap, default 20000),
+ * MIG_FAIL_NTH_CLEAN (clean run every N failures, 0 never, default 1),
+ * MIG_FAIL_NTH_START (first N, default 1), MIG_FAIL_NTH_VERBOSE=1 (one line
+ * per iteration).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <time.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "kselftest_harness.h"
+#pragma GCC diagnostic pop
+#include "mig_utils.h"
+#include "migration_utils.h"
+
+#define FN_PROC		"/proc/thread-self/fail-nth"
+#define FN_DEBUGFS	"/sys/kernel/debug"
+#define FN_TYPE		"small"
+#define FN_MAX_STEPS	32
+
+/* ---------------------------------------------------------------- */
+/* Fault injection set-up                                            */
+/* ---------------------------------------------------------------- */
+
+static int fn_writeat(int dfd, const char *name, const char *val)
+{
+	ssize_t n;
+	int fd;
+
+	fd = openat(dfd, name, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -EIO;
+}
+
+/*
+ * Let every allocation be failed (by default failslab and fail_page_alloc
+ * skip the ones that may sleep) and keep the log quiet: we look for
+ * splats, not for the injection reports.  Not undone afterwards: with
+ * probability 0 these settings only matter to fail-nth users.
+ * Returns NULL or why fault injection cannot be used.
+ */
+static const char *fn_setup_injection(void)
+{
+	struct dirent *de;
+	DIR *dir;
+
+	if (access(FN_PROC, R_OK | W_OK))
+		return "no " FN_PROC ": kernel without CONFIG_FAULT_INJECTION";
+	dir = opendir(FN_DEBUGFS);
+	if (!dir)
+		return "debugfs is not mounted at " FN_DEBUGFS;
+	if (fn_writeat(dirfd(dir), "failslab/ignore-gfp-wait", "N")) {
+		closedir(dir);
+		return "no failslab in debugfs: kernel without CONFIG_FAILSLAB or CONFIG_FAULT_INJECTION_DEBUG_FS";
+	}
+	fn_writeat(dirfd(dir), "fail_page_alloc/ignore-gfp-wait", "N");
+	fn_writeat(dirfd(dir), "fail_page_alloc/ignore-gfp-highmem", "N");
+	while ((de = readdir(dir))) {
+		char name[300];
+
+		if (strncmp(de->d_name, "fail", 4))
+			continue;
+		snprintf(name, sizeof(name), "%s/verbose", de->d_name);
+		fn_writeat(dirfd(dir), name, "0");
+	}
+	closedir(dir);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- */
+/* fail-nth                                                          */
+/* ---------------------------------------------------------------- */
+
+static int fn_nth_open(void)
+{
+	return open(FN_PROC, O_RDWR | O_CLOEXEC);
+}
+
+static int fn_nth_arm(int fd, unsigned int n)
+{
+	char buf[32];
+	int len = snprintf(buf, sizeof(buf), "%u", n);
+
+	return pwrite(fd, buf, len, 0) == len ? 0 : -errno;
+}
+
+/*
+ * Disarm; true if the armed failure was injected.  The file counts down
+ * and reads "0" once the Nth point failed.  Reading or disarming may hit
+ * the point itself: then the sequence had fewer than N points.
+ */
+static bool fn_nth_disarm(int fd)
+{
+	char buf[32] = "";
+	ssize_t n;
+	bool hit;
+
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	hit = n == 2 && buf[0] == '0' && buf[1] == '\n';
+	if (pwrite(fd, "0", 1, 0) != 1) {
+		hit = false;
+		if (pwrite(fd, "0", 1, 0) != 1)
+			abort();	/* still armed: nothing sane can follow */
+	}
+	return hit;
+}
+
+/* ---------------------------------------------------------------- */
+/* The sequence                                                      */
+/* ---------------------------------------------------------------- */
+
+/**
+ * struct fn_seq - one run of the sequence and everything it holds
+ * @src: the source instance
+ * @dst: the destination instance
+ * @efd: the eventfd of the source's INTx, or -1
+ * @mem_size: device memory of a small instance, bytes
+ * @fill: what goes into the source's memory (pre-faulted)
+ * @stream: the saved stream (pre-allocated, pre-faulted)
+ * @stream_cap: its capacity
+ * @stream_len: bytes in it
+ * @digest: the source's digest after the fill
+ * @step: the step that failed, or NULL
+ * @err: its negative errno
+ */
+struct fn_seq {
+	struct mt_inst src, dst;
+	int efd;
+	uint64_t mem_size;
+	uint8_t *fill;
+	uint8_t *stream;
+	size_t stream_cap;
+	size_t stream_len;
+	uint64_t digest;
+	const char *step;
+	int err;
+};
+
+#define FN_STEP(s, name, expr) do {					\
+	int _r = (expr);						\
+									\
+	if (_r) {							\
+		(s)->step = (name);					\
+		(s)->err = _r;						\
+		return _r;						\
+	}								\
+} while (0)
+
+static int fn_sink(void *opaque, const void *buf, size_t len)
+{
+	struct fn_seq *s = opaque;
+
+	if (len > s->stream_cap - s->stream_len)
+		return -EMSGSIZE;	/* never: sized for a whole stream */
+	memcpy(s->stream + s->stream_len, buf, len);
+	s->stream_len += len;
+	return 0;
+}
+
+static int fn_create(struct mt_inst *in)
+{
+	int ret = mig_instance_create(FN_TYPE, in->uuid);
+
+	if (!ret)
+		in->created = true;
+	return ret;
+}
+
+static int fn_open(struct mt_inst *in)
+{
+	return mig_dev_open(&in->d, in->uuid);
+}
+
+/* GET_REGION_INFO of every region; the migration region has its caps. */
+static int fn_region_infos(struct mig_dev *d)
+{
+	uint32_t i;
+
+	if (d->mig_index < 0)
+		return -ENODEV;
+	for (i = 0; i < d->num_regions; i++) {
+		struct vfio_region_info *ri;
+		int ret = mig_region_info(d, (int)i, &ri);
+
+		if (ret)
+			return ret;
+		if ((int)i == d->mig_index &&
+		    (!(ri->flags & VFIO_REGION_INFO_FLAG_CAPS) ||
+		     !ri->cap_offset))
+			ret = -EPROTO;
+		free(ri);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int fn_eventfd(struct fn_seq *s)
+{
+	s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return s->efd < 0 ? -errno : 0;
+}
+
+/* INTx trigger: @fd an eventfd, or -1 to tear it down. */
+static int fn_set_irq(struct mig_dev *d, int32_t fd)
+{
+	struct {
+		struct vfio_irq_set set;
+		int32_t fd;
+	} irq = {
+		.set = {
+			.argsz = sizeof(irq),
+			.flags = VFIO_IRQ_SET_DATA_EVENTFD |
+				 VFIO_IRQ_SET_ACTION_TRIGGER,
+			.index = VFIO_PCI_INTX_IRQ_INDEX,
+			.start = 0,
+			.count = 1,
+		},
+		.fd = fd,
+	};
+
+	return ioctl(d->fd, VFIO_DEVICE_SET_IRQS, &irq) ? -errno : 0;
+}
+
+/* IRQ_EN, ring the doorbell, the eventfd counts one. */
+static int fn_doorbell(struct fn_seq *s)
+{
+	uint64_t count = 0;
+	int ret;
+
+	ret = mt_bar0_write(&s->src.d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN);
+	if (!ret)
+		ret = mt_bar0_write(&s->src.d, MIG_REG_DOORBELL, 1);
+	if (ret)
+		return ret;
+	if (read(s->efd, &count, sizeof(count)) != sizeof(count))
+		return -errno;
+	return count ? 0 : -EPROTO;
+}
+
+static int fn_save(struct fn_seq *s)
+{
+	int ret;
+
+	s->stream_len = 0;
+	ret = mig_set_state(&s->src.d, MIG_STATE_STOP);
+	if (!ret)
+		ret = mig_set_state(&s->src.d, MIG_STATE_SAVING);
+	if (!ret)
+		ret = mig_save_loop(&s->src.d, MIG_PATH_MMAP, 0, fn_sink, s,
+				    NULL);
+	if (!ret)
+		ret = mig_set_state(&s->src.d, MIG_STATE_STOP);
+	return ret;
+}
+
+static int fn_resume(struct fn_seq *s)
+{
+	int ret;
+
+	ret = mig_set_state(&s->dst.d, MIG_STATE_RESUMING);
+	if (!ret)
+		ret = mig_resume_write(&s->dst.d, MIG_PATH_PREAD, s->stream,
+				       s->stream_len, 0);
+	if (!ret)
+		ret = mig_set_state(&s->dst.d, MIG_STATE_RUNNING);
+	return ret;
+}
+
+static int fn_same_digest(struct fn_seq *s)
+{
+	uint64_t v;
+	int ret = mig_digest(s->dst.uuid, &v);
+
+	if (ret)
+		return ret;
+	return v == s->digest ? 0 : -EBADMSG;
+}
+
+static int fn_remove(struct mt_inst *in)
+{
+	int ret = mig_instance_remove(in->uuid);
+
+	if (!ret)
+		in->created = false;
+	return ret;
+}
+
+/*
+ * The whole sequence.  Stops at the first failing step, leaving whatever
+ * it holds in @s for fn_recover() and fn_cleanup().  Prints nothing: a
+ * failure may be injected into any system call.
+ */
+static int fn_sequence(struct fn_seq *s)
+{
+	s->step = NULL;
+	s->err = 0;
+	FN_STEP(s, "create source", fn_create(&s->src));
+	FN_STEP(s, "open source", fn_open(&s->src));
+	FN_STEP(s, "region info", fn_region_infos(&s->src.d));
+	FN_STEP(s, "mmap section", mig_dev_map(&s->src.d));
+	FN_STEP(s, "eventfd", fn_eventfd(s));
+	FN_STEP(s, "set irqs", fn_set_irq(&s->src.d, s->efd));
+	FN_STEP(s, "doorbell", fn_doorbell(s));
+	FN_STEP(s, "fill bar2", mig_region_pwrite(&s->src.d, MT_BAR2, s->fill,
+						  s->mem_size, 0));
+	FN_STEP(s, "digest source", mig_digest(s->src.uuid, &s->digest));
+	FN_STEP(s, "save", fn_save(s));
+	FN_STEP(s, "create destination", fn_create(&s->dst));
+	FN_STEP(s, "open destination", fn_open(&s->dst));
+	FN_STEP(s, "resume", fn_resume(s));
+	FN_STEP(s, "compare digests", fn_same_digest(s));
+	FN_STEP(s, "irq off", fn_set_irq(&s->src.d, -1));
+	close(s->efd);
+	s->efd = -1;
+	mig_dev_close(&s->src.d);
+	mig_dev_close(&s->dst.d);
+	FN_STEP(s, "remove source", fn_remove(&s->src));
+	FN_STEP(s, "remove destination", fn_remove(&s->dst));
+	return 0;
+}
+
+/* Forget the last run; keep the buffers. */
+static void fn_seq_init(struct fn_seq *s)
+{
+	mt_inst_init(&s->src);
+	mt_inst_init(&s->dst);
+	s->src.type = FN_TYPE;
+	s->dst.type = FN_TYPE;
+	s->efd = -1;
+	s->stream_len = 0;
+	s->step = NULL;
+	s->err = 0;
+}
+
+static bool fn_exists(const char *uuid)
+{
+	char path[PATH_MAX];
+
+	if (!*uuid)
+		return false;
+	snprintf(path, sizeof(path), "%s/%s", MIG_SYSFS_DEVICES, uuid);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * Close and remove whatever the sequence left.  Returns 0, or -EEXIST if
+ * an instance could not be removed.
+ */
+static int fn_cleanup(struct fn_seq *s)
+{
+	struct mt_inst *in[] = { &s->src, &s->dst };
+	int ret = 0;
+	unsigned int i;
+
+	if (s->efd >= 0)
+		close(s->efd);
+	s->efd = -1;
+	for (i = 0; i < ARRAY_SIZE(in); i++) {
+		mig_dev_close(&in[i]->d);
+		/* Created, or a create that "failed" but left it behind. */
+		if (fn_exists(in[i]->uuid))
+			mig_instance_remove(in[i]->uuid);
+		in[i]->created = false;
+		if (fn_exists(in[i]->uuid))
+			ret = -EEXIST;
+	}
+	return ret;
+}
+
+/* ---------------------------------------------------------------- */
+/* The tests                                                         */
+/* ---------------------------------------------------------------- */
+
+static unsigned long fn_env(const char *name, unsigned long def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtoul(v, NULL, 0) : def;
+}
+
+static double fn_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Failure points seen per failing step and errno. */
+struct fn_tally {
+	const char *step;
+	int err;
+	unsigned int count;
+	unsigned int first;
+};
+
+static void fn_tally(struct fn_tally *t, unsigned int *nt, const char *step,
+		     int err, unsigned int nth)
+{
+	unsigned int i;
+
+	for (i = 0; i < *nt; i++)
+		if (t[i].err == err && !strcmp(t[i].step, step))
+			break;
+	if (i == *nt) {
+		if (*nt == FN_MAX_STEPS)
+			return;
+		t[i] = (struct fn_tally){ step, err, 0, nth };
+		(*nt)++;
+	}
+	t[i].count++;
+}
+
+FIXTURE(fail_nth) {
+	struct fn_seq s;
+	unsigned long avail;
+};
+
+FIXTURE_SETUP(fail_nth)
+{
+	char buf[32];
+	unsigned long mb;
+
+	MIG_SKIP_IF_NO_MODULE();
+	fn_seq_init(&self->s);
+	ASSERT_OK(mig_param_read(FN_TYPE "_mem_mb", buf, sizeof(buf)));
+	mb = strtoul(buf, NULL, 10);
+	ASSERT_NE(0, mb);
+	self->s.mem_size = (uint64_t)mb << 20;
+	/* A page record head every 64 pages, the header and the tail. */
+	self->s.stream_cap = self->s.mem_size + self->s.mem_size / 64 +
+			     (1 << 20);
+	self->s.fill = malloc(self->s.mem_size);
+	self->s.stream = malloc(self->s.stream_cap);
+	ASSERT_NE(NULL, self->s.fill);
+	ASSERT_NE(NULL, self->s.stream);
+	/* Pre-fault: a failed user page fault would be an EFAULT. */
+	mt_pattern(0x5eed, 0, self->s.fill, self->s.mem_size);
+	memset(self->s.stream, 0, self->s.stream_cap);
+	ASSERT_OK(mig_type_available(FN_TYPE, &self->avail));
+	ASSERT_LE(2, self->avail) TH_LOG("two " FN_TYPE " instances needed");
+}
+
+FIXTURE_TEARDOWN(fail_nth)
+{
+	fn_cleanup(&self->s);
+	free(self->s.fill);
+	free(self->s.stream);
+}
+
+/* Recovery after a failure: reset whatever is open, it reads RUNNING. */
+static void fn_recover(struct __test_metadata *_metadata, struct fn_seq *s,
+		       unsigned int nth)
+{
+	struct mt_inst *in[] = { &s->src, &s->dst };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(in); i++) {
+		if (in[i]->d.fd < 0 || in[i]->d.mig_index < 0)
+			continue;
+		ASSERT_OK(mig_dev_reset(&in[i]->d))
+			TH_LOG("nth %u (%s): reset of the %s failed", nth,
+			       s->step ?: "-", i ? "destination" : "source");
+		ASSERT_EQ(MIG_STATE_RUNNING, mt_state(&in[i]->d))
+			TH_LOG("nth %u (%s): the %s does not read RUNNING after a reset",
+			       nth, s->step ?: "-",
+			       i ? "destination" : "source");
+	}
+	ASSERT_OK(fn_cleanup(s))
+		TH_LOG("nth %u (%s): an instance cannot be removed", nth,
+		       s->step ?: "-");
+}
+
+/* The sequence without fault injection: it works, and how long it takes. */
+TEST_F_TIMEOUT(fail_nth, sequence, 600)
+{
+	unsigned long avail;
+	double t0 = fn_now();
+
+	ASSERT_OK(fn_sequence(&self->s))
+		TH_LOG("step %s failed: %s", self->s.step,
+		       strerror(-self->s.err));
+	ASSERT_OK(fn_cleanup(&self->s));
+	ASSERT_OK(mig_type_available(FN_TYPE, &avail));
+	ASSERT_EQ(self->avail, avail);
+	ksft_print_msg("fail_nth: one clean sequence takes %.2fs\n",
+		       fn_now() - t0);
+}
+
+/* Every failure point of the sequence, one at a time. */
+TEST_F_TIMEOUT(fail_nth, sweep, 7200)
+{
+	unsigned long max = fn_env("MIG_FAIL_NTH_MAX", 20000);
+	unsigned long clean = fn_env("MIG_FAIL_NTH_CLEAN", 1);
+	unsigned long verbose = fn_env("MIG_FAIL_NTH_VERBOSE", 0);
+	unsigned int nth = fn_env("MIG_FAIL_NTH_START", 1);
+	unsigned int injected = 0, absorbed = 0, bad = 0, nt = 0, i;
+	struct fn_tally tally[FN_MAX_STEPS];
+	struct fn_seq *s = &self->s;
+	const char *why, *failed_step;
+	unsigned long avail;
+	double t0;
+	int fd, ret;
+
+	why = fn_setup_injection();
+	if (why)
+		SKIP(return, "%s", why);
+	fd = fn_nth_open();
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", FN_PROC, strerror(errno));
+
+	/* Iteration 0: a clean run, which also faults in everything. */
+	ASSERT_OK(fn_sequence(s))
+		TH_LOG("clean run: step %s failed: %s", s->step,
+		       strerror(-s->err));
+	ASSERT_OK(fn_cleanup(s));
+	t0 = fn_now();
+
+	for (;; nth++) {
+		bool hit;
+
+		ASSERT_GT(max, nth)
+			TH_LOG("more than %lu failure points: raise MIG_FAIL_NTH_MAX",
+			       max);
+		fn_seq_init(s);
+		ASSERT_OK(fn_nth_arm(fd, nth));
+		ret = fn_sequence(s);
+		hit = fn_nth_disarm(fd);
+		if (verbose)
+			ksft_print_msg("nth %u: %s, %s %s\n", nth,
+				       hit ? "injected" : "not reached",
+				       s->step ?: "no step failed",
+				       ret ? strerror(-ret) : "");
+		if (!hit) {
+			/* Fewer than nth points: the run was a clean one. */
+			ASSERT_OK(ret)
+				TH_LOG("nth %u not reached, yet step %s failed: %s",
+				       nth, s->step, strerror(-ret));
+			ASSERT_OK(fn_cleanup(s));
+			break;
+		}
+		injected++;
+		if (!ret) {
+			absorbed++;
+		} else {
+			fn_tally(tally, &nt, s->step, ret, nth);
+			if (ret != -ENOMEM) {
+				bad++;
+				ksft_print_msg("nth %u: step %s failed with %s (%d), not ENOMEM\n",
+					       nth, s->step, strerror(-ret),
+					       ret);
+			}
+		}
+		failed_step = s->step ?: "no step";
+		fn_recover(_metadata, s, nth);
+		ASSERT_OK(mig_type_available(FN_TYPE, &avail));
+		ASSERT_EQ(self->avail, avail)
+			TH_LOG("nth %u (%s): the memory budget leaked", nth,
+			       s->step ?: "-");
+		if (clean && !(injected % clean)) {
+			fn_seq_init(s);
+			ASSERT_OK(fn_sequence(s))
+				TH_LOG("nth %u (%s): the clean run after it failed at %s: %s",
+				       nth, failed_step, s->step,
+				       strerror(-s->err));
+			ASSERT_OK(fn_cleanup(s));
+		}
+	}
+	close(fd);
+
+	ksft_print_msg("fail_nth: swept %u failure points in %.0fs: %u failed a step, %u absorbed\n",
+		       injected, fn_now() - t0, injected - absorbed, absorbed);
+	for (i = 0; i < nt; i++)
+		ksft_print_msg("fail_nth:   %-20s %-24s x%u (first at nth %u)\n",
+			       tally[i].step, strerror(-tally[i].err),
+			       tally[i].count, tally[i].first);
+	ASSERT_NE(0, injected) TH_LOG("no failure was injected at all");
+	EXPECT_EQ(0, bad) TH_LOG("%u failures gave another errno than ENOMEM",
+				 bad);
+}
+
+TEST_HARNESS_MAIN
