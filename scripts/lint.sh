@@ -6,7 +6,8 @@
 #                                  (default: all)
 #
 #   checkpatch   checkpatch.pl --strict --no-tree -f on every kernel source file
-#                (mig_*.[ch], include/uapi/linux/*.h, include/trace/*.h);
+#                (mig.[ch], mig_*.[ch], include/uapi/linux/*.h,
+#                include/trace/*.h);
 #                mig_compat.h with --ignore LINUX_VERSION_CODE, the trace
 #                header with --ignore OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT
 #   sparse       make module C=2: any "warning:" or "error:" line fails
@@ -81,15 +82,24 @@ ktools() {
 
 # ---- the files -------------------------------------------------------------------
 shopt -s nullglob
-KSRC=(mig_*.c mig_*.h include/uapi/linux/*.h include/trace/*.h)
+KSRC=(mig.[ch] mig_*.[ch] include/uapi/linux/*.h include/trace/*.h)
 USRC=(tools/*/*.c tools/*/*.h selftests/*.c selftests/*.h)
 shopt -u nullglob
 
 # ---- (a) checkpatch ----------------------------------------------------------------
 step_checkpatch() {
 	local log=$LINTDIR/checkpatch.log f ignore
+	: > "$LINTDIR/checkpatch.stderr"
 	ktools || { result checkpatch FAIL "no checkpatch.pl"; return; }
 	: > "$log"
+	# From a scratch directory, since checkpatch keeps its CamelCase cache
+	# (.checkpatch-camelcase.*) in the current one; the files are linked in
+	# at their repository paths, which some rules look at (include/uapi/).
+	rm -rf "$LINTDIR/checkpatch.d"
+	for f in "${KSRC[@]}"; do
+		mkdir -p "$LINTDIR/checkpatch.d/$(dirname "$f")"
+		ln -s "$MIG_TOP/$f" "$LINTDIR/checkpatch.d/$f"
+	done
 	for f in "${KSRC[@]}"; do
 		ignore=()
 		# the one file whose job is LINUX_VERSION_CODE (it says so at its top)
@@ -100,8 +110,10 @@ step_checkpatch() {
 		# on every header of include/trace/events/
 		include/trace/*) ignore=(--ignore OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT) ;;
 		esac
-		perl "$KTOOLS/checkpatch.pl" --strict --no-tree --terse --show-types \
-			--no-summary "${ignore[@]}" -f "$f" >> "$log" 2>&1
+		(cd "$LINTDIR/checkpatch.d" &&
+			perl "$KTOOLS/checkpatch.pl" --strict --no-tree --terse --show-types \
+				--no-summary "${ignore[@]}" -f "$f") \
+			>> "$log" 2>> "$LINTDIR/checkpatch.stderr"
 	done
 	if grep -qE '(ERROR|WARNING|CHECK):' "$log"; then
 		show "$log"
@@ -206,7 +218,7 @@ step_kerneldoc() {
 	local log=$LINTDIR/kernel-doc.log files=()
 	ktools || { result kernel-doc FAIL "no kernel-doc"; return; }
 	shopt -s nullglob
-	files=(mig_*.c mig_*.h include/uapi/linux/*.h)
+	files=(mig.[ch] mig_*.[ch] include/uapi/linux/*.h)
 	shopt -u nullglob
 	perl "$KTOOLS/kernel-doc" -none "${files[@]}" > "$log" 2>&1
 	if [ -s "$log" ]; then
