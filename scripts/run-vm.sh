@@ -61,7 +61,7 @@ timeout -k 10 "$VM_TIMEOUT" "${qemu[@]}" -monitor none \
 	-serial "file:$CONSOLE" -serial "file:$TAPLOG" < /dev/null > "$QLOG" 2>&1 &
 qpid=$!
 # Show the test output as it comes.
-tail -n +1 -F --pid="$qpid" "$TAPLOG" 2>/dev/null | tr -d '\r' | sed -u 's/^/  | /' || true
+tail -n +1 -F --pid="$qpid" "$TAPLOG" 2>/dev/null | sed -u 's/\r$//; s/^/  | /' || true
 rc=0
 wait "$qpid" || rc=$?
 secs=$(($(date +%s) - t0))
