@@ -17,6 +17,7 @@
 #     modroot/        make modules_install INSTALL_MOD_PATH=modroot, depmod'd
 #     kver            the kernel release (make kernelrelease)
 #     build.log       the make output
+#     .configured     unpacked and configured: an interrupted build resumes
 #     .done           written last; its absence means an unfinished build
 #
 # Environment: MIG_CACHE (default from scripts/config.mk), JOBS (default 2),
@@ -95,48 +96,56 @@ fi
 t0=$(date +%s)
 say KERNEL "6.12 debug kernel, key $key ($(dpkg-query -W -f='${Version}' "$SRCPKG"))"
 say KERNEL "output: $OUT"
-rm -rf "$OUT"
-mkdir -p "$SRC"
-say UNPACK "$TARBALL"
-tar -xf "$TARBALL" -C "$SRC" --strip-components=1
+# An interrupted build of this key resumes (make is incremental) once its
+# tree is unpacked and configured; --force starts from scratch.
+if [ $FORCE = 0 ] && [ -f "$OUT/.configured" ] && [ -f "$SRC/.config" ] &&
+	cmp -s "$FRAG" "$OUT/debug-kernel.config"; then
+	say KERNEL "resuming the unfinished build in $SRC"
+else
+	rm -rf "$OUT"
+	mkdir -p "$SRC"
+	say UNPACK "$TARBALL"
+	tar -xf "$TARBALL" -C "$SRC" --strip-components=1
 
-# ---- configure -----------------------------------------------------------------
-cp "$FRAG" "$OUT/debug-kernel.config"
-say CONFIG "x86_64_defconfig + kvm_guest.config + $(basename "$FRAG")"
-(
-	cd "$SRC"
-	scripts/kconfig/merge_config.sh -m arch/x86/configs/x86_64_defconfig \
-		kernel/configs/kvm_guest.config "$OUT/debug-kernel.config"
-	make ARCH=x86_64 olddefconfig
-) > "$OUT/config.log" 2>&1 || { tail -n 30 "$OUT/config.log"; die "configuring failed (log: $OUT/config.log)"; }
+	# ---- configure -----------------------------------------------------------------
+	cp "$FRAG" "$OUT/debug-kernel.config"
+	say CONFIG "x86_64_defconfig + kvm_guest.config + $(basename "$FRAG")"
+	(
+		cd "$SRC"
+		scripts/kconfig/merge_config.sh -m arch/x86/configs/x86_64_defconfig \
+			kernel/configs/kvm_guest.config "$OUT/debug-kernel.config"
+		make ARCH=x86_64 olddefconfig
+	) > "$OUT/config.log" 2>&1 || { tail -n 30 "$OUT/config.log"; die "configuring failed (log: $OUT/config.log)"; }
 
-# Every option of the fragment must have taken.
-bad=()
-while IFS= read -r line; do
-	case $line in
-	CONFIG_*=*)
-		opt=${line%%=*}; want=${line#*=}; want=${want#\"}; want=${want%\"}
-		;;
-	"# CONFIG_"*" is not set")
-		opt=${line#\# }; opt=${opt%% *}; want=n
-		;;
-	*) continue ;;
-	esac
-	got=$("$SRC/scripts/config" --file "$SRC/.config" -s "${opt#CONFIG_}")
-	if [ "$want" = n ]; then
-		case $got in n | undef) continue ;; esac
-	elif [ "$got" = "$want" ]; then
-		continue
+	# Every option of the fragment must have taken.
+	bad=()
+	while IFS= read -r line; do
+		case $line in
+		CONFIG_*=*)
+			opt=${line%%=*}; want=${line#*=}; want=${want#\"}; want=${want%\"}
+			;;
+		"# CONFIG_"*" is not set")
+			opt=${line#\# }; opt=${opt%% *}; want=n
+			;;
+		*) continue ;;
+		esac
+		got=$("$SRC/scripts/config" --file "$SRC/.config" -s "${opt#CONFIG_}")
+		if [ "$want" = n ]; then
+			case $got in n | undef) continue ;; esac
+		elif [ "$got" = "$want" ]; then
+			continue
+		fi
+		bad+=("$opt: wanted $want, got $got")
+	done < "$FRAG"
+	if [ ${#bad[@]} -gt 0 ]; then
+		echo "error: ${#bad[@]} option(s) of $(basename "$FRAG") did not take (missing dependency?):" >&2
+		printf '    %s\n' "${bad[@]}" >&2
+		echo "  the merged config: $SRC/.config" >&2
+		exit 1
 	fi
-	bad+=("$opt: wanted $want, got $got")
-done < "$FRAG"
-if [ ${#bad[@]} -gt 0 ]; then
-	echo "error: ${#bad[@]} option(s) of $(basename "$FRAG") did not take (missing dependency?):" >&2
-	printf '    %s\n' "${bad[@]}" >&2
-	echo "  the merged config: $SRC/.config" >&2
-	exit 1
+	say CONFIG "all $(grep -cE '^CONFIG_|^# CONFIG_.* is not set' "$FRAG") options of the fragment took"
+	touch "$OUT/.configured"
 fi
-say CONFIG "all $(grep -cE '^CONFIG_|^# CONFIG_.* is not set' "$FRAG") options of the fragment took"
 
 # ---- build -----------------------------------------------------------------------
 say BUILD "nice -n $NICE make -j$JOBS bzImage modules (about 10 min on 2 cores)"
