@@ -138,11 +138,15 @@ static void fill_memory(struct inst *in, size_t mem)
  * @bytes: stream bytes moved
  * @syscalls: header and data accesses issued (each one system call)
  * @secs: wall time, from the first state write to the last
+ * @enter: of which the first state write (SAVING or RESUMING)
+ * @leave: of which the last (STOP: for a resume, the digest check)
  */
 struct xfer {
 	uint64_t bytes;
 	uint64_t syscalls;
 	double secs;
+	double enter;
+	double leave;
 };
 
 /*
@@ -187,15 +191,19 @@ static int save_chunks(struct mig_dev *d, enum mig_path path, uint8_t *out,
 static void save_stopped(struct mig_dev *d, enum mig_path path, uint8_t *out,
 			 size_t cap, struct xfer *x)
 {
-	double t0;
+	double t0, t1, t2;
 
 	memset(x, 0, sizeof(*x));
 	CHECK(mig_set_state(d, MIG_STATE_STOP));
 	t0 = now();
 	CHECK(mig_set_state(d, MIG_STATE_SAVING));
+	t1 = now();
 	CHECK(save_chunks(d, path, out, cap, x));
+	t2 = now();
 	CHECK(mig_set_state(d, MIG_STATE_STOP));
 	x->secs = now() - t0;
+	x->enter = t1 - t0;
+	x->leave = t0 + x->secs - t2;
 	x->syscalls += 2;
 }
 
@@ -204,14 +212,18 @@ static void resume(struct mig_dev *d, enum mig_path path, const uint8_t *in,
 		   size_t len, struct xfer *x)
 {
 	uint64_t chunks = (len + d->section_size - 1) / d->section_size;
-	double t0;
+	double t0, t1, t2;
 
 	memset(x, 0, sizeof(*x));
 	t0 = now();
 	CHECK(mig_set_state(d, MIG_STATE_RESUMING));
+	t1 = now();
 	CHECK(mig_resume_write(d, path, in, len, 0));
+	t2 = now();
 	CHECK(mig_set_state(d, MIG_STATE_STOP));
 	x->secs = now() - t0;
+	x->enter = t1 - t0;
+	x->leave = t0 + x->secs - t2;
 	x->bytes = len;
 	x->syscalls = 2 + chunks * (path == MIG_PATH_MMAP ? 2 : 3);
 }
@@ -253,7 +265,8 @@ static int bench_datapath(void)
 {
 	double r_sm[MAX_REPS], r_sp[MAX_REPS], r_rm[MAX_REPS], r_rp[MAX_REPS];
 	double t_mc[MAX_REPS], t_sm[MAX_REPS], t_sp[MAX_REPS], t_rm[MAX_REPS];
-	double t_rp[MAX_REPS];
+	double t_rp[MAX_REPS], se[MAX_REPS], sl[MAX_REPS], re[MAX_REPS];
+	double rl[MAX_REPS];
 	struct inst src, dst;
 	uint8_t *stream, *copy;
 	size_t mem, cap;
@@ -278,6 +291,8 @@ static int bench_datapath(void)
 
 		save_stopped(&src.dev, MIG_PATH_MMAP, stream, cap, &x);
 		t_sm[i] = mibs(x.bytes, x.secs);
+		se[i] = x.enter / x.secs;
+		sl[i] = x.leave / x.secs;
 		mc = memcpy_secs(copy, stream, x.bytes, src.dev.section_size);
 		t_mc[i] = mibs(x.bytes, mc);
 		r_sm[i] = mc / x.secs;
@@ -289,6 +304,8 @@ static int bench_datapath(void)
 		resume(&dst.dev, MIG_PATH_MMAP, stream, x.bytes, &x);
 		t_rm[i] = mibs(x.bytes, x.secs);
 		r_rm[i] = mc / x.secs;
+		re[i] = x.enter / x.secs;
+		rl[i] = x.leave / x.secs;
 
 		resume(&dst.dev, MIG_PATH_PREAD, stream, x.bytes, &x);
 		t_rp[i] = mibs(x.bytes, x.secs);
@@ -305,6 +322,11 @@ static int bench_datapath(void)
 	report("save_pread_ratio", r_sp, reps);
 	report("resume_mmap_ratio", r_rm, reps);
 	report("resume_pread_ratio", r_rp, reps);
+	/* where the time goes: shares of the first and last state writes */
+	report("save_mmap_enter_share", se, reps);
+	report("save_mmap_stop_share", sl, reps);
+	report("resume_mmap_enter_share", re, reps);
+	report("resume_mmap_stop_share", rl, reps);
 	inst_del(&src);
 	inst_del(&dst);
 	free(stream);
@@ -429,7 +451,7 @@ static int pass(struct mig_dev *d, uint8_t *ring, uint64_t limit,
 static int bench_converge(void)
 {
 	static const unsigned int rates[] = {
-		0, 1000, 4000, 16000, 32000, 64000, 128000, 256000 };
+		0, 1000, 4000, 16000, 32000, 48000, 64000, 128000 };
 	double passes[MAX_REPS], total[MAX_REPS], sc_bytes[MAX_REPS];
 	double sc_secs[MAX_REPS], conv[MAX_REPS], eff[MAX_REPS];
 	uint8_t *ring = big_alloc(RING_SIZE);
