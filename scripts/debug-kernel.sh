@@ -4,7 +4,9 @@
 #
 #   scripts/debug-kernel.sh env      print shell assignments (eval-able):
 #                                    KERNEL_IMAGE MODULES_ROOT KDIR KVER
-#                                    DEBUG_KERNEL_DIR KMODULES MIG_KO
+#                                    DEBUG_KERNEL_DIR KMODULES MIG_KO, and
+#                                    VM_KVER VM_KERNEL VM_KROOT VM_KDIR (the
+#                                    same, as scripts/lib.sh names them)
 #                                    exit 1 (message on stderr) if not built
 #   scripts/debug-kernel.sh dir      the cache dir of the current key
 #   scripts/debug-kernel.sh build    scripts/build-debug-kernel.sh [--force]
@@ -49,6 +51,9 @@ env)
 	for v in KERNEL_IMAGE MODULES_ROOT KDIR KVER DEBUG_KERNEL_DIR KMODULES MIG_KO; do
 		printf '%s=%q\n' "$v" "${!v}"
 	done
+	# the same, under the names scripts/lib.sh (make check) reads
+	printf 'VM_KVER=%q\nVM_KERNEL=%q\nVM_KROOT=%q\nVM_KDIR=%q\n' \
+		"$KVER" "$KERNEL_IMAGE" "$MODULES_ROOT" "$KDIR"
 	;;
 dir)
 	dk_dir
