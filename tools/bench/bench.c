@@ -266,7 +266,7 @@ static int bench_datapath(void)
 	double r_sm[MAX_REPS], r_sp[MAX_REPS], r_rm[MAX_REPS], r_rp[MAX_REPS];
 	double t_mc[MAX_REPS], t_sm[MAX_REPS], t_sp[MAX_REPS], t_rm[MAX_REPS];
 	double t_rp[MAX_REPS], se[MAX_REPS], sl[MAX_REPS], re[MAX_REPS];
-	double rl[MAX_REPS];
+	double rl[MAX_REPS], dg[MAX_REPS], dgr[MAX_REPS];
 	struct inst src, dst;
 	uint8_t *stream, *copy;
 	size_t mem, cap;
@@ -287,15 +287,24 @@ static int bench_datapath(void)
 	       mem >> 20, src.dev.section_size >> 10, reps);
 
 	for (i = 0; i < reps; i++) {
-		double mc;
+		double mc, t0, dsecs, save_secs;
+		uint64_t dig;
 
 		save_stopped(&src.dev, MIG_PATH_MMAP, stream, cap, &x);
 		t_sm[i] = mibs(x.bytes, x.secs);
+		save_secs = x.secs;
 		se[i] = x.enter / x.secs;
 		sl[i] = x.leave / x.secs;
 		mc = memcpy_secs(copy, stream, x.bytes, src.dev.section_size);
 		t_mc[i] = mibs(x.bytes, mc);
 		r_sm[i] = mc / x.secs;
+
+		/* the digest the END record carries, timed through sysfs */
+		t0 = now();
+		CHECK(mig_digest(src.uuid, &dig));
+		dsecs = now() - t0;
+		dg[i] = mc / dsecs;
+		dgr[i] = dsecs / save_secs;
 
 		save_stopped(&src.dev, MIG_PATH_PREAD, stream, cap, &x);
 		t_sp[i] = mibs(x.bytes, x.secs);
@@ -327,6 +336,8 @@ static int bench_datapath(void)
 	report("save_mmap_stop_share", sl, reps);
 	report("resume_mmap_enter_share", re, reps);
 	report("resume_mmap_stop_share", rl, reps);
+	report("digest_ratio", dg, reps);	/* digest speed / memcpy */
+	report("digest_share_of_save_mmap", dgr, reps);
 	inst_del(&src);
 	inst_del(&dst);
 	free(stream);
