@@ -33,7 +33,8 @@ echo 7 > /proc/sys/kernel/printk
 MODE=check
 TESTSEL=
 TIMEOUT=600
-for w in $(cat /proc/cmdline); do
+read -r cmdline < /proc/cmdline
+for w in $cmdline; do
 	case $w in
 	mig.mode=*) MODE=${w#mig.mode=} ;;
 	mig.tests=*) TESTSEL=$(echo "${w#mig.tests=}" | tr ',' ' ') ;;
@@ -91,17 +92,16 @@ run_one() {
 	rm -f /tmp/.mig-timedout
 	(cd /mig && exec setsid sh -c "$cmd") < /dev/null &
 	pid=$!
-	(
-		sleep "$TIMEOUT"
-		touch /tmp/.mig-timedout
-		kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-		sleep 5
-		kill -KILL -"$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
-	) > /dev/null 2>&1 &
+	# the watchdog, in a session of its own so that its sleep goes with it
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	setsid sh -c 'sleep "$1"; touch /tmp/.mig-timedout
+		kill -TERM -"$2" 2>/dev/null || kill -TERM "$2"; sleep 5
+		kill -KILL -"$2" 2>/dev/null || kill -KILL "$2"' \
+		watchdog "$TIMEOUT" "$pid" > /dev/null 2>&1 &
 	wd=$!
 	wait "$pid"
 	rc=$?
-	kill "$wd" 2>/dev/null
+	kill -TERM -"$wd" 2>/dev/null || kill -TERM "$wd" 2>/dev/null
 	wait "$wd" 2>/dev/null
 	if [ -f /tmp/.mig-timedout ]; then
 		echo "not ok 1 $cmd # TIMEOUT after ${TIMEOUT}s"
