@@ -7,11 +7,11 @@
 # means only that a part ran to the end.
 #
 #   mig.bench=1           run every part
-#   mig.bench_parts=a,b   only these (datapath sweep converge scale)
+#   mig.bench_parts=a,b   only these (datapath sweep converge scale qemu)
 #   mig.bench_reps=N      samples per figure (default 5)
 
 PATH=/mig/bin:$PATH
-parts="datapath sweep converge scale"
+parts="datapath sweep converge scale qemu"
 reps=5
 run=0
 # shellcheck disable=SC2013 # the command line is words
@@ -33,6 +33,58 @@ if [ ! -x /mig/bin/bench ] || [ ! -d /sys/class/mig_mdev/mig_mdev ]; then
 	exit 0
 fi
 
+# stats METRIC VALUE...: one "# BENCH" line, median min max, as bin/bench.
+stats() {
+	m=$1
+	shift
+	printf '%s\n' "$@" | sort -n | awk -v m="$m" '
+		{ v[NR] = $1 }
+		END {
+			if (!NR) exit
+			med = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "# BENCH %s %g %g %g\n", m, med, v[1], v[NR]
+		}'
+}
+
+# 5. QEMU 7.2 end to end: live migration of one instance between two QEMUs
+# in this VM (selftests/qemu/lib.sh), query-migrate's total-time and
+# downtime.  At most 3 samples per type: each takes a minute under TCG.
+bench_qemu() {
+	# shellcheck source=selftests/qemu/lib.sh disable=SC1091,SC2034
+	. /mig/selftests/qemu/lib.sh || return 1
+	MQ_BW=268435456		# 256 MiB/s: not the limit here
+	MQ_DOWNTIME=300		# QEMU's default
+	q=$reps
+	[ "$q" -le 3 ] || q=3
+	for t in small large; do
+		tt=
+		dt=
+		i=0
+		while [ $i -lt "$q" ]; do
+			i=$((i + 1))
+			mq_begin "bench-$t-$i"
+			s=$(mq_create "$t") && d=$(mq_create "$t") &&
+				mq_live "$s" "$d" > "/tmp/bench-qemu.log" 2>&1
+			rc=$?
+			if [ $rc -eq 0 ]; then
+				f=$MQ_WORK/src.migrate.json
+				tt="$tt $(mq_json "$f" total-time)"
+				dt="$dt $(mq_json "$f" downtime)"
+				echo "# qemu $t rep $i: total-time $(mq_json "$f" total-time) ms, downtime $(mq_json "$f" downtime) ms"
+			else
+				sed 's/^/# /' /tmp/bench-qemu.log | tail -n 20
+				mq_dump
+			fi
+			mq_end
+			[ $rc -eq 0 ] || return 1
+		done
+		# shellcheck disable=SC2086 # lists of numbers
+		stats "qemu_${t}_total_ms" $tt
+		# shellcheck disable=SC2086
+		stats "qemu_${t}_downtime_ms" $dt
+	done
+}
+
 n=0
 fails=0
 # shellcheck disable=SC2086 # a list of words
@@ -46,7 +98,11 @@ echo "# BENCH_INFO reps $reps"
 for p in $parts; do
 	n=$((n + 1))
 	t0=$(date +%s)
-	bench "$p" --reps "$reps" 2>&1
+	if [ "$p" = qemu ]; then
+		bench_qemu
+	else
+		bench "$p" --reps "$reps" 2>&1
+	fi
 	rc=$?
 	echo "# BENCH_INFO ${p}_seconds $(($(date +%s) - t0))"
 	if [ $rc -eq 0 ]; then
