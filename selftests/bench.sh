@@ -50,9 +50,11 @@ stats() {
 # in this VM (selftests/qemu/lib.sh), query-migrate's total-time and
 # downtime.  At most 3 samples per type: each takes a minute under TCG.
 bench_qemu() {
-	# shellcheck source=selftests/qemu/lib.sh disable=SC1091,SC2034
+	# shellcheck source=selftests/qemu/lib.sh disable=SC1091
 	. /mig/selftests/qemu/lib.sh || return 1
+	# shellcheck disable=SC2034 # read by lib.sh
 	MQ_BW=268435456		# 256 MiB/s: not the limit here
+	# shellcheck disable=SC2034
 	MQ_DOWNTIME=300		# QEMU's default
 	q=$reps
 	[ "$q" -le 3 ] || q=3
