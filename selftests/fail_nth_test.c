@@ -178,9 +178,32 @@ struct fn_seq {
 	int err;
 };
 
+/* With fn_timing set, fn_sequence() notes when each step ended. */
+static bool fn_timing;
+static double fn_step_end[FN_MAX_STEPS];
+static const char *fn_step_name[FN_MAX_STEPS];
+static unsigned int fn_nsteps;
+
+static double fn_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void fn_note(const char *name)
+{
+	if (fn_timing && fn_nsteps < FN_MAX_STEPS) {
+		fn_step_name[fn_nsteps] = name;
+		fn_step_end[fn_nsteps++] = fn_now();
+	}
+}
+
 #define FN_STEP(s, name, expr) do {					\
 	int _r = (expr);						\
 									\
+	fn_note(name);							\
 	if (_r) {							\
 		(s)->step = (name);					\
 		(s)->err = _r;						\
@@ -421,14 +444,6 @@ static unsigned long fn_env(const char *name, unsigned long def)
 	return v && *v ? strtoul(v, NULL, 0) : def;
 }
 
-static double fn_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Failure points seen per failing step and errno. */
 struct fn_tally {
 	const char *step;
@@ -519,15 +534,22 @@ TEST_F_TIMEOUT(fail_nth, sequence, 600)
 {
 	unsigned long avail;
 	double t0 = fn_now();
+	unsigned int i;
 
+	fn_timing = true;
+	fn_nsteps = 0;
 	ASSERT_OK(fn_sequence(&self->s))
 		TH_LOG("step %s failed: %s", self->s.step,
 		       strerror(-self->s.err));
 	ASSERT_OK(fn_cleanup(&self->s));
 	ASSERT_OK(mig_type_available(FN_TYPE, &avail));
 	ASSERT_EQ(self->avail, avail);
+	fn_timing = false;
 	ksft_print_msg("fail_nth: one clean sequence takes %.2fs\n",
 		       fn_now() - t0);
+	for (i = 0; i < fn_nsteps; i++)
+		ksft_print_msg("fail_nth:   %-20s %.3fs\n", fn_step_name[i],
+			       fn_step_end[i] - (i ? fn_step_end[i - 1] : t0));
 }
 
 /* Every failure point of the sequence, one at a time. */
