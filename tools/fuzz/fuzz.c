@@ -112,6 +112,12 @@ static const char * const inv_names[INV_NR] = {
 };
 
 static unsigned int inv_fail[INV_NR];
+
+/* What the resumes did, for the summary (a fuzzer that never gets a stream
+ * accepted or rejected is not fuzzing much). */
+static struct {
+	uint64_t real_ok, mutated_ok, rejected, error, saves;
+} stats;
 static uint64_t seed, op_index, ops_done;
 static const char *op_name = "setup";
 static bool stop;
@@ -1136,6 +1142,7 @@ static void op_save(struct fz_dev *v, unsigned int slot, enum mig_path path)
 		return;
 	}
 	s->digest = dg;
+	stats.saves++;
 	if (slot >= npool)
 		npool = slot + 1;
 }
@@ -1219,6 +1226,11 @@ static void op_resume(struct fz_dev *v)
 					  "rejected chunk left state %#x", s);
 				return;
 			}
+			if (!failed) {
+				stats.rejected++;
+				if (s == MIG_STATE_ERROR)
+					stats.error++;
+			}
 			failed = true;
 			if (!go_on || s == MIG_STATE_ERROR)
 				break;
@@ -1239,6 +1251,10 @@ static void op_resume(struct fz_dev *v)
 	}
 	if (ret)
 		return;
+	if (kind)
+		stats.mutated_ok++;
+	else
+		stats.real_ok++;
 	/* Accepted: the stream ended with an end marker, whose digest we have. */
 	if (mig_digest(v->uuid, &got)) {
 		violation(INV_STREAM, v->name, "digest unreadable");
@@ -1415,85 +1431,80 @@ static void finish(void)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: fuzz [--seed S] [--time SECONDS] [--ops N] [--verbose]\n"
+		"usage: fuzz [--seed S] [--time SECONDS] [--ops N] [--round SECONDS] [--verbose]\n"
 		"  random operation sequences against mig-mdev instances;\n"
 		"  TAP on stdout, exit 1 on a violated invariant.\n"
-		"  --time 0 and --ops 0 mean no limit (one of them must be set;\n"
-		"  default --time 60).\n");
+		"  --seed S      one round with this seed (replay); default: random\n"
+		"  --time T      stop after T seconds (default 60; 0: no limit)\n"
+		"  --ops N       stop after N operations (0: no limit)\n"
+		"  --round R     without --seed: new instances and a new seed every\n"
+		"                R seconds (default: one round)\n"
+		"  fuzz.seed=, fuzz.time=, fuzz.ops=, fuzz.round= on the kernel\n"
+		"  command line override the options (make fuzz uses them).\n");
 	exit(2);
 }
 
-int main(int argc, char **argv)
+/* fuzz.NAME=VALUE on the kernel command line, for make fuzz. */
+static const char *cmdline_opt(const char *cmdline, const char *name,
+			       char *val, size_t len)
 {
-	static const struct option lopts[] = {
-		{ "seed", required_argument, NULL, 's' },
-		{ "time", required_argument, NULL, 't' },
-		{ "ops", required_argument, NULL, 'n' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	char key[32];
+	const char *p = cmdline;
+	size_t n;
+
+	snprintf(key, sizeof(key), "fuzz.%s=", name);
+	while ((p = strstr(p, key))) {
+		if (p == cmdline || p[-1] == ' ') {
+			p += strlen(key);
+			n = strcspn(p, " \n");
+			if (n >= len)
+				n = len - 1;
+			memcpy(val, p, n);
+			val[n] = '\0';
+			return val;
+		}
+		p++;
+	}
+	return NULL;
+}
+
+/*
+ * One round: instances, the initial saves, random operations until the
+ * budget is spent, the final recovery.  Prints "ok N fuzz seed=..." and
+ * returns the number of violations.
+ */
+static unsigned int run_round(uint64_t s, double budget, uint64_t max_ops,
+			      unsigned int tapno)
+{
 	static const char * const dst_types[FZ_NDEV] = {
 		"small", "small", "small", "large",
 	};
 	static const char * const names[FZ_NDEV] = {
 		"src", "dst0", "dst1", "dst2",
 	};
-	uint64_t counts[ARRAY_SIZE(ops)] = { 0 }, max_ops = 0;
-	unsigned int wsum = 0, i, failed = 0;
-	double budget = 60, t0;
-	bool have_seed = false;
-	int c, ret;
+	uint64_t counts[ARRAY_SIZE(ops)] = { 0 };
+	unsigned int wsum = 0, i, before = 0, failed = 0;
+	double t0;
+	int ret;
 
-	while ((c = getopt_long(argc, argv, "s:t:n:vh", lopts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			seed = strtoull(optarg, NULL, 0);
-			have_seed = true;
-			break;
-		case 't':
-			budget = strtod(optarg, NULL);
-			break;
-		case 'n':
-			max_ops = strtoull(optarg, NULL, 0);
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc || (!budget && !max_ops))
-		usage();
+	for (i = 0; i < INV_NR; i++)
+		before += inv_fail[i];
+	seed = s;
+	rnd_state = s;
+	npool = 0;
+	stop = false;
+	op_index = 0;
+	op_name = "setup";
+	memset(&stats, 0, sizeof(stats));
 	for (i = 0; i < FZ_NDEV; i++) {
+		memset(&devs[i], 0, sizeof(devs[i]));
 		devs[i].name = names[i];
 		devs[i].efd = -1;
 		devs[i].d.fd = devs[i].d.group = devs[i].d.container = -1;
 		devs[i].d.mig_index = -1;
 	}
-	if (!have_seed && getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
-		seed = (uint64_t)time(NULL) * 2654435761u ^ getpid();
-	rnd_state = seed;
-	setvbuf(stdout, NULL, _IOLBF, 0);
-
-	printf("TAP version 13\n");
-	if (access(MIG_SYSFS_PARENT, F_OK)) {
-		printf("1..1\nok 1 fuzz # SKIP mig_mdev not loaded\n");
-		return 0;
-	}
-	printf("1..%d\n", 1 + INV_NR);
 	printf("# fuzz: seed=%" PRIu64 " time=%gs ops=%" PRIu64
-	       " (replay: fuzz --seed %" PRIu64 ")\n", seed, budget, max_ops,
-	       seed);
-
-	signal(SIGSEGV, on_segv);
-	signal(SIGBUS, on_segv);
-	scratch = malloc(FZ_SCRATCH);
-	if (!scratch) {
-		printf("not ok 1 fuzz seed=%" PRIu64 " # out of memory\n", seed);
-		return 1;
-	}
+	       " (replay: fuzz --seed %" PRIu64 ")\n", s, budget, max_ops, s);
 
 	/* Instances: odd section sizes on the destinations (from the seed). */
 	for (i = 0; i < FZ_NDEV; i++) {
@@ -1503,35 +1514,24 @@ int main(int argc, char **argv)
 		if (ret) {
 			printf("# %s (%s): %s\n", names[i], dst_types[i],
 			       result_str(ret));
-			printf("not ok 1 fuzz seed=%" PRIu64 " # setup failed\n",
-			       seed);
-			stop = false;
 			finish();
+			printf("not ok %u fuzz seed=%" PRIu64 " # setup failed\n",
+			       tapno, s);
 			return 1;
 		}
 		printf("# %s: %s %s, memory %" PRIu64 " KiB, section %" PRIu64
 		       " KiB\n", names[i], dst_types[i], devs[i].uuid,
 		       devs[i].mem_size >> 10, devs[i].d.section_size >> 10);
 	}
-	mut_cap = devs[0].mem_size + devs[0].mem_size / 32 + (1 << 20);
-	mut = malloc(mut_cap);
-	for (i = 0; i < FZ_POOL; i++) {
-		pool[i].cap = mut_cap - 65536;
-		pool[i].buf = malloc(pool[i].cap);
-	}
-	ret = mut ? fill_source(&devs[0]) : -ENOMEM;
+	ret = fill_source(&devs[0]);
 	if (!ret)
 		ret = mig_digest(devs[0].uuid, &src_digest);
-	for (i = 0; i < FZ_POOL && !ret; i++)
-		if (!pool[i].buf)
-			ret = -ENOMEM;
 	if (ret) {
-		printf("not ok 1 fuzz seed=%" PRIu64 " # setup: %s\n", seed,
-		       result_str(ret));
 		finish();
+		printf("not ok %u fuzz seed=%" PRIu64 " # setup: %s\n", tapno,
+		       s, result_str(ret));
 		return 1;
 	}
-	op_index = 0;
 	op_name = "initial saves";
 	op_save(&devs[0], 0, MIG_PATH_MMAP);
 	op_save(&devs[0], 1, MIG_PATH_PREAD);
@@ -1563,20 +1563,130 @@ int main(int argc, char **argv)
 	printf("# %" PRIu64 " ops in %.1fs:", ops_done, now() - t0);
 	for (i = 0; i < ARRAY_SIZE(ops); i++)
 		printf(" %s=%" PRIu64, ops[i].name, counts[i]);
-	printf("\n");
+	printf("\n# saves %" PRIu64 ", resumes accepted: real %" PRIu64
+	       " mutated %" PRIu64 ", rejected %" PRIu64 " (%" PRIu64
+	       " into ERROR)\n", stats.saves, stats.real_ok, stats.mutated_ok,
+	       stats.rejected, stats.error);
 
 	finish();
 
 	for (i = 0; i < INV_NR; i++)
 		failed += inv_fail[i];
-	printf("%sok 1 fuzz seed=%" PRIu64 " ops=%" PRIu64 "\n",
-	       failed ? "not " : "", seed, ops_done);
-	for (i = 0; i < INV_NR; i++)
-		printf("%sok %u %s\n", inv_fail[i] ? "not " : "", i + 2,
-		       inv_names[i]);
+	failed -= before;
+	printf("%sok %u fuzz seed=%" PRIu64 " ops=%" PRIu64 "\n",
+	       failed ? "not " : "", tapno, s, ops_done);
 	if (failed)
 		printf("# replay: fuzz --seed %" PRIu64 " --ops %" PRIu64 "\n",
-		       seed, ops_done);
+		       s, ops_done);
+	return failed;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "seed", required_argument, NULL, 's' },
+		{ "time", required_argument, NULL, 't' },
+		{ "ops", required_argument, NULL, 'n' },
+		{ "round", required_argument, NULL, 'r' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	double budget = 60, round = 0, t0, left = 0;
+	uint64_t max_ops = 0, s = 0;
+	bool have_seed = false;
+	unsigned int i, rounds = 0, failed = 0;
+	char cmdline[4096] = "", val[64];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:t:n:r:vh", lopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			s = strtoull(optarg, NULL, 0);
+			have_seed = true;
+			break;
+		case 't':
+			budget = strtod(optarg, NULL);
+			break;
+		case 'n':
+			max_ops = strtoull(optarg, NULL, 0);
+			break;
+		case 'r':
+			round = strtod(optarg, NULL);
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (!mig_sysfs_read("/proc/cmdline", cmdline, sizeof(cmdline))) {
+		if (cmdline_opt(cmdline, "seed", val, sizeof(val))) {
+			s = strtoull(val, NULL, 0);
+			have_seed = true;
+		}
+		if (cmdline_opt(cmdline, "time", val, sizeof(val)))
+			budget = strtod(val, NULL);
+		if (cmdline_opt(cmdline, "ops", val, sizeof(val)))
+			max_ops = strtoull(val, NULL, 0);
+		if (cmdline_opt(cmdline, "round", val, sizeof(val)))
+			round = strtod(val, NULL);
+	}
+	if (!budget && !max_ops)
+		usage();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	printf("TAP version 13\n");
+	if (access(MIG_SYSFS_PARENT, F_OK)) {
+		printf("1..1\nok 1 fuzz # SKIP mig_mdev not loaded\n");
+		return 0;
+	}
+	signal(SIGSEGV, on_segv);
+	signal(SIGBUS, on_segv);
+	scratch = malloc(FZ_SCRATCH);
+	/* Streams of the small type; the source is always small. */
+	mut_cap = ((uint64_t)64 << 20) + (2 << 20);
+	{
+		char mb[32];
+
+		if (!mig_param_read("small_mem_mb", mb, sizeof(mb)))
+			mut_cap = (strtoull(mb, NULL, 10) << 20) * 33 / 32 +
+				  (1 << 20);
+	}
+	mut = malloc(mut_cap);
+	for (i = 0; i < FZ_POOL; i++) {
+		pool[i].cap = mut_cap - 65536;
+		pool[i].buf = malloc(pool[i].cap);
+		if (!pool[i].buf)
+			mut = NULL;
+	}
+	if (!scratch || !mut) {
+		printf("1..1\nnot ok 1 fuzz # out of memory\n");
+		return 1;
+	}
+
+	if (have_seed || !round || (budget && round >= budget)) {
+		if (!have_seed &&
+		    getrandom(&s, sizeof(s), 0) != sizeof(s))
+			s = (uint64_t)time(NULL) * 2654435761u ^ getpid();
+		failed = run_round(s, budget, max_ops, ++rounds);
+	} else {
+		t0 = now();
+		while (!budget || (left = budget - (now() - t0)) > 1) {
+			if (getrandom(&s, sizeof(s), 0) != sizeof(s))
+				s = (uint64_t)time(NULL) * 2654435761u ^
+				    (rounds + 1);
+			failed += run_round(s, budget && left < round ? left :
+					    round, 0, ++rounds);
+		}
+	}
+	for (i = 0; i < INV_NR; i++)
+		printf("%sok %u %s\n", inv_fail[i] ? "not " : "",
+		       rounds + 1 + i, inv_names[i]);
+	printf("1..%u\n", rounds + INV_NR);
 	for (i = 0; i < FZ_POOL; i++)
 		free(pool[i].buf);
 	free(mut);
