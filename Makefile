@@ -42,3 +42,4 @@ include scripts/vm.mk
 include scripts/ecosystem.mk
 include scripts/debug-kernel.mk
 include scripts/bench.mk
+include scripts/fuzz.mk
