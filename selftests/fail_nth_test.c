@@ -30,8 +30,8 @@
  *
  * Environment: MIG_FAIL_NTH_MAX (iteration cap, default 20000),
  * MIG_FAIL_NTH_CLEAN (clean run every N failures, 0 never, default 1),
- * MIG_FAIL_NTH_START (first N, default 1), MIG_FAIL_NTH_VERBOSE=1 (one line
- * per iteration).
+ * MIG_FAIL_NTH_START (first N, default 1), MIG_FAIL_NTH_LAST (stop after
+ * this N), MIG_FAIL_NTH_VERBOSE=1 (one line per iteration).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -559,6 +559,7 @@ TEST_F_TIMEOUT(fail_nth, sweep, 7200)
 	unsigned long clean = fn_env("MIG_FAIL_NTH_CLEAN", 1);
 	unsigned long verbose = fn_env("MIG_FAIL_NTH_VERBOSE", 0);
 	unsigned int nth = fn_env("MIG_FAIL_NTH_START", 1);
+	unsigned long last = fn_env("MIG_FAIL_NTH_LAST", 0);
 	unsigned int injected = 0, absorbed = 0, bad = 0, nt = 0, i;
 	struct fn_tally tally[FN_MAX_STEPS];
 	struct fn_seq *s = &self->s;
@@ -629,6 +630,11 @@ TEST_F_TIMEOUT(fail_nth, sweep, 7200)
 				       strerror(-s->err));
 			ASSERT_OK(fn_cleanup(s));
 		}
+		if (last && nth >= last)
+			break;	/* replaying a few points */
+		if (!(nth % 100))
+			ksft_print_msg("fail_nth: %u points in %.0fs\n", nth,
+				       fn_now() - t0);
 	}
 	close(fd);
 
