@@ -113,7 +113,7 @@ check fail_page_alloc test -e /sys/kernel/debug/fail_page_alloc/probability
 check tracefs test -e /sys/kernel/tracing/trace
 check vfio-container test -c /dev/vfio/vfio
 check iommufd test -c /dev/iommu
-check kasan grep -q kasan_init /proc/kallsyms
+check kasan sh -c 'dmesg | grep -q "KernelAddressSanitizer initialized"'
 check lockdep test -e /proc/lockdep
 check insmod-mdev insmod /lib/modules/$(uname -r)/mdev.ko
 check insmod-mtty insmod /lib/modules/$(uname -r)/mtty.ko
@@ -141,7 +141,8 @@ EOF
 		-kernel "$KERNEL_IMAGE" -initrd "$d/initramfs.cpio.gz" \
 		-append "console=ttyS0 panic=-1 quiet" < /dev/null > "$d/qemu.log" 2>&1 || rc=$?
 	secs=$(echo "$(date +%s.%N) - $t0" | bc)
-	tr -d '\r' < "$log" > "$d/console.txt"
+	# (firmware escape sequences may precede the first line of /init)
+	tr -d '\r' < "$log" | sed 's/^.*\(SMOKE[-:]\)/\1/' > "$d/console.txt"
 	grep -a '^SMOKE' "$d/console.txt" | sed 's/^/  | /'
 	hits=$(grep -aE 'BUG:|WARNING:|Oops|KASAN|UBSAN|possible circular|unreferenced object|Call Trace:' "$d/console.txt" || true)
 	fails=$(grep -ac '^SMOKE-FAIL' "$d/console.txt" || true)
