@@ -7,11 +7,12 @@
 #                 and new instances
 #   FUZZ_SEED     replay one seed (one round; with FUZZ_OPS, that many ops)
 #   FUZZ_OPS      stop after that many operations
+#   FUZZ_VERBOSE  1: a line per resume, 2: a line per operation
 #   FUZZ_KERNEL   auto (default): the 6.12 debug kernel if it is built,
 #                 else Debian's 6.1; or 612, or 61
 #
 # The parameters reach the guest on the kernel command line (fuzz.time=,
-# fuzz.seed=, fuzz.ops=, fuzz.round=), which bin/fuzz reads; the VM runs
+# fuzz.seed=, fuzz.ops=, fuzz.round=, fuzz.verbose=), which bin/fuzz reads; the VM runs
 # the "bin/fuzz" line of selftests/TESTS only.  The seeds are printed at the
 # end.  See docs/FUZZ.md.
 set -euo pipefail
@@ -22,6 +23,7 @@ FUZZ_ROUND=${FUZZ_ROUND:-60}
 FUZZ_SEED=${FUZZ_SEED:-}
 FUZZ_OPS=${FUZZ_OPS:-}
 FUZZ_KERNEL=${FUZZ_KERNEL:-auto}
+FUZZ_VERBOSE=${FUZZ_VERBOSE:-}
 
 # The kernel: lib.sh (sourced by the VM scripts) boots VM_KVER/VM_KERNEL/
 # VM_KROOT/VM_KDIR when they are set, Debian's 6.1 otherwise.
@@ -49,6 +51,7 @@ esac
 append="fuzz.time=$FUZZ_TIME fuzz.round=$FUZZ_ROUND"
 [ -n "$FUZZ_SEED" ] && append+=" fuzz.seed=$FUZZ_SEED"
 [ -n "$FUZZ_OPS" ] && append+=" fuzz.ops=$FUZZ_OPS"
+[ -n "$FUZZ_VERBOSE" ] && append+=" fuzz.verbose=$FUZZ_VERBOSE"
 [ "$FUZZ_TIME" = 0 ] && [ -z "$FUZZ_OPS" ] && {
 	echo "error: FUZZ_TIME=0 needs FUZZ_OPS" >&2
 	exit 1

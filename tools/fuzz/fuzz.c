@@ -823,6 +823,15 @@ static void op_munmap(struct fz_dev *v)
 		return;
 	}
 	munmap(m->addr + first * FZ_PAGE, cnt * FZ_PAGE);
+	/*
+	 * Keep the hole ours with an inaccessible placeholder: otherwise a
+	 * later mmap (malloc, libmig's section) could land in it and be
+	 * unmapped with the rest of this range.
+	 */
+	if (mmap(m->addr + first * FZ_PAGE, cnt * FZ_PAGE, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+		violation(INV_RULES, v->name, "placeholder mmap: %s",
+			  strerror(errno));
 	m->partial = true;
 }
 
@@ -1327,8 +1336,18 @@ static const struct fz_op ops[] = {
 
 static void on_segv(int sig)
 {
+	char msg[256];
+	int n;
+
 	if (touching)
 		siglongjmp(touch_jmp, 1);
+	/* A bug of the fuzzer itself: say where, for the replay. */
+	n = snprintf(msg, sizeof(msg),
+		     "# fuzz: signal %d in op %" PRIu64 " (%s); replay: fuzz --seed %"
+		     PRIu64 " --ops %" PRIu64 " -vv\n", sig, op_index, op_name,
+		     seed, op_index + 1);
+	if (n > 0 && write(1, msg, n) < 0)
+		n = 0;
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -1634,6 +1653,8 @@ int main(int argc, char **argv)
 			max_ops = strtoull(val, NULL, 0);
 		if (cmdline_opt(cmdline, "round", val, sizeof(val)))
 			round = strtod(val, NULL);
+		if (cmdline_opt(cmdline, "verbose", val, sizeof(val)))
+			verbose = atoi(val);
 	}
 	if (!budget && !max_ops)
 		usage();
