@@ -30,6 +30,7 @@
 #include "libmig.h"
 
 #define MAX_REPS	32
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define MAX_INST	32
 
 static int reps = 5;
@@ -379,12 +380,13 @@ static int bench_sweep(void)
 	copy = big_alloc(cap);
 	printf("# sweep: large type (%zu MiB), mmap path, %d reps per size\n",
 	       mem >> 20, reps);
-	for (p = 0; p < sizeof(pages) / sizeof(pages[0]); p++) {
+	for (p = 0; p < ARRAY_SIZE(pages); p++) {
 		set_section_pages(pages[p]);
 		inst_new(&src, "large");
 		inst_new(&dst, "large");
 		fill_memory(&src, mem);
-		sc = rc = 0;
+		sc = 0;
+		rc = 0;
 		for (i = 0; i < reps; i++) {
 			double mc;
 
@@ -486,7 +488,7 @@ static int bench_converge(void)
 	set_section_pages(256);
 	printf("# converge: large type, mmap, at most %d pre-copy passes, %d reps per rate\n",
 	       CONV_MAX_PASSES, reps);
-	for (r = 0; r < sizeof(rates) / sizeof(rates[0]); r++) {
+	for (r = 0; r < ARRAY_SIZE(rates); r++) {
 		inst_new(&src, "large");
 		for (i = 0; i < reps; i++) {
 			uint64_t pending, c0, c1;
@@ -634,7 +636,7 @@ static int bench_scale(void)
 	mem = strtoull(buf, NULL, 0) << 20;
 	printf("# scale: small type (%zu MiB), stop-and-copy, one thread per pair, %d reps\n",
 	       mem >> 20, reps);
-	for (c = 0; c < (int)(sizeof(counts) / sizeof(counts[0])); c++) {
+	for (c = 0; c < (int)ARRAY_SIZE(counts); c++) {
 		int n = counts[c];
 
 		for (i = 0; i < reps; i++) {

@@ -50,6 +50,7 @@
 #define MC_FLAG_DIGEST	(1U << 1)
 #define MC_TYPE_LEN	64
 #define MC_MDEV_BUS	"/sys/class/mdev_bus"
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 /**
  * struct migctl_file_hdr - the head of a migctl file (little endian)
@@ -359,7 +360,7 @@ static void copy_str(char *out, const char *in, size_t len)
 
 static bool is_sysfs_path(const char *name)
 {
-	return strchr(name, '/') != NULL;
+	return strchr(name, '/');
 }
 
 static void sysfs_dev_path(const char *name, char *buf, size_t len)
@@ -1602,6 +1603,45 @@ static int cmd_list(void)
 /* Command line                                                        */
 /* ------------------------------------------------------------------ */
 
+static int run_list(const char **a)
+{
+	(void)a;
+	return cmd_list();
+}
+
+static int run_info(const char **a) { return cmd_info(a[0]); }
+static int run_state(const char **a) { return cmd_state(a[0], a[1]); }
+static int run_reset(const char **a) { return cmd_reset(a[0]); }
+static int run_save(const char **a) { return cmd_save(a[0], a[1]); }
+static int run_load(const char **a) { return cmd_load(a[0], a[1]); }
+static int run_migrate(const char **a) { return cmd_migrate(a[0], a[1]); }
+static int run_file(const char **a) { return cmd_file(a[0]); }
+
+/**
+ * struct mc_cmd - a subcommand
+ * @name: as typed
+ * @args: its arguments, for the usage message
+ * @min_args: fewest arguments
+ * @max_args: most arguments
+ * @fn: runs it; returns the exit status
+ */
+static const struct mc_cmd {
+	const char *name;
+	const char *args;
+	int min_args;
+	int max_args;
+	int (*fn)(const char **args);
+} mc_cmds[] = {
+	{ "list", "", 0, 0, run_list },
+	{ "info", "DEV", 1, 1, run_info },
+	{ "state", "DEV [STATE]", 1, 2, run_state },
+	{ "reset", "DEV", 1, 1, run_reset },
+	{ "save", "DEV FILE", 2, 2, run_save },
+	{ "load", "DEV FILE", 2, 2, run_load },
+	{ "migrate", "SRC DST", 2, 2, run_migrate },
+	{ "file", "FILE", 1, 1, run_file },
+};
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -1700,37 +1740,15 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 
-#define NEED(n) do {							\
-	if (nargs != (n))						\
-		return fail(EX_USAGE, "%s takes %d argument%s (see --help)", \
-			    cmd, (n), (n) == 1 ? "" : "s");		\
-} while (0)
+	for (i = 0; i < (int)ARRAY_SIZE(mc_cmds); i++) {
+		const struct mc_cmd *c = &mc_cmds[i];
 
-	if (!strcmp(cmd, "list")) {
-		NEED(0);
-		return cmd_list();
-	} else if (!strcmp(cmd, "info")) {
-		NEED(1);
-		return cmd_info(args[0]);
-	} else if (!strcmp(cmd, "state")) {
-		if (nargs != 1 && nargs != 2)
-			return fail(EX_USAGE, "state takes DEV [STATE]");
-		return cmd_state(args[0], args[1]);
-	} else if (!strcmp(cmd, "reset")) {
-		NEED(1);
-		return cmd_reset(args[0]);
-	} else if (!strcmp(cmd, "save")) {
-		NEED(2);
-		return cmd_save(args[0], args[1]);
-	} else if (!strcmp(cmd, "load")) {
-		NEED(2);
-		return cmd_load(args[0], args[1]);
-	} else if (!strcmp(cmd, "migrate")) {
-		NEED(2);
-		return cmd_migrate(args[0], args[1]);
-	} else if (!strcmp(cmd, "file")) {
-		NEED(1);
-		return cmd_file(args[0]);
+		if (strcmp(cmd, c->name))
+			continue;
+		if (nargs < c->min_args || nargs > c->max_args)
+			return fail(EX_USAGE, "usage: migctl %s%s%s (see --help)",
+				    c->name, c->args[0] ? " " : "", c->args);
+		return c->fn(args);
 	}
 	fail(EX_USAGE, "unknown command '%s'", cmd);
 	usage(stderr);
