@@ -847,6 +847,8 @@ static void op_section(struct fz_dev *v)
 
 	if (rnd_pct(20))
 		off = dofs + sec - rnd_below(2 * FZ_PAGE);
+	if (off < dofs)
+		off = dofs;	/* the header is op_header's */
 	valid = off - dofs < sec && len <= sec - (off - dofs);
 	if (write)
 		memset(scratch, (int)off, len);
