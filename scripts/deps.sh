@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 pkgs=(qemu-system-x86 busybox-static cpio kmod sparse make gcc libc6-dev
-      xz-utils gzip "linux-headers-$KVER_61" linux-source-6.1)
+      xz-utils gzip "linux-headers-$KVER_61" linux-source-6.1 mdevctl)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -152,6 +152,23 @@ for f in /usr/share/qemu/{kvmvapic.bin,linuxboot.bin,linuxboot_dma.bin,multiboot
 	if [ -e "$f" ]; then copy_file "$f"; fi
 done
 if [ -d /usr/share/qemu/keymaps ]; then cp -rL /usr/share/qemu/keymaps "$ST/usr/share/qemu/"; fi
+
+# ---- extra host files the tests name (selftests/initramfs-extra.list) -------
+EXTRA=$MIG_TOP/selftests/initramfs-extra.list
+if [ -f "$EXTRA" ]; then
+	while read -r p; do
+		case "$p" in ''|'#'*) continue ;; esac
+		if [ -d "$p" ]; then
+			mkdir -p "$ST$p"
+			cp -aL "$p/." "$ST$p/"
+		elif [ -f "$p" ]; then
+			copy_file "$p"
+			if head -c4 "$p" | grep -q ELF; then copy_libs "$p"; fi
+		else
+			echo "  WARN     $p (from $EXTRA) is missing on the host; its test will skip" >&2
+		fi
+	done < "$EXTRA"
+fi
 # the loader's search path, in case a library sits outside the default ones
 ldconfig -r "$ST" 2>/dev/null || true
 
