@@ -200,8 +200,11 @@ step_cppcheck() {
 			{ result cppcheck FAIL "apt-get install cppcheck failed"; return; }
 	fi
 	if [ ${#USRC[@]} -eq 0 ]; then result cppcheck SKIP "no C files"; return; fi
-	# the harness headers the selftests build extracts, if it has run
-	if [ -f "$ksft/kselftest_harness.h" ]; then inc=(-I "$ksft"); fi
+	# the harness headers, extracted as the selftests build does it: without
+	# them cppcheck cannot expand FIXTURE/TEST_F and reports syntax errors
+	make -s -C selftests BUILD="$BUILD" "$ksft/kselftest_harness.h" > /dev/null ||
+		{ result cppcheck FAIL "cannot extract kselftest_harness.h"; return; }
+	inc=(-I "$ksft")
 	cppcheck --error-exitcode=1 --enable=warning,portability --inline-suppr -q \
 		--std=c11 --platform=unix64 -I include/uapi -I tools/libmig "${inc[@]}" \
 		--suppress='*:*/kselftest*.h' "${USRC[@]}" > "$log" 2>&1 || rc=$?

@@ -1717,7 +1717,7 @@ static void flip_one(struct __test_metadata *_metadata,
 
 TEST_F_TIMEOUT(mig_pair, stream_header_bit_flips_never_accepted_wrongly, 600)
 {
-	size_t recs[8], nrec = 0, i, j;
+	size_t recs[8] = { 0 }, nrec = 0, i, j;
 	uint8_t *b;
 
 	pair_save(_metadata, self);
