@@ -31,6 +31,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -224,6 +226,8 @@ struct fz_stream {
 };
 
 static struct fz_dev devs[FZ_NDEV];
+/* Guards the uuid and created fields against the reader thread. */
+static pthread_mutex_t uuid_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fz_stream pool[FZ_POOL];
 static unsigned int npool;
 static uint64_t src_digest;
@@ -302,10 +306,12 @@ static void section_pages(unsigned int pages)
 static int dev_create(struct fz_dev *v, const char *name, const char *type,
 		      bool src, unsigned int pages)
 {
-	char old[32];
+	char old[32], uuid[MIG_UUID_LEN + 1];
 	int ret;
 
+	pthread_mutex_lock(&uuid_lock);
 	memset(v, 0, sizeof(*v));
+	pthread_mutex_unlock(&uuid_lock);
 	v->name = name;
 	v->type = type;
 	v->src = src;
@@ -315,11 +321,14 @@ static int dev_create(struct fz_dev *v, const char *name, const char *type,
 		return -EIO;
 	if (pages)
 		section_pages(pages);
-	ret = mig_instance_create(type, v->uuid);
+	ret = mig_instance_create(type, uuid);
 	mig_param_write("section_pages", old);
 	if (ret)
 		return ret;
+	pthread_mutex_lock(&uuid_lock);
+	memcpy(v->uuid, uuid, sizeof(uuid));
 	v->created = true;
+	pthread_mutex_unlock(&uuid_lock);
 	ret = dev_open(v);
 	if (ret)
 		return ret;
@@ -1298,6 +1307,89 @@ static void check_source(const char *when)
 			  PRIx64 " (%s)", d, src_digest, when);
 }
 
+/* Close, remove and create a destination again, with a new section size. */
+static void op_recreate(struct fz_dev *v)
+{
+	unsigned int pages = 1 + rnd_below(64);
+	const char *name = v->name, *type = v->type;
+	int ret;
+
+	if (v->src)
+		return;
+	dev_close(v);
+	if (v->efd >= 0)
+		close(v->efd);
+	v->efd = -1;
+	ret = mig_instance_remove(v->uuid);
+	pthread_mutex_lock(&uuid_lock);
+	v->created = ret != 0;
+	pthread_mutex_unlock(&uuid_lock);
+	if (ret) {
+		violation(INV_RULES, v->name, "remove of a closed instance: %s",
+			  result_str(ret));
+		return;
+	}
+	ret = dev_create(v, name, type, false, pages);
+	if (ret)
+		violation(INV_RULES, name, "create again (%u pages): %s", pages,
+			  result_str(ret));
+}
+
+/*
+ * The reader thread: sysfs attributes and debugfs stats of random
+ * instances, read while the main thread works on them (and removes and
+ * creates them).  Only races: it draws from its own generator, so the main
+ * sequence replays the same.
+ */
+static atomic_bool reader_run;
+static atomic_uint reader_bad;
+static atomic_ullong reader_reads;
+static char reader_msg[512];
+
+static void *reader(void *arg)
+{
+	static const char * const attrs[] = {
+		"digest", "migration_state", "engine_count", "engine_rate",
+		"section_size",
+	};
+	uint64_t s = *(uint64_t *)arg ^ 0xfeedULL;
+	char uuid[MIG_UUID_LEN + 1], path[256], buf[128];
+	unsigned int k;
+	uint32_t st;
+	int ret;
+
+	while (atomic_load(&reader_run)) {
+		struct fz_dev *v = &devs[rnd_next(&s) % FZ_NDEV];
+
+		pthread_mutex_lock(&uuid_lock);
+		memcpy(uuid, v->uuid, sizeof(uuid));
+		if (!v->created)
+			uuid[0] = '\0';
+		pthread_mutex_unlock(&uuid_lock);
+		if (!uuid[0])
+			continue;
+		k = rnd_next(&s) % (ARRAY_SIZE(attrs) + 1);
+		if (k == ARRAY_SIZE(attrs))
+			snprintf(path, sizeof(path),
+				 "/sys/kernel/debug/mig_mdev/%s/stats", uuid);
+		else
+			snprintf(path, sizeof(path), "%s/%s/%s",
+				 MIG_SYSFS_DEVICES, uuid, attrs[k]);
+		ret = mig_sysfs_read(path, buf, sizeof(buf));
+		atomic_fetch_add(&reader_reads, 1);
+		/* Gone: removed (recreate) under our feet. */
+		if (ret == -ENOENT || ret == -ENODEV)
+			continue;
+		if (ret || (k == 1 && mig_state_parse(buf, &st))) {
+			if (!atomic_fetch_add(&reader_bad, 1))
+				snprintf(reader_msg, sizeof(reader_msg),
+					 "%s: %s%s%s", path, result_str(ret),
+					 ret ? "" : ", reads ", ret ? "" : buf);
+		}
+	}
+	return NULL;
+}
+
 /* ---------------------------------------------------------------- */
 /* The run                                                           */
 /* ---------------------------------------------------------------- */
@@ -1334,6 +1426,7 @@ static const struct fz_op ops[] = {
 	{ "bad pointer", op_bad_pointer, 2 },
 	{ "save", op_save_any, 1 },
 	{ "resume", op_resume, 5 },
+	{ "recreate", op_recreate, 1 },
 };
 
 static void on_segv(int sig)
@@ -1505,6 +1598,8 @@ static unsigned int run_round(uint64_t s, double budget, uint64_t max_ops,
 	};
 	uint64_t counts[ARRAY_SIZE(ops)] = { 0 };
 	unsigned int wsum = 0, i, before = 0, failed = 0;
+	bool have_rd = false;
+	pthread_t rd;
 	double t0;
 	int ret;
 
@@ -1559,6 +1654,15 @@ static unsigned int run_round(uint64_t s, double budget, uint64_t max_ops,
 
 	for (i = 0; i < ARRAY_SIZE(ops); i++)
 		wsum += ops[i].weight;
+	atomic_store(&reader_bad, 0);
+	atomic_store(&reader_reads, 0);
+	atomic_store(&reader_run, true);
+	if (pthread_create(&rd, NULL, reader, &s)) {
+		atomic_store(&reader_run, false);
+		printf("# no reader thread: %s\n", strerror(errno));
+	} else {
+		have_rd = true;
+	}
 	t0 = now();
 	for (op_index = 0; !stop; op_index++) {
 		unsigned int w, k, dev;
@@ -1581,7 +1685,14 @@ static unsigned int run_round(uint64_t s, double budget, uint64_t max_ops,
 			check_source("after the op");
 	}
 	ops_done = op_index;
-	printf("# %" PRIu64 " ops in %.1fs:", ops_done, now() - t0);
+	atomic_store(&reader_run, false);
+	if (have_rd)
+		pthread_join(rd, NULL);
+	if (atomic_load(&reader_bad))
+		violation(INV_ERRNO, "reader", "%u concurrent sysfs/debugfs reads failed, first: %s",
+			  atomic_load(&reader_bad), reader_msg);
+	printf("# %" PRIu64 " ops in %.1fs, %llu concurrent sysfs/debugfs reads:",
+	       ops_done, now() - t0, (unsigned long long)atomic_load(&reader_reads));
 	for (i = 0; i < ARRAY_SIZE(ops); i++)
 		printf(" %s=%" PRIu64, ops[i].name, counts[i]);
 	printf("\n# saves %" PRIu64 ", resumes accepted: real %" PRIu64
