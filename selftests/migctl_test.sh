@@ -62,6 +62,19 @@ has() {
 	ok $r "$1"
 }
 
+# jval NAME FILE PATH WANT: a test that the JSON in FILE parses (qmp --get
+# walks it to PATH) and the member at PATH is WANT.
+jval() {
+	v=$(qmp --get "$3" < "$2" 2>&1)
+	[ "$v" = "$4" ]
+	r=$?
+	if [ $r -ne 0 ]; then
+		echo "# $3 is '$v', expected '$4', in:"
+		show "$2"
+	fi
+	ok $r "$1"
+}
+
 create() {	# create TYPE: a new instance, its UUID on stdout
 	u=$(cat /proc/sys/kernel/random/uuid)
 	echo "$u" > "$T/mig_mdev-$1/create" || return 1
@@ -120,6 +133,7 @@ has "list shows instance A RUNNING with its digest" "$W/out" "$A  RUNNING  *dige
 run "list --json" 0 migctl --json list
 has "list --json has the instances array" "$W/out" '"instances": \['
 has "list --json has A's uuid and digest" "$W/out" "\"uuid\": \"$A\".*\"digest\": \"$(digest "$A")\""
+jval "list --json parses: count" "$W/out" count "$(grep -c '"uuid"' "$W/out")"
 
 run "info" 0 migctl info "$A"
 has "info shows the region index 9" "$W/out" "^region  *index 9 "
@@ -131,6 +145,9 @@ run "info --json" 0 migctl --json info "$A"
 for k in region_index region_size region_flags cap_type sparse_areas data_offset data_size state; do
 	has "info --json has $k" "$W/out" "\"$k\": "
 done
+jval "info --json parses: region_index" "$W/out" region_index 9
+jval "info --json parses: sparse area size" "$W/out" sparse_areas.0.size "$(cat "$D/$A/section_size")"
+jval "info --json parses to its last member" "$W/out" state RUNNING
 
 run "state reads" 0 migctl state "$A"
 has "state reads RUNNING" "$W/out" "^RUNNING$"
@@ -161,11 +178,15 @@ for k in command path bytes stopcopy_bytes seconds mib_per_s crc32 digest; do
 	has "save --json has $k" "$W/out" "\"$k\": "
 done
 has "save --json names the pread path" "$W/out" '"path": "pread"'
+jval "save --json parses: digest is A's" "$W/out" digest "$da"
+jval "save --json parses to its last member" "$W/out" state STOP
 cmp -s "$W/a.mig" "$W/p.mig"
 ok $? "pread and mmap saves write identical files"
 echo 1 > "$D/$B/engine_rate"	# disturb B
 run "load --pread --json" 0 migctl --pread --json load "$B" "$W/p.mig"
 has "load --json says the digest matches" "$W/out" '"digest_match": true'
+jval "load --json parses: verdict" "$W/out" verdict accepted
+jval "load --json parses to its last member" "$W/out" state STOP
 [ "$(digest "$B")" = "$da" ]
 ok $? "pread round trip: B's digest equals A's"
 
@@ -187,6 +208,7 @@ has "migrate reports the digest match" "$W/out" "digest .* matches the source's"
 echo 0 > "$D/$A/engine_rate"
 run "migrate --json --pread A B" 0 migctl --json --pread migrate "$A" "$B"
 has "migrate --json says the digest matches" "$W/out" '"digest_match": true'
+jval "migrate --json parses: path" "$W/out" path pread
 [ "$(digest "$B")" = "$(digest "$A")" ]
 ok $? "after migrate (engine off) B's digest equals A's"
 run "migrate onto the other type" 4 migctl migrate "$A" "$L"
