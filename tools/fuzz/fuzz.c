@@ -2,7 +2,7 @@
 /*
  * fuzz: random operation sequences against mig-mdev instances.
  *
- *   fuzz [--seed S] [--time SECONDS] [--ops N] [--verbose]
+ *   fuzz [--seed S] [--time SECONDS] [--ops N] [--round SECONDS] [--verbose]
  *
  * Creates one source instance (small, filled through BAR2, engine off) and
  * three destinations (two small with odd data section sizes, one large),
@@ -12,10 +12,11 @@
  * data_size writes, mmap/munmap of random ranges of the region (touching
  * the pages), pread/pwrite of the data section, BAR0, BAR2 and config
  * accesses, SET_IRQS, GET_REGION_INFO, bad user pointers, engine_rate,
- * VFIO_DEVICE_RESET, close and reopen, full saves of the source and
- * resumes of real or mutated streams (bit flips, truncations, splices,
- * inserted, deleted or repeated bytes, broken record lengths) cut into
- * random chunks.
+ * VFIO_DEVICE_RESET, close and reopen, remove and create again, full saves
+ * of the source and resumes of real or mutated streams (bit flips,
+ * truncations, splices, inserted, deleted or repeated bytes, broken record
+ * lengths) cut into random chunks.  A reader thread races sysfs and debugfs
+ * reads against all of it.
  *
  * The source is only read: it is never reset, resumed or written, so its
  * digest must never change.  Every result is checked against PROTOCOL.md
@@ -24,20 +25,21 @@
  * index and a replay command are printed and the exit status is 1.
  *
  * The random draws of an operation never depend on what the kernel
- * returned, so the same seed replays the same sequence.
+ * returned, so the same seed replays the same sequence.  With --round,
+ * each round has its own seed and instances.
  */
 #define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
