@@ -196,6 +196,10 @@ struct mig_stats {
  * @mem: device memory, @npages pages, vzalloc'ed (lock)
  * @npages: pages of device memory (constant)
  * @dirty: bitmap of pages written since last sent, @npages bits (lock)
+ * @page_hash: xxh64 of each page of @mem, kept current by every writer of
+ *             @mem, so that the digest never has to read all of memory (lock)
+ * @stale_page: a page whose hash is not current yet (a resume stopped
+ *              inside it), rehashed before the next digest; -1 if none (lock)
  * @mig_state: the v1 device_state, MIG_STATE_* (lock)
  * @save: save session (lock)
  * @load: resume session (lock)
@@ -220,6 +224,8 @@ struct mig_mdev_state {
 	u8 *mem;
 	u32 npages;
 	unsigned long *dirty;
+	__le64 *page_hash;
+	long stale_page;
 	u32 mig_state;
 	struct mig_save save;
 	struct mig_load load;
@@ -257,6 +263,9 @@ void mig_dev_engine_update(struct mig_mdev_state *st);
 void mig_dev_engine_cancel(struct mig_mdev_state *st);	/* without lock */
 void mig_dev_mark_dirty(struct mig_mdev_state *st, u32 first, u32 count);
 void mig_dev_mark_all_dirty(struct mig_mdev_state *st);
+void mig_dev_mem_written(struct mig_mdev_state *st, u32 first, u32 count);
+void mig_dev_page_rehash(struct mig_mdev_state *st, u32 page);
+void mig_dev_page_stale(struct mig_mdev_state *st, u32 page);
 u64 mig_dev_digest(struct mig_mdev_state *st);
 void mig_dev_set_rate(struct mig_mdev_state *st, u32 rate);
 void mig_dev_regs_to_rec(struct mig_mdev_state *st, struct mig_rec_regs *r);

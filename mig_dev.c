@@ -7,7 +7,10 @@
  * item that writes pseudo-random pages into the memory at a set rate while
  * the device runs.  The engine is deterministic: its output depends only on
  * the seed and the number of pages written, so a migrated engine goes on
- * exactly where the source stopped.  The digest covers all of it.
+ * exactly where the source stopped.  The digest covers all of it; memory
+ * enters it through a hash per page that every writer of memory keeps
+ * current, so reading the digest (and a save's END record) costs a pass
+ * over the page hashes, not over memory.
  *
  * Every function here is called with st->lock held unless its comment says
  * otherwise; the engine's work item takes the lock itself.
@@ -54,7 +57,7 @@ static void mig_engine_write_page(struct mig_mdev_state *st)
 
 	for (i = 0; i < MIG_PAGE_SIZE / sizeof(u64); i++)
 		p[i] = cpu_to_le64(mig_prng_next(&st->engine.prng));
-	__set_bit(page, st->dirty);
+	mig_dev_mem_written(st, page, 1);
 	st->engine.count++;
 }
 
@@ -156,6 +159,51 @@ void mig_dev_mark_dirty(struct mig_mdev_state *st, u32 first, u32 count)
 }
 
 /**
+ * mig_dev_page_rehash() - recompute the hash of one page of memory
+ * @st: the instance
+ * @page: the page, < st->npages
+ */
+void mig_dev_page_rehash(struct mig_mdev_state *st, u32 page)
+{
+	st->page_hash[page] = cpu_to_le64(xxh64(st->mem + (size_t)page *
+						MIG_PAGE_SIZE,
+						MIG_PAGE_SIZE, 0));
+}
+
+/**
+ * mig_dev_page_stale() - note a page whose hash is not current
+ * @st: the instance
+ * @page: a page partly written, whose writer will go on with it later
+ *
+ * Hashing a page on every partial write would cost a page of work per
+ * byte when a resume stream arrives a byte at a time; instead the page is
+ * rehashed once, when the digest needs it or another page goes stale.
+ */
+void mig_dev_page_stale(struct mig_mdev_state *st, u32 page)
+{
+	if (st->stale_page >= 0 && st->stale_page != page)
+		mig_dev_page_rehash(st, st->stale_page);
+	st->stale_page = page;
+}
+
+/**
+ * mig_dev_mem_written() - account for a write of device memory
+ * @st: the instance
+ * @first: first page written
+ * @count: number of pages; the caller checked the range
+ *
+ * Logs the pages as dirty and rehashes them.
+ */
+void mig_dev_mem_written(struct mig_mdev_state *st, u32 first, u32 count)
+{
+	u32 page;
+
+	mig_dev_mark_dirty(st, first, count);
+	for (page = first; page < first + count; page++)
+		mig_dev_page_rehash(st, page);
+}
+
+/**
  * mig_dev_mark_all_dirty() - log every page as written (a new save)
  * @st: the instance
  */
@@ -234,8 +282,8 @@ void mig_dev_engine_from_rec(struct mig_mdev_state *st,
  * @st: the instance
  *
  * xxh64 over config space, the registers and the engine in their stream
- * form, and device memory.  Two instances with equal state have equal
- * digests whatever their history.
+ * form, and the xxh64 of each page of device memory.  Two instances with
+ * equal state have equal digests whatever their history.
  *
  * Return: the digest.
  */
@@ -245,13 +293,17 @@ u64 mig_dev_digest(struct mig_mdev_state *st)
 	struct mig_rec_engine eng;
 	struct xxh64_state h;
 
+	if (st->stale_page >= 0) {
+		mig_dev_page_rehash(st, st->stale_page);
+		st->stale_page = -1;
+	}
 	mig_dev_regs_to_rec(st, &regs);
 	mig_dev_engine_to_rec(st, &eng);
 	xxh64_reset(&h, 0);
 	xxh64_update(&h, st->config, sizeof(st->config));
 	xxh64_update(&h, &regs, sizeof(regs));
 	xxh64_update(&h, &eng, sizeof(eng));
-	xxh64_update(&h, st->mem, (size_t)st->npages * MIG_PAGE_SIZE);
+	xxh64_update(&h, st->page_hash, st->npages * sizeof(*st->page_hash));
 	return xxh64_digest(&h);
 }
 
@@ -368,11 +420,18 @@ int mig_dev_bar0_write(struct mig_mdev_state *st, u32 off, u32 val)
  */
 void mig_dev_reset(struct mig_mdev_state *st)
 {
+	__le64 zero_hash;
+	u32 page;
+
 	memset(&st->regs, 0, sizeof(st->regs));
 	st->engine.prng = mig_prng_seed(0);
 	st->engine.count = 0;
 	mig_dev_engine_update(st);
 	memset(st->mem, 0, (size_t)st->npages * MIG_PAGE_SIZE);
+	zero_hash = cpu_to_le64(xxh64(st->mem, MIG_PAGE_SIZE, 0));
+	for (page = 0; page < st->npages; page++)
+		st->page_hash[page] = zero_hash;
+	st->stale_page = -1;
 	bitmap_zero(st->dirty, st->npages);
 	mig_cfg_init(st);
 }
@@ -396,13 +455,21 @@ int mig_dev_init(struct mig_mdev_state *st)
 	if (!st->mem)
 		return -ENOMEM;
 	st->dirty = bitmap_zalloc(st->npages, GFP_KERNEL);
-	if (!st->dirty) {
-		vfree(st->mem);
-		st->mem = NULL;
-		return -ENOMEM;
-	}
+	if (!st->dirty)
+		goto err_mem;
+	st->page_hash = kvcalloc(st->npages, sizeof(*st->page_hash),
+				 GFP_KERNEL);
+	if (!st->page_hash)
+		goto err_dirty;
 	mig_dev_reset(st);
 	return 0;
+
+err_dirty:
+	bitmap_free(st->dirty);
+err_mem:
+	vfree(st->mem);
+	st->mem = NULL;
+	return -ENOMEM;
 }
 
 /**
@@ -413,6 +480,7 @@ int mig_dev_init(struct mig_mdev_state *st)
  */
 void mig_dev_free(struct mig_mdev_state *st)
 {
+	kvfree(st->page_hash);
 	bitmap_free(st->dirty);
 	vfree(st->mem);
 }

@@ -395,10 +395,10 @@ static ssize_t mig_bar2_rw(struct mig_mdev_state *st, char __user *buf,
 			goto out;
 		}
 		left = copy_from_user(st->mem + off, buf, count);
-		/* Whatever was copied changed memory: log it all. */
-		mig_dev_mark_dirty(st, off / MIG_PAGE_SIZE,
-				   (off + count - 1) / MIG_PAGE_SIZE -
-				   off / MIG_PAGE_SIZE + 1);
+		/* Whatever was copied changed memory: account for it all. */
+		mig_dev_mem_written(st, off / MIG_PAGE_SIZE,
+				    (off + count - 1) / MIG_PAGE_SIZE -
+				    off / MIG_PAGE_SIZE + 1);
 	} else {
 		left = copy_to_user(buf, st->mem + off, count);
 	}

@@ -579,12 +579,19 @@ static size_t mig_load_page_data(struct mig_mdev_state *st, const u8 *p,
 	size_t n = min_t(u64, len, left);
 	u64 off = ld->page_off + n;
 
+	u32 page;
+
 	/* The pages of a record are contiguous in device memory. */
 	memcpy(st->mem + (size_t)ld->page * MIG_PAGE_SIZE + ld->page_off, p,
 	       n);
 	ld->applied = true;
+	/* Hash each page as it completes, while it is still in the cache. */
+	for (page = ld->page; page < ld->page + off / MIG_PAGE_SIZE; page++)
+		mig_dev_page_rehash(st, page);
 	ld->page += off / MIG_PAGE_SIZE;
 	ld->page_off = off % MIG_PAGE_SIZE;
+	if (ld->page_off)
+		mig_dev_page_stale(st, ld->page);
 	if (ld->page == ld->page_end)
 		mig_load_expect(ld, MIG_LOAD_REC_HDR, MIG_REC_HDR_SIZE);
 	return n;
