@@ -3,10 +3,8 @@
 # mig-mdev: a sample mdev vendor driver with a VFIO migration v1 region.
 #
 #   make            build the module against KDIR, the tools and selftests
-#   make check      build everything and run the test suite in a VM
-#   make demo       live-migrate an instance with QEMU 7.2 in a VM
-#   make lint       checkpatch --strict, sparse, W=1
-#   make help       list every target
+#   make module     the module only (KDIR=/path/to/kernel/build)
+#   make help       list every target, with those of scripts/*.mk
 
 include scripts/config.mk
 
@@ -35,7 +33,7 @@ clean:
 	rm -rf $(BUILD)
 
 help:
-	@sed -n 's/^#   //p' Makefile
+	@sed -n 's/^#   //p' Makefile $(wildcard scripts/*.mk)
 
 # make check, demo, vm-shell, initramfs: the VM test machinery
 include scripts/vm.mk
