@@ -216,6 +216,17 @@ static int mig_find_migration_region(struct mig_dev *d)
 /* Opening and closing                                                 */
 /* ------------------------------------------------------------------ */
 
+/* d->fd is open: count its regions and find the migration region. */
+static int mig_dev_discover(struct mig_dev *d)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+
+	if (ioctl(d->fd, VFIO_DEVICE_GET_INFO, &info))
+		return mig_neg_errno();
+	d->num_regions = info.num_regions;
+	return mig_find_migration_region(d);
+}
+
 static int mig_open_container(struct mig_dev *d, unsigned long *iommu)
 {
 	d->container = open(MIG_VFIO_CONTAINER, O_RDWR | O_CLOEXEC);
@@ -236,7 +247,6 @@ static int mig_open_container(struct mig_dev *d, unsigned long *iommu)
 int mig_dev_open_path(struct mig_dev *d, const char *sysfs_dev)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
-	struct vfio_device_info info = { .argsz = sizeof(info) };
 	char link[PATH_MAX], target[PATH_MAX], dev[PATH_MAX];
 	const char *name, *grp;
 	unsigned long iommu;
@@ -304,19 +314,28 @@ int mig_dev_open_path(struct mig_dev *d, const char *sysfs_dev)
 		ret = mig_neg_errno();
 		goto err;
 	}
-	if (ioctl(d->fd, VFIO_DEVICE_GET_INFO, &info)) {
-		ret = mig_neg_errno();
-		goto err;
-	}
-	d->num_regions = info.num_regions;
-
-	ret = mig_find_migration_region(d);
+	ret = mig_dev_discover(d);
 	if (ret)
 		goto err;
 	return 0;
 
 err:
 	mig_dev_close(d);
+	return ret;
+}
+
+int mig_dev_open_fd(struct mig_dev *d, int fd, const char *uuid)
+{
+	int ret;
+
+	mig_dev_init_fds(d);
+	if (strlen(uuid) > MIG_UUID_LEN)
+		return -EINVAL;
+	strcpy(d->uuid, uuid);
+	d->fd = fd;
+	ret = mig_dev_discover(d);
+	if (ret)
+		mig_dev_close(d);
 	return ret;
 }
 

@@ -53,6 +53,11 @@ struct mig_dev {
 /* Opening and closing. */
 int mig_dev_open(struct mig_dev *d, const char *uuid);
 int mig_dev_open_path(struct mig_dev *d, const char *sysfs_dev);
+/*
+ * Adopt a device fd opened another way (the vfio cdev bound to an iommufd):
+ * finds the migration region; mig_dev_close() closes @fd.
+ */
+int mig_dev_open_fd(struct mig_dev *d, int fd, const char *uuid);
 void mig_dev_close(struct mig_dev *d);
 int mig_dev_map(struct mig_dev *d);	/* mmap the data section */
 void mig_dev_unmap(struct mig_dev *d);

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mig-mdev through the vfio device cdev and iommufd (Linux 6.6 and later):
+ * the instance is bound to an iommufd with the core's emulated-IOMMU
+ * helpers, attached to an IOAS, and then migrates exactly as it does
+ * through the legacy group/container path.
+ *
+ * Kernels without the cdev (Debian 6.1) or without /dev/iommu skip, saying
+ * why.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "kselftest_harness.h"
+#pragma GCC diagnostic pop
+#include "mig_utils.h"
+
+/*
+ * The uapi of the cdev path, for user-space headers older than the kernel
+ * (Debian 12's are 6.1): values from Linux 6.12 include/uapi.
+ */
+#ifndef VFIO_DEVICE_BIND_IOMMUFD
+struct vfio_device_bind_iommufd {
+	__u32 argsz;
+	__u32 flags;
+	__s32 iommufd;
+	__u32 out_devid;
+};
+#define VFIO_DEVICE_BIND_IOMMUFD	_IO(VFIO_TYPE, VFIO_BASE + 18)
+
+struct vfio_device_attach_iommufd_pt {
+	__u32 argsz;
+	__u32 flags;
+	__u32 pt_id;
+};
+#define VFIO_DEVICE_ATTACH_IOMMUFD_PT	_IO(VFIO_TYPE, VFIO_BASE + 19)
+#endif
+
+#ifndef IOMMU_IOAS_ALLOC
+struct iommu_ioas_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 out_ioas_id;
+};
+#define IOMMU_IOAS_ALLOC		_IO(';', 0x81)
+#endif
+
+/* /dev/vfio/devices/vfioN of an instance, from its vfio-dev directory. */
+static int cdev_path(const char *uuid, char *path, size_t len)
+{
+	char dir[256];
+	struct dirent *e;
+	DIR *dp;
+	int ret = -ENOENT;
+
+	snprintf(dir, sizeof(dir), MIG_SYSFS_DEVICES "/%s/vfio-dev", uuid);
+	dp = opendir(dir);
+	if (!dp)
+		return -errno;
+	while ((e = readdir(dp))) {
+		if (strncmp(e->d_name, "vfio", 4))
+			continue;
+		snprintf(path, len, "/dev/vfio/devices/%s", e->d_name);
+		ret = 0;
+		break;
+	}
+	closedir(dp);
+	return ret;
+}
+
+/* Open @uuid's cdev, bind it to @iommufd and attach it to a new IOAS. */
+static int cdev_open(const char *uuid, int iommufd, int *fdp)
+{
+	struct vfio_device_bind_iommufd bind = {
+		.argsz = sizeof(bind), .iommufd = iommufd,
+	};
+	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach),
+	};
+	char path[300];
+	int fd, ret;
+
+	ret = cdev_path(uuid, path, sizeof(path));
+	if (ret)
+		return ret;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) ||
+	    ioctl(iommufd, IOMMU_IOAS_ALLOC, &ioas)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	attach.pt_id = ioas.out_ioas_id;
+	if (ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+FIXTURE(cdev) {
+	char src[MIG_UUID_LEN + 1];
+	char dst[MIG_UUID_LEN + 1];
+	int iommufd;
+	struct mig_dev s;
+	struct mig_dev d;
+	bool s_open, d_open;
+	struct mig_buf stream;
+};
+
+FIXTURE_SETUP(cdev)
+{
+	char path[300];
+	int fd;
+
+	self->iommufd = -1;
+	MIG_SKIP_IF_NO_MODULE();
+	if (access("/dev/iommu", F_OK))
+		MIG_SKIP_SETUP("no /dev/iommu: this kernel has no iommufd");
+	ASSERT_OK(mig_instance_create("small", self->src));
+	ASSERT_OK(mig_instance_create("small", self->dst));
+	if (cdev_path(self->src, path, sizeof(path))) {
+		mig_instance_remove(self->src);
+		mig_instance_remove(self->dst);
+		MIG_SKIP_SETUP("no vfio device cdev (CONFIG_VFIO_DEVICE_CDEV)");
+	}
+	self->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->iommufd);
+	ASSERT_OK(cdev_open(self->src, self->iommufd, &fd));
+	ASSERT_OK(mig_dev_open_fd(&self->s, fd, self->src));
+	self->s_open = true;
+	ASSERT_OK(cdev_open(self->dst, self->iommufd, &fd));
+	ASSERT_OK(mig_dev_open_fd(&self->d, fd, self->dst));
+	self->d_open = true;
+}
+
+FIXTURE_TEARDOWN(cdev)
+{
+	if (self->s_open)
+		mig_dev_close(&self->s);
+	if (self->d_open)
+		mig_dev_close(&self->d);
+	if (self->iommufd >= 0)
+		close(self->iommufd);
+	mig_instance_remove(self->src);
+	mig_instance_remove(self->dst);
+	mig_buf_free(&self->stream);
+}
+
+/* The cdev path finds the same migration region the group path does. */
+TEST_F(cdev, migration_region_found)
+{
+	EXPECT_EQ(MIG_MDEV_MIGRATION_REGION_INDEX, self->s.mig_index);
+	EXPECT_LT(0, self->s.section_size);
+	EXPECT_EQ(self->s.mig_size, self->s.data_offset + self->s.section_size);
+}
+
+/* A save through one cdev resumes through another with an equal digest. */
+TEST_F(cdev, save_and_resume_give_equal_digest)
+{
+	struct mig_save_stats st;
+	uint64_t a, b, pattern = 0x5a5a1234abcd0001ULL;
+	uint32_t state;
+
+	ASSERT_OK(mig_region_pwrite(&self->s, VFIO_PCI_BAR2_REGION_INDEX,
+				    &pattern, sizeof(pattern), 4096));
+	ASSERT_OK(mig_dev_map(&self->s));
+	ASSERT_OK(mig_dev_map(&self->d));
+	ASSERT_OK(mig_set_state(&self->s, MIG_STATE_SAVING));
+	ASSERT_OK(mig_save_loop(&self->s, MIG_PATH_MMAP, 0, mig_buf_sink,
+				&self->stream, &st));
+	EXPECT_EQ(0, st.last_pending);
+	ASSERT_OK(mig_set_state(&self->s, MIG_STATE_STOP));
+
+	ASSERT_OK(mig_set_state(&self->d, MIG_STATE_RESUMING));
+	ASSERT_OK(mig_resume_write(&self->d, MIG_PATH_MMAP, self->stream.data,
+				   self->stream.len, 0));
+	ASSERT_OK(mig_set_state(&self->d, MIG_STATE_RUNNING));
+	ASSERT_OK(mig_get_state(&self->d, &state));
+	EXPECT_EQ(MIG_STATE_RUNNING, state);
+
+	ASSERT_OK(mig_digest(self->src, &a));
+	ASSERT_OK(mig_digest(self->dst, &b));
+	EXPECT_EQ(a, b);
+}
+
+TEST_HARNESS_MAIN
