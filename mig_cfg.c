@@ -12,7 +12,6 @@
  */
 #include <linux/pci_regs.h>
 #include <linux/string.h>
-#include <asm/unaligned.h>
 
 #include "mig.h"
 

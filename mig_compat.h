@@ -12,6 +12,13 @@
 #include <linux/eventfd.h>
 #include <linux/version.h>
 
+/* <asm/unaligned.h> became <linux/unaligned.h> in 6.12. */
+#if KERNEL_VERSION(6, 12, 0) <= LINUX_VERSION_CODE
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
+
 /* class_create() lost its owner argument in 6.4. */
 #if KERNEL_VERSION(6, 4, 0) > LINUX_VERSION_CODE
 #define mig_class_create(name) class_create(THIS_MODULE, name)
