@@ -15,7 +15,7 @@ mig_conf() {	# mig_conf VAR: value of "VAR ?= value" in scripts/config.mk
 : "${MIG_CACHE:=$(mig_conf MIG_CACHE)}"
 : "${MIG_CACHE:=/var/cache/mig-mdev}"
 : "${BUILD:=$MIG_TOP/build}"
-VMDIR=$BUILD/vm
+: "${VMDIR:=$BUILD/vm}"
 export KVER_61 MIG_CACHE BUILD VMDIR
 
 # The unpacked guest kernel: $KROOT/boot/vmlinuz-$KVER_61, $KROOT/lib/modules/$KVER_61

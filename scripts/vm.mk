@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # The VM test machinery (included from the Makefile).  See docs/TESTING.md.
 #
-#   make check              build everything, boot the test VM, run selftests/TESTS
+#   make check              the suite on both kernels (6.1, 6.12 debug), one total
+#   make check KERNEL=61    only Debian's 6.1 (KERNEL=612: only the debug kernel)
 #   make check TESTS="a b"  run only those TESTS programs
 #   make demo               boot the VM and run selftests/qemu/demo.sh
 #   make vm-shell           boot the VM with a shell on this terminal
@@ -13,9 +14,15 @@ VM_SCRIPTS := $(CURDIR)/scripts
 VM_ENV := KVER_61="$(KVER_61)" MIG_CACHE="$(MIG_CACHE)" BUILD="$(BUILD)" \
 	MIG_TESTS="$(TESTS)"
 
-.PHONY: check demo vm-shell initramfs vm-deps vm-kernel vm-run
+.PHONY: check check-61 demo vm-shell initramfs vm-deps vm-kernel vm-run
+
+KERNEL ?= all
 
 check:
+	@KERNEL="$(KERNEL)" bash $(VM_SCRIPTS)/check-all.sh
+
+# the suite on one kernel: Debian's 6.1 unless VM_KVER and friends say else
+check-61:
 	@$(VM_ENV) bash $(VM_SCRIPTS)/check.sh check
 
 demo:
