@@ -921,6 +921,21 @@ static int mc_finish_resume(struct mc_dev *m, uint64_t src_digest,
 /* Subcommands                                                         */
 /* ------------------------------------------------------------------ */
 
+
+/* The JSON fields a save and a migrate share. */
+static void json_transfer(enum mig_path path, const struct mc_save_stats *st,
+			  const struct mc_progress *pg, double secs)
+{
+	json_str("path", path_name(path), false);
+	json_bool("live", opt.live, false);
+	json_u64("passes", st->passes, false);
+	json_u64("bytes", pg->bytes, false);
+	json_u64("precopy_bytes", st->precopy_bytes, false);
+	json_u64("stopcopy_bytes", st->stopcopy_bytes, false);
+	json_dbl("seconds", secs, false);
+	json_dbl("stopcopy_seconds", st->stopcopy_secs, false);
+	json_dbl("mib_per_s", secs > 0 ? mib(pg->bytes) / secs : 0, false);
+}
 static int cmd_save(const char *uuid, const char *file)
 {
 	struct mc_progress pg = { .what = "save", .t0 = now() };
@@ -977,16 +992,7 @@ static int cmd_save(const char *uuid, const char *file)
 		json_str("command", "save", false);
 		json_str("device", uuid, false);
 		json_str("file", file, false);
-		json_str("path", path_name(m.path), false);
-		json_bool("live", opt.live, false);
-		json_u64("passes", st.passes, false);
-		json_u64("bytes", pg.bytes, false);
-		json_u64("precopy_bytes", st.precopy_bytes, false);
-		json_u64("stopcopy_bytes", st.stopcopy_bytes, false);
-		json_dbl("seconds", secs, false);
-		json_dbl("stopcopy_seconds", st.stopcopy_secs, false);
-		json_dbl("mib_per_s", secs > 0 ? mib(pg.bytes) / secs : 0,
-			 false);
+		json_transfer(m.path, &st, &pg, secs);
 		printf("  \"crc32\": \"%08x\",\n", s.crc);
 		if (st.has_digest)
 			printf("  \"digest\": \"%016" PRIx64 "\",\n",
@@ -1153,16 +1159,7 @@ static int cmd_migrate(const char *src_name, const char *dst_name)
 		json_str("command", "migrate", false);
 		json_str("source", src_name, false);
 		json_str("destination", dst_name, false);
-		json_str("path", path_name(src.path), false);
-		json_bool("live", opt.live, false);
-		json_u64("passes", st.passes, false);
-		json_u64("bytes", pg.bytes, false);
-		json_u64("precopy_bytes", st.precopy_bytes, false);
-		json_u64("stopcopy_bytes", st.stopcopy_bytes, false);
-		json_dbl("seconds", secs, false);
-		json_dbl("stopcopy_seconds", st.stopcopy_secs, false);
-		json_dbl("mib_per_s", secs > 0 ? mib(pg.bytes) / secs : 0,
-			 false);
+		json_transfer(src.path, &st, &pg, secs);
 		if (st.has_digest)
 			printf("  \"source_digest\": \"%016" PRIx64 "\",\n",
 			       st.digest);
