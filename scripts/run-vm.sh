@@ -81,7 +81,7 @@ tr -d '\r' < "$CONSOLE" |
 	     !skip { print }
 	     skip && /<\/TASK>/ { skip = 0 }' |
 	grep -aE "$pat" | sed 's/^\[ *[0-9.]*\] //' |
-	grep -avE 'KASAN: KernelAddressSanitizer initialized' |
+	grep -avE 'KASAN: KernelAddressSanitizer initialized|RCU lockdep checking is enabled' |
 	awk '!seen[$0]++' > "$VMDIR/console.hits" || true
 summary=$VMDIR/summary.txt
 rc2=0
