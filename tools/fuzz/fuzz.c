@@ -1386,8 +1386,12 @@ static void *reader(void *arg)
 				 MIG_SYSFS_DEVICES, uuid, attrs[k]);
 		ret = mig_sysfs_read(path, buf, sizeof(buf));
 		atomic_fetch_add(&reader_reads, 1);
-		/* Gone: removed (recreate) under our feet. */
-		if (ret == -ENOENT || ret == -ENODEV)
+		/*
+		 * Gone: removed (recreate) under our feet.  debugfs answers
+		 * EIO to a reader whose file was removed after it opened it.
+		 */
+		if (ret == -ENOENT || ret == -ENODEV ||
+		    (ret == -EIO && k == ARRAY_SIZE(attrs)))
 			continue;
 		if (ret || (k == 1 && mig_state_parse(buf, &st))) {
 			if (!atomic_fetch_add(&reader_bad, 1))
