@@ -37,13 +37,18 @@ static int mig_neg_errno(void)
 	return errno ? -errno : -EIO;
 }
 
-/* pread() the whole of @len bytes at @off of @fd; a short read is -EIO. */
-static int mig_pread_full(int fd, void *buf, size_t len, uint64_t off)
+/*
+ * pread() or pwrite() the whole of @len bytes at @off of @fd, going on
+ * after a partial transfer; a transfer of 0 bytes is -EIO.
+ */
+static int mig_xfer_full(int fd, void *buf, size_t len, uint64_t off,
+			 bool write)
 {
 	uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
+		ssize_t n = write ? pwrite(fd, p, len, (off_t)off) :
+				    pread(fd, p, len, (off_t)off);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -59,25 +64,14 @@ static int mig_pread_full(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+static int mig_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	return mig_xfer_full(fd, buf, len, off, false);
+}
+
 static int mig_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return mig_neg_errno();
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		off += n;
-		len -= n;
-	}
-	return 0;
+	return mig_xfer_full(fd, (void *)buf, len, off, true);
 }
 
 static void mig_dev_init_fds(struct mig_dev *d)
