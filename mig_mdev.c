@@ -674,6 +674,15 @@ static int mig_probe(struct mdev_device *mdev)
 	st = vfio_alloc_device(mig_mdev_state, vdev, &mdev->dev, &mig_dev_ops);
 	if (IS_ERR(st))
 		return PTR_ERR(st);
+	/*
+	 * A device set of its own, made here rather than by the vfio core:
+	 * registration makes one when the driver did not, but ignores the
+	 * allocation failing, and the first open then dereferences a NULL
+	 * dev_set (found by selftests/fail_nth_test on 6.12).
+	 */
+	ret = vfio_assign_device_set(&st->vdev, &st->vdev);
+	if (ret)
+		goto err_put;
 	ret = vfio_register_emulated_iommu_dev(&st->vdev);
 	if (ret)
 		goto err_put;
