@@ -445,7 +445,7 @@ static int fn_cleanup(struct fn_seq *s)
 static const char *fn_explained(const struct fn_seq *s)
 {
 	const struct mt_inst *in;
-	char link[PATH_MAX], target[PATH_MAX], node[PATH_MAX];
+	char link[PATH_MAX], target[256], node[300];
 	const char *grp;
 	ssize_t n;
 
