@@ -19,17 +19,8 @@ CONF=/etc/mdevctl.d
 OUT=/tmp/mdevctl_test.$$
 NTESTS=24
 
-n=0
-fails=0
-ok() {	# ok STATUS NAME: one TAP line, STATUS 0 is a pass
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		fails=$((fails + 1))
-	fi
-}
+# shellcheck source=selftests/tap.sh disable=SC1091
+. "$(dirname "$0")/tap.sh"
 diag() {	# diag FILE: show FILE as TAP comments
 	sed 's/^/# /' "$1"
 }

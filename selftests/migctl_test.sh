@@ -11,19 +11,9 @@ D=/sys/bus/mdev/devices
 W=/tmp/migctl_test
 HDR=160		# migctl's file header
 PAGE_DATA=$((HDR + 24 + 16))	# stream header, PAGES record header and head
-n=0
-fails=0
 insts=
-
-ok() {	# ok STATUS NAME
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		fails=$((fails + 1))
-	fi
-}
+# shellcheck source=selftests/tap.sh disable=SC1091
+. "$(dirname "$0")/tap.sh"
 
 skip_all() {
 	echo "1..0 # SKIP $1"

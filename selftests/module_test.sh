@@ -5,17 +5,8 @@
 # Prints TAP on stdout.
 
 PARENT=/sys/class/mig_mdev/mig_mdev
-n=0
-fails=0
-ok() {	# ok COND-EXIT-STATUS NAME
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		fails=$((fails + 1))
-	fi
-}
+# shellcheck source=selftests/tap.sh disable=SC1091
+. "$(dirname "$0")/tap.sh"
 
 echo "TAP version 13"
 echo "1..8"

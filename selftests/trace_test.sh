@@ -21,17 +21,8 @@ KO=${MIG_MODULE:-/mig/mig-mdev.ko}
 MIGCTL=${MIGCTL:-/mig/bin/migctl}
 OUT=/tmp/trace_test.$$
 
-n=0
-fails=0
-ok() {	# ok STATUS NAME: one TAP line, STATUS 0 is a pass
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		fails=$((fails + 1))
-	fi
-}
+# shellcheck source=selftests/tap.sh disable=SC1091
+. "$(dirname "$0")/tap.sh"
 count() {	# count PATTERN: trace lines matching PATTERN
 	grep -c -- "$1" "$OUT.trace"
 }
