@@ -198,6 +198,9 @@ struct mig_stats {
  * @dirty: bitmap of pages written since last sent, @npages bits (lock)
  * @page_hash: xxh64 of each page of @mem, kept current by every writer of
  *             @mem, so that the digest never has to read all of memory (lock)
+ * @zero_pending: bitmap of pages that are zero in the device's state (and
+ *                in @page_hash) but whose bytes in @mem were not cleared
+ *                yet; only a resume session leaves bits set here (lock)
  * @stale_page: a page whose hash is not current yet (a resume stopped
  *              inside it), rehashed before the next digest; -1 if none (lock)
  * @mig_state: the v1 device_state, MIG_STATE_* (lock)
@@ -225,6 +228,7 @@ struct mig_mdev_state {
 	u32 npages;
 	unsigned long *dirty;
 	__le64 *page_hash;
+	unsigned long *zero_pending;
 	long stale_page;
 	u32 mig_state;
 	struct mig_save save;
@@ -257,6 +261,8 @@ bool mig_cfg_intx_disabled(struct mig_mdev_state *st);
 int mig_dev_init(struct mig_mdev_state *st);		/* no lock needed */
 void mig_dev_free(struct mig_mdev_state *st);		/* no lock needed */
 void mig_dev_reset(struct mig_mdev_state *st);
+void mig_dev_reset_lazy(struct mig_mdev_state *st);
+void mig_dev_mem_settle(struct mig_mdev_state *st, u32 first, u32 count);
 int mig_dev_bar0_read(struct mig_mdev_state *st, u32 off, u32 *val);
 int mig_dev_bar0_write(struct mig_mdev_state *st, u32 off, u32 val);
 void mig_dev_engine_update(struct mig_mdev_state *st);
@@ -266,6 +272,9 @@ void mig_dev_mark_all_dirty(struct mig_mdev_state *st);
 void mig_dev_mem_written(struct mig_mdev_state *st, u32 first, u32 count);
 void mig_dev_page_rehash(struct mig_mdev_state *st, u32 page);
 void mig_dev_page_stale(struct mig_mdev_state *st, u32 page);
+void mig_dev_page_load(struct mig_mdev_state *st, u32 page, const void *src);
+void mig_dev_page_load_part(struct mig_mdev_state *st, u32 page, u32 off,
+			    const void *src, size_t len);
 u64 mig_dev_digest(struct mig_mdev_state *st);
 void mig_dev_set_rate(struct mig_mdev_state *st, u32 rate);
 void mig_dev_regs_to_rec(struct mig_mdev_state *st, struct mig_rec_regs *r);

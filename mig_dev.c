@@ -10,18 +10,26 @@
  * exactly where the source stopped.  The digest covers all of it; memory
  * enters it through a hash per page that every writer of memory keeps
  * current, so reading the digest (and a save's END record) costs a pass
- * over the page hashes, not over memory.
+ * over the page hashes, not over memory.  The reset that starts a resume
+ * clears memory lazily: its pages become zero in their hashes at once and
+ * in memory when the stream writes them or the session ends (see
+ * mig_dev_reset_lazy()).
  *
  * Every function here is called with st->lock held unless its comment says
  * otherwise; the engine's work item takes the lock itself.
  */
 #include <linux/bitmap.h>
+#include <linux/build_bug.h>
 #include <linux/ktime.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <linux/xxhash.h>
 
 #include "mig.h"
+
+/* The zero page stands for a page of device memory. */
+static_assert(MIG_PAGE_SIZE <= PAGE_SIZE);
 
 /* The engine wakes this often and catches up with the time that passed. */
 #define MIG_ENGINE_TICK_MS	10
@@ -411,6 +419,25 @@ int mig_dev_bar0_write(struct mig_mdev_state *st, u32 off, u32 val)
 	return 0;
 }
 
+/* Everything of the power-on state but the contents of memory. */
+static void mig_dev_reset_state(struct mig_mdev_state *st)
+{
+	const void *zero_page = page_address(ZERO_PAGE(0));
+	__le64 zero_hash;
+	u32 page;
+
+	memset(&st->regs, 0, sizeof(st->regs));
+	st->engine.prng = mig_prng_seed(0);
+	st->engine.count = 0;
+	mig_dev_engine_update(st);
+	zero_hash = cpu_to_le64(xxh64(zero_page, MIG_PAGE_SIZE, 0));
+	for (page = 0; page < st->npages; page++)
+		st->page_hash[page] = zero_hash;
+	st->stale_page = -1;
+	bitmap_zero(st->dirty, st->npages);
+	mig_cfg_init(st);
+}
+
 /**
  * mig_dev_reset() - put the device in its power-on state
  * @st: the instance
@@ -420,20 +447,97 @@ int mig_dev_bar0_write(struct mig_mdev_state *st, u32 off, u32 val)
  */
 void mig_dev_reset(struct mig_mdev_state *st)
 {
-	__le64 zero_hash;
-	u32 page;
-
-	memset(&st->regs, 0, sizeof(st->regs));
-	st->engine.prng = mig_prng_seed(0);
-	st->engine.count = 0;
-	mig_dev_engine_update(st);
+	mig_dev_reset_state(st);
 	memset(st->mem, 0, (size_t)st->npages * MIG_PAGE_SIZE);
-	zero_hash = cpu_to_le64(xxh64(st->mem, MIG_PAGE_SIZE, 0));
-	for (page = 0; page < st->npages; page++)
-		st->page_hash[page] = zero_hash;
-	st->stale_page = -1;
-	bitmap_zero(st->dirty, st->npages);
-	mig_cfg_init(st);
+	bitmap_zero(st->zero_pending, st->npages);
+}
+
+/**
+ * mig_dev_reset_lazy() - power-on state, memory cleared only when needed
+ * @st: the instance
+ *
+ * As mig_dev_reset(), except that the pages of memory are only marked
+ * pending zero: their hashes (and so the digest) are those of zero pages at
+ * once, but their bytes are cleared by mig_dev_mem_settle(), or not at all
+ * if mig_dev_page_load() or mig_dev_page_load_part() writes them first.  A
+ * resume, whose stream normally brings every page, so does not clear all of
+ * memory only to overwrite it.  The caller must settle all of memory before
+ * anything but those functions and mig_dev_mem_settle() reads or writes it
+ * (see mig_load_close()).
+ */
+void mig_dev_reset_lazy(struct mig_mdev_state *st)
+{
+	mig_dev_reset_state(st);
+	bitmap_fill(st->zero_pending, st->npages);
+}
+
+/**
+ * mig_dev_mem_settle() - clear the pages of a range still pending zero
+ * @st: the instance
+ * @first: first page
+ * @count: number of pages; the caller checked the range
+ *
+ * Afterwards the bytes of the range in memory are the device's state.
+ */
+void mig_dev_mem_settle(struct mig_mdev_state *st, u32 first, u32 count)
+{
+	unsigned long end = (unsigned long)first + count;
+	unsigned long page, stop;
+
+	for (page = find_next_bit(st->zero_pending, end, first); page < end;
+	     page = find_next_bit(st->zero_pending, end, stop)) {
+		stop = find_next_zero_bit(st->zero_pending, end, page);
+		memset(st->mem + page * MIG_PAGE_SIZE, 0,
+		       (stop - page) * MIG_PAGE_SIZE);
+		bitmap_clear(st->zero_pending, page, stop - page);
+	}
+}
+
+/**
+ * mig_dev_page_load() - write a whole page of memory (a resume)
+ * @st: the instance
+ * @page: the page, < st->npages
+ * @src: MIG_PAGE_SIZE bytes
+ *
+ * The page's hash is brought up to date; the page is no longer pending zero.
+ */
+void mig_dev_page_load(struct mig_mdev_state *st, u32 page, const void *src)
+{
+	memcpy(st->mem + (size_t)page * MIG_PAGE_SIZE, src, MIG_PAGE_SIZE);
+	__clear_bit(page, st->zero_pending);
+	mig_dev_page_rehash(st, page);
+	if (st->stale_page == page)
+		st->stale_page = -1;
+}
+
+/**
+ * mig_dev_page_load_part() - write part of a page of memory (a resume)
+ * @st: the instance
+ * @page: the page, < st->npages
+ * @off: offset in the page
+ * @src: the bytes
+ * @len: how many, at most MIG_PAGE_SIZE - @off
+ *
+ * A page pending zero is cleared first, so that the bytes not written are
+ * zero as the device's state says.  If the write ends the page, its hash is
+ * brought up to date; otherwise the page is stale until the next write ends
+ * it or the digest is needed (mig_dev_page_stale()).
+ */
+void mig_dev_page_load_part(struct mig_mdev_state *st, u32 page, u32 off,
+			    const void *src, size_t len)
+{
+	u8 *p = st->mem + (size_t)page * MIG_PAGE_SIZE;
+
+	if (__test_and_clear_bit(page, st->zero_pending))
+		memset(p, 0, MIG_PAGE_SIZE);
+	memcpy(p + off, src, len);
+	if (off + len < MIG_PAGE_SIZE) {
+		mig_dev_page_stale(st, page);
+		return;
+	}
+	mig_dev_page_rehash(st, page);
+	if (st->stale_page == page)
+		st->stale_page = -1;
 }
 
 /**
@@ -457,13 +561,18 @@ int mig_dev_init(struct mig_mdev_state *st)
 	st->dirty = bitmap_zalloc(st->npages, GFP_KERNEL);
 	if (!st->dirty)
 		goto err_mem;
+	st->zero_pending = bitmap_zalloc(st->npages, GFP_KERNEL);
+	if (!st->zero_pending)
+		goto err_dirty;
 	st->page_hash = kvcalloc(st->npages, sizeof(*st->page_hash),
 				 GFP_KERNEL);
 	if (!st->page_hash)
-		goto err_dirty;
+		goto err_zero;
 	mig_dev_reset(st);
 	return 0;
 
+err_zero:
+	bitmap_free(st->zero_pending);
 err_dirty:
 	bitmap_free(st->dirty);
 err_mem:
@@ -481,6 +590,7 @@ err_mem:
 void mig_dev_free(struct mig_mdev_state *st)
 {
 	kvfree(st->page_hash);
+	bitmap_free(st->zero_pending);
 	bitmap_free(st->dirty);
 	vfree(st->mem);
 }

@@ -381,11 +381,14 @@ static ssize_t mig_bar2_rw(struct mig_mdev_state *st, char __user *buf,
 	u64 size = st->bar_size[VFIO_PCI_BAR2_REGION_INDEX];
 	unsigned long left;
 	ssize_t ret = count;
+	u32 first, last;
 
 	if (!count || off >= size || count > size - off)
 		return -EINVAL;
 	if (count <= 8 && (!is_power_of_2(count) || off & (count - 1)))
 		return -EINVAL;
+	first = off / MIG_PAGE_SIZE;
+	last = (off + count - 1) / MIG_PAGE_SIZE;
 
 	mutex_lock(&st->lock);
 	if (write) {
@@ -396,10 +399,10 @@ static ssize_t mig_bar2_rw(struct mig_mdev_state *st, char __user *buf,
 		}
 		left = copy_from_user(st->mem + off, buf, count);
 		/* Whatever was copied changed memory: account for it all. */
-		mig_dev_mem_written(st, off / MIG_PAGE_SIZE,
-				    (off + count - 1) / MIG_PAGE_SIZE -
-				    off / MIG_PAGE_SIZE + 1);
+		mig_dev_mem_written(st, first, last - first + 1);
 	} else {
+		/* A resume in progress may not have cleared these yet. */
+		mig_dev_mem_settle(st, first, last - first + 1);
 		left = copy_to_user(buf, st->mem + off, count);
 	}
 	if (left)

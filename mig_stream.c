@@ -569,7 +569,12 @@ static int mig_load_payload(struct mig_mdev_state *st)
 	return 0;
 }
 
-/* Copy page data into device memory; returns the bytes consumed. */
+/*
+ * Copy page data into device memory; returns the bytes consumed.  The pages
+ * of a record are contiguous in device memory.  Whole pages are written and
+ * hashed in one go; a page cut by the end of the chunk is finished by the
+ * next one.
+ */
 static size_t mig_load_page_data(struct mig_mdev_state *st, const u8 *p,
 				 size_t len)
 {
@@ -577,21 +582,23 @@ static size_t mig_load_page_data(struct mig_mdev_state *st, const u8 *p,
 	u64 left = (u64)(ld->page_end - ld->page) * MIG_PAGE_SIZE -
 		   ld->page_off;
 	size_t n = min_t(u64, len, left);
-	u64 off = ld->page_off + n;
+	size_t done = 0, part;
 
-	u32 page;
-
-	/* The pages of a record are contiguous in device memory. */
-	memcpy(st->mem + (size_t)ld->page * MIG_PAGE_SIZE + ld->page_off, p,
-	       n);
 	ld->applied = true;
-	/* Hash each page as it completes, while it is still in the cache. */
-	for (page = ld->page; page < ld->page + off / MIG_PAGE_SIZE; page++)
-		mig_dev_page_rehash(st, page);
-	ld->page += off / MIG_PAGE_SIZE;
-	ld->page_off = off % MIG_PAGE_SIZE;
-	if (ld->page_off)
-		mig_dev_page_stale(st, ld->page);
+	while (done < n) {
+		part = min_t(size_t, n - done, MIG_PAGE_SIZE - ld->page_off);
+		if (part == MIG_PAGE_SIZE)
+			mig_dev_page_load(st, ld->page, p + done);
+		else
+			mig_dev_page_load_part(st, ld->page, ld->page_off,
+					       p + done, part);
+		done += part;
+		ld->page_off += part;
+		if (ld->page_off == MIG_PAGE_SIZE) {
+			ld->page++;
+			ld->page_off = 0;
+		}
+	}
 	if (ld->page == ld->page_end)
 		mig_load_expect(ld, MIG_LOAD_REC_HDR, MIG_REC_HDR_SIZE);
 	return n;
@@ -619,18 +626,20 @@ static int mig_load_parse(struct mig_mdev_state *st)
  * @st: the instance
  *
  * Without a session, or with one that has already changed the device, the
- * device is reset to its power-on state first (a new resume).  With a
- * session that has not applied any byte yet (a restart after a rejected
- * chunk), only the parser starts over, which is cheap: the device was not
- * changed by the stream and accesses made while RESUMING are kept.  Either
- * way the parser then waits for a stream header.
+ * device is reset to its power-on state first (a new resume), memory
+ * lazily: the pages the stream brings are never cleared, the others are
+ * when the session is closed (mig_load_close()).  With a session that has
+ * not applied any byte yet (a restart after a rejected chunk), only the
+ * parser starts over, which is cheap: the device was not changed by the
+ * stream and accesses made while RESUMING are kept.  Either way the parser
+ * then waits for a stream header.
  */
 void mig_load_open(struct mig_mdev_state *st)
 {
 	struct mig_load *ld = &st->load;
 
 	if (!ld->active || ld->applied)
-		mig_dev_reset(st);
+		mig_dev_reset_lazy(st);
 	memset(ld, 0, sizeof(*ld));
 	ld->active = true;
 	mig_load_restart(ld);
@@ -639,9 +648,14 @@ void mig_load_open(struct mig_mdev_state *st)
 /**
  * mig_load_close() - drop the resume session
  * @st: the instance
+ *
+ * Whether the stream was complete or not, the pages it did not bring are
+ * cleared now, as the reset that opened the session said.
  */
 void mig_load_close(struct mig_mdev_state *st)
 {
+	if (st->load.active)
+		mig_dev_mem_settle(st, 0, st->npages);
 	memset(&st->load, 0, sizeof(st->load));
 }
 
