@@ -1448,6 +1448,145 @@ TEST_F_TIMEOUT(mig_pair, resume_after_destination_reset, 120)
 	pair_check(_metadata, self);
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
+
+/*
+ * Memory of @in, pages [@first, @first + @count), read through BAR2, is
+ * zero (@want NULL) or equal to the same pages of @want.
+ */
+static bool mem_is(struct mt_inst *in, struct mt_inst *want, uint32_t first,
+		   uint32_t count)
+{
+	const size_t step = 256 * MIG_PAGE_SIZE;
+	uint64_t off = (uint64_t)first * MIG_PAGE_SIZE;
+	uint64_t end = off + (uint64_t)count * MIG_PAGE_SIZE;
+	uint8_t *a = malloc(step), *b = calloc(1, step);
+	bool same = a && b;
+
+	for (; same && off < end; off += step) {
+		size_t len = end - off < step ? end - off : step;
+
+		same = !mig_mem_read(&in->d, off, a, len) &&
+		       (!want || !mig_mem_read(&want->d, off, b, len)) &&
+		       !memcmp(a, b, len);
+	}
+	free(a);
+	free(b);
+	return same;
+}
+
+/*
+ * The bytes of @in's memory are what its digest says: a save of @in
+ * (which copies memory) resumes into a new instance, whose resume hashes
+ * every page it receives and checks them against @in's digest.
+ */
+static void digest_matches_memory(struct __test_metadata *_metadata,
+				  FIXTURE_DATA(mig_pair) *self,
+				  struct mt_inst *in)
+{
+	struct mig_buf s = { 0 };
+	uint64_t digest = mt_digest(in);
+
+	if (!self->other.created)
+		ASSERT_EQ(0, mt_inst_new(&self->other, in->type));
+	ASSERT_EQ(0, mt_save(&in->d, MIG_PATH_PREAD, &s));
+	EXPECT_EQ(0, mt_resume(&self->other.d, s.data, s.len,
+			       MIG_STATE_STOP));
+	mig_buf_free(&s);
+	EXPECT_EQ(digest, mt_digest(&self->other));
+	EXPECT_TRUE(mem_is(&self->other, in, 0, in->npages));
+}
+
+/*
+ * Entering RESUMING resets the device: pages of memory the stream does not
+ * bring are zero afterwards, though the destination held data there.
+ */
+TEST_F_TIMEOUT(mig_pair, resume_clears_pages_the_stream_does_not_bring, 180)
+{
+	const size_t run = MIG_MAX_RUN_PAGES * MIG_PAGE_SIZE;
+	size_t rec = MT_REC_LEN + sizeof(struct mig_rec_pages) + run;
+	const struct mig_rec_pages *rp;
+	uint8_t *zero = calloc(1, run), *b;
+	size_t at, blen, end_len;
+
+	ASSERT_NE(NULL, zero);
+	ASSERT_LE(MIG_MAX_RUN_PAGES, self->src.npages);
+	/* The first record of a save is pages 0..63: make them zero ... */
+	ASSERT_EQ(0, mig_mem_write(&self->src.d, 0, zero, run));
+	free(zero);
+	self->digest = mt_digest(&self->src);
+	pair_save(_metadata, self);
+	at = self->parsed.first_pages;
+	rp = (const void *)(self->stream.data + at + MT_REC_LEN);
+	ASSERT_EQ(0, le32toh(rp->first));
+	ASSERT_EQ(MIG_MAX_RUN_PAGES, le32toh(rp->count));
+	/* ... and leave that record out; END counts the bytes before it. */
+	b = mt_dup(&self->stream);
+	ASSERT_NE(NULL, b);
+	blen = self->stream.len - rec;
+	memmove(b + at, b + at + rec, blen - at);
+	end_len = self->parsed.end_stream_len - rec;
+	put64(b + self->parsed.off_end - rec + MT_REC_LEN +
+	      offsetof(struct mig_rec_end, stream_len), end_len);
+	ASSERT_FALSE(mem_is(&self->dst, NULL, 0, MIG_MAX_RUN_PAGES));
+
+	ASSERT_EQ(0, mig_set_state(&self->dst.d, MIG_STATE_RESUMING));
+	ASSERT_EQ(0, mt_feed(&self->dst.d, MIG_PATH_MMAP, b, blen,
+			     MT_CUT_RANDOM, 5, NULL));
+	free(b);
+	ASSERT_EQ(0, mig_set_state(&self->dst.d, MIG_STATE_STOP));
+	pair_check(_metadata, self);
+	EXPECT_TRUE(mem_is(&self->dst, NULL, 0, MIG_MAX_RUN_PAGES));
+	EXPECT_TRUE(mem_is(&self->dst, &self->src, 0, self->src.npages));
+	digest_matches_memory(_metadata, self, &self->dst);
+}
+
+/* In RESUMING, memory reads as reset until the stream brings a page. */
+TEST_F_TIMEOUT(mig_pair, resuming_bar2_reads_zero_until_the_page_comes, 180)
+{
+	uint32_t last = self->dst.npages - 1;
+
+	pair_save(_metadata, self);
+	ASSERT_FALSE(mem_is(&self->dst, NULL, 1, 1));
+	ASSERT_EQ(0, mig_set_state(&self->dst.d, MIG_STATE_RESUMING));
+	EXPECT_TRUE(mem_is(&self->dst, NULL, 1, 1));
+	EXPECT_TRUE(mem_is(&self->dst, NULL, last, 1));
+	ASSERT_EQ(0, mt_feed(&self->dst.d, MIG_PATH_PREAD, self->stream.data,
+			     self->stream.len, MT_CUT_RANDOM, 9, NULL));
+	ASSERT_EQ(0, mig_set_state(&self->dst.d, MIG_STATE_STOP));
+	pair_check(_metadata, self);
+	EXPECT_TRUE(mem_is(&self->dst, &self->src, 0, self->src.npages));
+}
+
+/*
+ * A resume dropped half way (close): the pages brought are the source's,
+ * the others are zero, and the digest says so.
+ */
+TEST_F_TIMEOUT(mig_pair, close_in_resuming_leaves_pages_not_brought_zero, 180)
+{
+	uint32_t last = self->dst.npages - 1;
+
+	pair_save(_metadata, self);
+	ASSERT_FALSE(mem_is(&self->dst, NULL, last, 1));
+	ASSERT_EQ(0, mig_set_state(&self->dst.d, MIG_STATE_RESUMING));
+	ASSERT_EQ(0, mt_feed(&self->dst.d, MIG_PATH_MMAP, self->stream.data,
+			     self->stream.len / 2, MT_CUT_RANDOM, 3, NULL));
+	close_reopen(_metadata, &self->dst);
+	EXPECT_TRUE(mem_is(&self->dst, &self->src, 1, 1));
+	EXPECT_TRUE(mem_is(&self->dst, NULL, last, 1));
+	digest_matches_memory(_metadata, self, &self->dst);
+}
+
 TEST_F_TIMEOUT(mig_pair, precopy_with_engine_running_gives_equal_digest, 180)
 {
 	struct mig_dev *s = &self->src.d;
@@ -1543,18 +1682,6 @@ static void corrupt_resume(struct __test_metadata *_metadata,
 	corrupt_resume(_metadata, self, b, blen, state);		\
 	free(b);							\
 } while (0)
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
 
 #define HDR_OFF(field)	offsetof(struct mig_stream_header, field)
 
