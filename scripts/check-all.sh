@@ -2,14 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # make check: the suite on each kernel KERNEL names, one totals line.
 #
-#   KERNEL=61    Debian's 6.1 kernel (make check-61; the default)
+#   KERNEL=61    Debian's 6.1 kernel (make check-61)
 #   KERNEL=612   the 6.12 debug kernel, built first if needed (make check-debug)
-#   KERNEL=all   both, 6.1 first
+#   KERNEL=all   both, 6.1 first (the default)
 #
 # Each kernel's own summary and logs stay where its run put them
 # (build/vm/ and build/vm-debug/); the last line sums them.
 set -uo pipefail
-KERNEL=${KERNEL:-61}
+KERNEL=${KERNEL:-all}
 case "$KERNEL" in
 61) targets=(check-61) ;;
 612) targets=(check-debug) ;;

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # The VM test machinery (included from the Makefile).  See docs/TESTING.md.
 #
-#   make check              the suite on Debian's 6.1 kernel
-#   make check KERNEL=all   on 6.1 and on the 6.12 debug kernel, one total (612: debug only)
+#   make check              the suite on Debian's 6.1 and on the 6.12 debug kernel, one total
+#   make check KERNEL=61    only on 6.1 (612: only on the debug kernel, built first if needed)
 #   make check TESTS="a b"  run only those TESTS programs
 #   make demo               boot the VM and run selftests/qemu/demo.sh
 #   make vm-shell           boot the VM with a shell on this terminal
@@ -16,7 +16,7 @@ VM_ENV := KVER_61="$(KVER_61)" MIG_CACHE="$(MIG_CACHE)" BUILD="$(BUILD)" \
 
 .PHONY: check check-61 demo vm-shell initramfs vm-deps vm-kernel vm-run
 
-KERNEL ?= 61
+KERNEL ?= all
 
 check:
 	@KERNEL="$(KERNEL)" bash $(VM_SCRIPTS)/check-all.sh
