@@ -1567,7 +1567,9 @@ static void usage(void)
 		"  --round R     without --seed: new instances and a new seed every\n"
 		"                R seconds (default: one round)\n"
 		"  fuzz.seed=, fuzz.time=, fuzz.ops=, fuzz.round= on the kernel\n"
-		"  command line override the options (make fuzz uses them).\n");
+		"  command line override the options (make fuzz uses them); with\n"
+		"  fuzz.time= or fuzz.round= but no fuzz.seed=, a --seed is dropped\n"
+		"  and every round gets a new random seed.\n");
 	exit(2);
 }
 
@@ -1773,6 +1775,14 @@ int main(int argc, char **argv)
 			s = strtoull(val, NULL, 0);
 			have_seed = true;
 		}
+		/*
+		 * make fuzz explores: its time or round budget replaces the
+		 * fixed seed the TESTS line gives CI, unless it names a seed.
+		 */
+		if (!cmdline_opt(cmdline, "seed", val, sizeof(val)) &&
+		    (cmdline_opt(cmdline, "time", val, sizeof(val)) ||
+		     cmdline_opt(cmdline, "round", val, sizeof(val))))
+			have_seed = false;
 		if (cmdline_opt(cmdline, "time", val, sizeof(val)))
 			budget = strtod(val, NULL);
 		if (cmdline_opt(cmdline, "ops", val, sizeof(val)))
