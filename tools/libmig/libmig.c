@@ -118,9 +118,12 @@ int mig_region_info(struct mig_dev *d, int index,
 	return 0;
 }
 
-/* Find capability @id in the chain of @ri, or NULL. */
-static struct vfio_info_cap_header *
-mig_region_cap(struct vfio_region_info *ri, uint16_t id)
+/*
+ * Follows the chain from ri->cap_offset, refusing an offset outside the
+ * answer and giving up after 64 hops (a loop).
+ */
+struct vfio_info_cap_header *mig_region_cap(struct vfio_region_info *ri,
+					    uint16_t id)
 {
 	uint32_t off, hops = 0;
 

@@ -70,6 +70,9 @@ int mig_region_pwrite(struct mig_dev *d, int index, const void *buf,
 		      size_t len, uint64_t off);
 int mig_region_info(struct mig_dev *d, int index,
 		    struct vfio_region_info **info);	/* caller frees */
+/* Capability @id in the chain of a GET_REGION_INFO answer, or NULL. */
+struct vfio_info_cap_header *mig_region_cap(struct vfio_region_info *ri,
+					    uint16_t id);
 
 /* The trapped header of the migration region. */
 int mig_get_state(struct mig_dev *d, uint32_t *state);

@@ -329,26 +329,6 @@ struct mc_dev {
 	enum mig_path path;
 };
 
-static struct vfio_info_cap_header *cap_find(struct vfio_region_info *ri,
-					     uint16_t id)
-{
-	uint32_t off, hops = 0;
-
-	if (!(ri->flags & VFIO_REGION_INFO_FLAG_CAPS))
-		return NULL;
-	for (off = ri->cap_offset; off && hops < 64; hops++) {
-		struct vfio_info_cap_header *h;
-
-		if (off < sizeof(*ri) || off + sizeof(*h) > ri->argsz)
-			return NULL;
-		h = (struct vfio_info_cap_header *)((uint8_t *)ri + off);
-		if (h->id == id)
-			return h;
-		off = h->next;
-	}
-	return NULL;
-}
-
 /* Copy a string into @len bytes, cut if needed, always terminated. */
 static void copy_str(char *out, const char *in, size_t len)
 {
@@ -443,12 +423,12 @@ static int mc_open(struct mc_dev *m, const char *name)
 			    strerror(-ret));
 	}
 	m->flags = ri->flags;
-	ct = (void *)cap_find(ri, VFIO_REGION_INFO_CAP_TYPE);
+	ct = (void *)mig_region_cap(ri, VFIO_REGION_INFO_CAP_TYPE);
 	if (ct) {
 		m->rtype = ct->type;
 		m->rsubtype = ct->subtype;
 	}
-	m->has_sparse = cap_find(ri, VFIO_REGION_INFO_CAP_SPARSE_MMAP) &&
+	m->has_sparse = mig_region_cap(ri, VFIO_REGION_INFO_CAP_SPARSE_MMAP) &&
 			(ri->flags & VFIO_REGION_INFO_FLAG_MMAP);
 	free(ri);
 
@@ -1216,7 +1196,7 @@ static int cmd_info(const char *uuid)
 		goto out;
 	}
 	flags_str(ri->flags, flags, sizeof(flags));
-	sp = (void *)cap_find(ri, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
+	sp = (void *)mig_region_cap(ri, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
 	if (opt.json) {
 		printf("{\n");
 		json_str("command", "info", false);
