@@ -7,7 +7,8 @@
 #   results.csv        metric,value (medians)
 #   spread.csv         metric,median,min,max
 #   results.md         the tables, with the machine they came from
-#   bench.png          the plot (gnuplot, made here from the CSV)
+#   bench.png          the plot (gnuplot, made here from the CSV, with
+#                      bench.gp and *.dat); a part not run is a blank panel
 #
 # It reuses make check's pipeline (scripts/check.sh) with
 # TESTS=selftests/bench.sh and mig.bench=1 on the guest's command line.
@@ -172,8 +173,15 @@ with open(out + "/datapath.dat", "w") as f:
 PY
 
 # ---- plot ------------------------------------------------------------------
+# has_NAME: 1 if NAME.dat has a measured value (a run of some parts only
+# leaves the others empty or NaN; their panels are left blank).
+has() {
+	awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/) f = 1 }
+	     END { print f ? 1 : 0 }' "$OUT/$1.dat" 2> /dev/null || echo 0
+}
 if command -v gnuplot > /dev/null; then
-	if (cd "$OUT" && gnuplot <<'GP') > "$OUT/gnuplot.log" 2>&1
+	flags="has_datapath=$(has datapath); has_sweep=$(has sweep); has_conv=$(has conv); has_scale=$(has scale)"
+	cat > "$OUT/bench.gp" <<'GP'
 set terminal pngcairo size 1200,900 font ",9" noenhanced
 set output "bench.png"
 set multiplot layout 2,2 title "mig-mdev make bench (TCG guest; medians)"
@@ -183,7 +191,11 @@ set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set yrange [0:*]
 set ylabel "ratio to memcpy"
-plot "datapath.dat" using 3:xtic(2) title "save", "" using 4 title "resume"
+if (has_datapath) {
+	plot "datapath.dat" using 3:xtic(2) title "save", "" using 4 title "resume"
+} else {
+	set multiplot next
+}
 set title "2. data section sweep (mmap)"
 set style data linespoints
 set logscale x 2
@@ -193,8 +205,12 @@ set y2label "syscalls per MiB"
 set logscale y2 10
 set y2tics
 set key top left
-plot "sweep.dat" using 1:6 title "save / memcpy", "" using 1:7 title "resume / memcpy", \
-     "" using 1:4 axes x1y2 title "save syscalls/MiB" dt 2, "" using 1:5 axes x1y2 title "resume syscalls/MiB" dt 2
+if (has_sweep) {
+	plot "sweep.dat" using 1:6 title "save / memcpy", "" using 1:7 title "resume / memcpy", \
+	     "" using 1:4 axes x1y2 title "save syscalls/MiB" dt 2, "" using 1:5 axes x1y2 title "resume syscalls/MiB" dt 2
+} else {
+	set multiplot next
+}
 unset y2tics
 unset y2label
 unset logscale y2
@@ -204,7 +220,11 @@ set xlabel "engine rate, pages/s (0 plotted at 1)"
 set ylabel "pre-copy passes"
 set y2label "stop-and-copy MiB"
 set y2tics
-plot "conv.dat" using 1:2 title "passes", "" using 1:3 axes x1y2 title "stop-and-copy MiB"
+if (has_conv) {
+	plot "conv.dat" using 1:2 title "passes", "" using 1:3 axes x1y2 title "stop-and-copy MiB"
+} else {
+	set multiplot next
+}
 unset y2tics
 unset y2label
 unset logscale x
@@ -212,10 +232,14 @@ set title "4. scale (4 MiB pairs, threads)"
 set xlabel "pairs migrating at once"
 set ylabel "aggregate MiB/s"
 set xtics (1, 8, 32)
-plot "scale.dat" using 1:2 title "aggregate MiB/s"
+if (has_scale) {
+	plot "scale.dat" using 1:2 title "aggregate MiB/s"
+} else {
+	set multiplot next
+}
 unset multiplot
 GP
-	then
+	if (cd "$OUT" && gnuplot -e "$flags" bench.gp) > "$OUT/gnuplot.log" 2>&1; then
 		say PLOT "$OUT/bench.png"
 	else
 		say PLOT "gnuplot failed: see $OUT/gnuplot.log"
