@@ -29,16 +29,6 @@
 #define ASSERT_STATE(d, s)	ASSERT_EQ((uint32_t)(s), mt_state(d))
 #define EXPECT_STATE(d, s)	EXPECT_EQ((uint32_t)(s), mt_state(d))
 
-/* The native (offset, width) pairs of the header, PROTOCOL.md's table. */
-static bool hdr_native(uint64_t off, size_t width)
-{
-	return (off == MIG_HDR_DEVICE_STATE && width == 4) ||
-	       (off == MIG_HDR_RESERVED && width == 4) ||
-	       (off == MIG_HDR_PENDING_BYTES && width == 8) ||
-	       (off == MIG_HDR_DATA_OFFSET && width == 8) ||
-	       (off == MIG_HDR_DATA_SIZE && width == 8);
-}
-
 static const size_t hdr_widths[] = { 1, 2, 4, 8 };
 
 static uint64_t now_ms(void)
@@ -347,7 +337,7 @@ static void sweep_reads(struct __test_metadata *_metadata, struct mig_dev *d)
 		for (i = 0; i < ARRAY_SIZE(hdr_widths); i++) {
 			size_t w = hdr_widths[i];
 
-			if (hdr_native(off, w))
+			if (mig_hdr_native(off, w))
 				continue;
 			ret = mt_hdr_read(d, off, buf, w);
 			if (ret != -EINVAL && !bad++) {
@@ -418,7 +408,7 @@ static void sweep_writes(struct __test_metadata *_metadata, struct mig_dev *d,
 		for (i = 0; i < ARRAY_SIZE(hdr_widths); i++) {
 			size_t w = hdr_widths[i];
 
-			if (hdr_native(off, w))
+			if (mig_hdr_native(off, w))
 				continue;
 			ret = mt_hdr_write(d, off, buf, w);
 			if (ret != -EINVAL && !bad++) {

@@ -520,15 +520,6 @@ static size_t mutate(unsigned int kind, unsigned int a, unsigned int b,
 /* Predictions                                                       */
 /* ---------------------------------------------------------------- */
 
-static bool hdr_native(uint64_t off, size_t w)
-{
-	return (off == MIG_HDR_DEVICE_STATE && w == 4) ||
-	       (off == MIG_HDR_RESERVED && w == 4) ||
-	       (off == MIG_HDR_PENDING_BYTES && w == 8) ||
-	       (off == MIG_HDR_DATA_OFFSET && w == 8) ||
-	       (off == MIG_HDR_DATA_SIZE && w == 8);
-}
-
 static bool state_valid(uint32_t s)
 {
 	return s <= MIG_STATE_RESUMING || s == MIG_STATE_ERROR;
@@ -633,14 +624,14 @@ static void op_header(struct fz_dev *v)
 		off = rnd_below(v->d.data_offset + 64);
 	if (off >= v->d.data_offset)
 		return;		/* the section: op_section */
-	if (write && hdr_native(off, w) && off == MIG_HDR_DEVICE_STATE) {
+	if (write && mig_hdr_native(off, w) && off == MIG_HDR_DEVICE_STATE) {
 		if (v->src && (uint32_t)val == MIG_STATE_RESUMING)
 			val = 5;
 		op_state_write(v, (uint32_t)val);
 		return;
 	}
 	memcpy(buf, &val, sizeof(val));
-	if (!hdr_native(off, w))
+	if (!mig_hdr_native(off, w))
 		allowed = A_EINVAL;
 	else if (!write || off == MIG_HDR_RESERVED)
 		allowed = A_OK;

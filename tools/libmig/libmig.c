@@ -527,6 +527,15 @@ int mig_set_data_size(struct mig_dev *d, uint64_t size)
 	return mig_hdr_write(d, MIG_HDR_DATA_SIZE, &size, sizeof(size));
 }
 
+bool mig_hdr_native(uint64_t off, size_t width)
+{
+	return (off == MIG_HDR_DEVICE_STATE && width == 4) ||
+	       (off == MIG_HDR_RESERVED && width == 4) ||
+	       (off == MIG_HDR_PENDING_BYTES && width == 8) ||
+	       (off == MIG_HDR_DATA_OFFSET && width == 8) ||
+	       (off == MIG_HDR_DATA_SIZE && width == 8);
+}
+
 static const char * const mig_state_names[MIG_STATE_NR] = {
 	[MIG_STATE_STOP] = "STOP",
 	[MIG_STATE_RUNNING] = "RUNNING",

@@ -81,6 +81,8 @@ int mig_get_pending(struct mig_dev *d, uint64_t *pending);
 int mig_get_data_offset(struct mig_dev *d, uint64_t *off);
 int mig_get_data_size(struct mig_dev *d, uint64_t *size);
 int mig_set_data_size(struct mig_dev *d, uint64_t size);
+/* True for the five (offset, width) pairs of the header PROTOCOL.md names. */
+bool mig_hdr_native(uint64_t off, size_t width);
 const char *mig_state_str(uint32_t state);	/* "RUNNING", ... */
 int mig_state_parse(const char *name, uint32_t *state);
 
