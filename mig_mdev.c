@@ -465,7 +465,7 @@ static ssize_t mig_bar2_rw(struct mig_mdev_state *st, char __user *buf,
 	if (count <= 8 && (!is_power_of_2(count) || off & (count - 1)))
 		return -EINVAL;
 	if (bsize > sizeof(small)) {
-		bounce = kmalloc(bsize, GFP_KERNEL);
+		bounce = kvmalloc(bsize, GFP_KERNEL);
 		if (!bounce)
 			return -ENOMEM;
 	}
@@ -488,7 +488,7 @@ static ssize_t mig_bar2_rw(struct mig_mdev_state *st, char __user *buf,
 		cond_resched();
 	}
 	if (bounce != &small)
-		kfree(bounce);
+		kvfree(bounce);
 	return done ? done : ret;
 }
 
