@@ -9,10 +9,10 @@
  * (crash-*) fails here the same way, and can be run under gdb.  The seed
  * corpus is made by the harness's own round trip: programs that fill a
  * source device and save it (pre-copy, stop-and-copy, a cancelled save,
- * the large type), the streams they saved, and shorter streams made from
+ * the large type), the streams they saved, shorter streams made from
  * those by dropping the records of zero pages (which a fresh destination
- * already has).  Every stream entry must be accepted by the resume mode,
- * or this fails.
+ * already has), and streams in the SF_COMPACT form (a byte a page).  Every
+ * stream entry must be accepted by the resume mode, or this fails.
  */
 #include <endian.h>
 #include <errno.h>
@@ -211,6 +211,73 @@ static void sparse(const uint8_t *s, size_t len, unsigned int npages,
 	free(mem);
 }
 
+/* Every page of the small or large type written whole with a pattern. */
+static void prog_pages(struct buf *b, unsigned int npages)
+{
+	unsigned int page;
+
+	for (page = 0; page < npages; page++)
+		op_mem(b, page * MIG_PAGE_SIZE, MIG_PAGE_SIZE,
+		       page % 3 ? 0x40 + page : 0);
+	op_bar0(b, MIG_REG_SCRATCH0 + 12, npages);
+}
+
+static void prog_pages_small(struct buf *b)
+{
+	prog_pages(b, SF_SMALL_PAGES);
+}
+
+static void prog_pages_large(struct buf *b)
+{
+	prog_pages(b, SF_LARGE_PAGES);
+}
+
+/* The pattern byte of a page that sf_pattern() made, or -1. */
+static int page_pattern(const uint8_t *page)
+{
+	static uint8_t want[MIG_PAGE_SIZE];
+	int p;
+
+	for (p = 0; p < 256; p++) {
+		sf_pattern(want, sizeof(want), p);
+		if (!memcmp(page, want, sizeof(want)))
+			return p;
+	}
+	return -1;
+}
+
+/* The stream @s in SF_COMPACT form: each page's data as its pattern byte. */
+static void compact(const uint8_t *s, size_t len, struct buf *out)
+{
+	size_t pos = sizeof(struct mig_stream_header);
+	struct mig_rec_header h;
+	struct mig_rec_pages p;
+	uint32_t i;
+	int pat;
+
+	buf_put(out, s, pos);
+	while (pos < len) {
+		memcpy(&h, s + pos, sizeof(h));
+		if (le32toh(h.type) != MIG_REC_PAGES) {
+			buf_put(out, s + pos, sizeof(h) + le32toh(h.len));
+			pos += sizeof(h) + le32toh(h.len);
+			continue;
+		}
+		memcpy(&p, s + pos + sizeof(h), sizeof(p));
+		buf_put(out, s + pos, sizeof(h) + sizeof(p));
+		pos += sizeof(h) + sizeof(p);
+		for (i = 0; i < le32toh(p.count); i++) {
+			pat = page_pattern(s + pos);
+			if (pat < 0) {
+				fprintf(stderr, "compact: a page that is no pattern\n");
+				exit(1);
+			}
+			buf_le(out, pat, 1);
+			pos += MIG_PAGE_SIZE;
+		}
+	}
+}
+
 static void write_file(const char *dir, const char *name, const struct buf *b)
 {
 	char path[4096];
@@ -287,7 +354,7 @@ static void cut(const char *dir, const char *name, uint8_t flags,
 static int make_corpus(const char *dir)
 {
 	struct buf fill = { 0 }, pre = { 0 }, large = { 0 }, regs = { 0 };
-	struct buf s = { 0 };
+	struct buf s = { 0 }, c = { 0 };
 
 	printf("seed corpus in %s:\n", dir);
 	roundtrip(dir, "trip-fill", 0, prog_fill, &fill);
@@ -315,11 +382,24 @@ static int make_corpus(const char *dir)
 	sparse(large.p, large.len, SF_LARGE_PAGES, &s);
 	resume(dir, "resume-large-sparse", SF_LARGE, SF_SPLIT_RANDOM, 5, &s);
 
+	/* compact: a byte a page, so that whole streams are short */
+	roundtrip(dir, "trip-pages", 0, prog_pages_small, &s);
+	compact(s.p, s.len, &c);
+	resume(dir, "compact-pages", SF_COMPACT, SF_SPLIT_SMALL, 9, &c);
+	cut(dir, "compact-cut", SF_COMPACT, SF_SPLIT_WHOLE, &c,
+	    c.len - sizeof(struct mig_rec_header) - sizeof(struct mig_rec_end));
+	roundtrip(dir, "trip-pages-large", SF_LARGE, prog_pages_large, &s);
+	c.len = 0;
+	compact(s.p, s.len, &c);
+	resume(dir, "compact-large", SF_COMPACT | SF_LARGE,
+	       SF_SPLIT_PAGES, 3, &c);
+
 	free(fill.p);
 	free(pre.p);
 	free(large.p);
 	free(regs.p);
 	free(s.p);
+	free(c.p);
 	return 0;
 }
 

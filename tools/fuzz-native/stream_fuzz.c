@@ -235,23 +235,29 @@ static u64 sf_power_on_digest(const struct mig_type *type)
 	return digest[i];
 }
 
-/*
- * A BAR2 write, as mig_bar2_rw() makes it; the lock is held.  The bytes are
- * a pattern drawn from @pattern, or zeros if it is 0.
- */
-static void sf_mem_write(struct mig_mdev_state *st, u64 off, size_t len,
-			 u32 pattern)
+void sf_pattern(u8 *dst, size_t len, u32 pattern)
 {
-	u32 first = off / MIG_PAGE_SIZE;
-	u32 last = (off + len - 1) / MIG_PAGE_SIZE;
 	u32 x = sf_rand_init(pattern, 0x4d454d);
 	size_t i;
 	u32 w;
 
 	for (i = 0; i < len; i += sizeof(w)) {
 		w = pattern ? sf_rand(&x) : 0;
-		memcpy(st->mem + off + i, &w, min(sizeof(w), len - i));
+		memcpy(dst + i, &w, min(sizeof(w), len - i));
 	}
+}
+
+/*
+ * A BAR2 write, as mig_bar2_rw() makes it, of sf_pattern() bytes; the lock
+ * is held.
+ */
+static void sf_mem_write(struct mig_mdev_state *st, u64 off, size_t len,
+			 u32 pattern)
+{
+	u32 first = off / MIG_PAGE_SIZE;
+	u32 last = (off + len - 1) / MIG_PAGE_SIZE;
+
+	sf_pattern(st->mem + off, len, pattern);
 	mig_dev_mem_written(st, first, last - first + 1);
 }
 
@@ -516,6 +522,61 @@ static void sf_resume_end(struct sf_resume *r, bool reset)
 	mutex_unlock(&st->lock);
 }
 
+/* Append up to @n bytes of @in to @out, within SF_COMPACT_MAX. */
+static size_t sf_expand_copy(u8 *out, size_t *olen, const u8 *in,
+			     size_t left, size_t n)
+{
+	n = min(n, left);
+	n = min(n, SF_COMPACT_MAX - *olen);
+	memcpy(out + *olen, in, n);
+	*olen += n;
+	return n;
+}
+
+/*
+ * An SF_COMPACT body as the stream it stands for: headers and payloads as
+ * they are, each page of a MIG_REC_PAGES record a byte for sf_pattern()
+ * (at most SF_LARGE_PAGES of them a record).  Whatever the lengths say, the
+ * body is read once and the stream is at most SF_COMPACT_MAX bytes.
+ */
+static u8 *sf_expand(const u8 *body, size_t len, size_t *olen)
+{
+	u8 *out = malloc(SF_COMPACT_MAX);
+	struct mig_rec_header h;
+	struct mig_rec_pages p;
+	size_t pos, n;
+	u32 pages;
+
+	sf_check(out, "out of memory");
+	*olen = 0;
+	pos = sf_expand_copy(out, olen, body, len,
+			     sizeof(struct mig_stream_header));
+	while (pos < len && *olen < SF_COMPACT_MAX) {
+		n = sf_expand_copy(out, olen, body + pos, len - pos, sizeof(h));
+		memcpy(&h, body + pos, n);
+		pos += n;
+		if (n < sizeof(h))
+			break;
+		if (le32_to_cpu(h.type) != MIG_REC_PAGES) {
+			pos += sf_expand_copy(out, olen, body + pos, len - pos,
+					      le32_to_cpu(h.len));
+			continue;
+		}
+		n = sf_expand_copy(out, olen, body + pos, len - pos, sizeof(p));
+		memcpy(&p, body + pos, n);
+		pos += n;
+		if (n < sizeof(p))
+			break;
+		for (pages = 0; pages < min_t(u32, le32_to_cpu(p.count),
+					      SF_LARGE_PAGES) && pos < len &&
+		     *olen <= SF_COMPACT_MAX - MIG_PAGE_SIZE; pages++) {
+			sf_pattern(out + *olen, MIG_PAGE_SIZE, body[pos++]);
+			*olen += MIG_PAGE_SIZE;
+		}
+	}
+	return out;
+}
+
 static void sf_resume(const struct mig_type *type, u32 flags, u32 split,
 		      u32 seed, const u8 *body, size_t len,
 		      struct sf_result *res)
@@ -525,7 +586,12 @@ static void sf_resume(const struct mig_type *type, u32 flags, u32 split,
 		.len = len,
 		.res = res,
 	};
+	u8 *expanded = NULL;
 
+	if (flags & SF_COMPACT) {
+		expanded = sf_expand(body, len, &r.len);
+		r.body = expanded;
+	}
 	r.st = sf_dev_new(type);
 	sf_chunker_init(&r.ch, split, seed, 0x52455355);
 	if (flags & SF_DIRTY)
@@ -535,6 +601,7 @@ static void sf_resume(const struct mig_type *type, u32 flags, u32 split,
 		sf_resume_chunk(&r);
 	sf_resume_end(&r, flags & SF_RESET);
 	sf_dev_free(r.st);
+	free(expanded);
 }
 
 /* ---- round-trip mode ---- */

@@ -10,6 +10,9 @@
  *              SF_SPLIT_NR
  *   bytes 2-3  a seed (little endian) for the chunk sizes and patterns
  * Resume mode: the body is a stream, fed in chunks to a device in RESUMING.
+ * With SF_COMPACT, the page data of each MIG_REC_PAGES record in the body is
+ * one byte a page, which sf_pattern() expands to the page before the stream
+ * is fed: inputs stay short, so mutations land on headers and lengths.
  * Round-trip mode (SF_ROUNDTRIP): the body is a program of enum sf_op
  * operations on a source device; its stream is saved and resumed.
  */
@@ -23,6 +26,7 @@
 #define SF_LARGE	0x02	/* the large type (72 pages); else small (8) */
 #define SF_DIRTY	0x04	/* the destination has state before RESUMING */
 #define SF_RESET	0x08	/* an unfinished resume ends in a reset, not a close */
+#define SF_COMPACT	0x10	/* resume: page data is one byte a page, sf_pattern() */
 #define SF_PREFIX	4
 
 #define SF_SMALL_PAGES	8
@@ -75,6 +79,20 @@ struct sf_result {
 	uint8_t *stream;
 	size_t stream_len;
 };
+
+/* Longest stream an SF_COMPACT body expands to; the rest is cut off. */
+#define SF_COMPACT_MAX	(1 << 20)
+
+/**
+ * sf_pattern() - the bytes the harness writes for a pattern
+ * @dst: where
+ * @len: how many
+ * @pattern: the pattern; 0 gives zeros
+ *
+ * An SF_OP_MEM write of a whole page at a page boundary, and an SF_COMPACT
+ * page byte, give a page of sf_pattern(page, MIG_PAGE_SIZE, pattern).
+ */
+void sf_pattern(uint8_t *dst, size_t len, uint32_t pattern);
 
 /**
  * sf_run() - run one input, checking every property; abort() on a violation
