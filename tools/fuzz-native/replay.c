@@ -2,8 +2,13 @@
 /*
  * stream_fuzz_replay: the native fuzzer's harness without libFuzzer.
  *
- *   stream_fuzz_replay FILE...             run each input once, say what it did
- *   stream_fuzz_replay --make-corpus DIR   write the seed corpus into DIR
+ *   stream_fuzz_replay [--resume|--trip] FILE...  run each input once
+ *   stream_fuzz_replay --make-corpus DIR   write the seed corpus into DIR/resume
+ *                                          and DIR/trip
+ *
+ * The mode of a file is the option's, else its name's (resume-..., trip-...:
+ * the seed corpus files and the reproducers of the two fuzz targets), else
+ * the input's SF_ROUNDTRIP flag.
  *
  * Built with AddressSanitizer and UBSan as the fuzzer is, so a reproducer
  * (crash-*) fails here the same way, and can be run under gdb.  The seed
@@ -16,9 +21,11 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <linux/mig_mdev.h>
 
 #include "stream_fuzz.h"
@@ -278,18 +285,32 @@ static void compact(const uint8_t *s, size_t len, struct buf *out)
 	}
 }
 
+/* @name is MODE-WHAT: the file goes to @dir/MODE/ */
 static void write_file(const char *dir, const char *name, const struct buf *b)
 {
 	char path[4096];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/%.*s/%s", dir,
+		 (int)strcspn(name, "-"), name, name);
 	f = fopen(path, "wb");
 	if (!f || fwrite(b->p, 1, b->len, f) != b->len || fclose(f)) {
 		fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
 		exit(1);
 	}
-	printf("  %-28s %7zu bytes\n", name, b->len);
+	printf("  %.*s/%-28s %6zu bytes\n", (int)strcspn(name, "-"), name, name,
+	       b->len);
+}
+
+static void mkdir_p(const char *dir, const char *sub)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	if (mkdir(path, 0755) && errno != EEXIST) {
+		fprintf(stderr, "cannot make %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
 }
 
 /* Run a program in round-trip mode; the stream it saved goes to @stream. */
@@ -302,7 +323,7 @@ static void roundtrip(const char *dir, const char *name, uint8_t flags,
 	buf_prefix(&b, SF_ROUNDTRIP | flags, SF_SPLIT_RANDOM, 1);
 	prog(&b);
 	write_file(dir, name, &b);
-	sf_run(b.p, b.len, &res, 1);
+	sf_run(b.p, b.len, SF_MODE_TRIP, &res, 1);
 	stream->len = 0;
 	buf_put(stream, res.stream, res.stream_len);
 	free(res.stream);
@@ -318,7 +339,7 @@ static void resume(const char *dir, const char *name, uint8_t flags,
 
 	buf_prefix(&b, flags, split, seed);
 	buf_put(&b, stream->p, stream->len);
-	sf_run(b.p, b.len, &res, 0);
+	sf_run(b.p, b.len, SF_MODE_RESUME, &res, 0);
 	if (res.sessions != 1 || res.accepted != 1 || res.rejected) {
 		fprintf(stderr, "%s: not accepted (%u sessions, %u accepted, %u rejected)\n",
 			name, res.sessions, res.accepted, res.rejected);
@@ -341,7 +362,7 @@ static void cut(const char *dir, const char *name, uint8_t flags,
 
 	buf_prefix(&b, flags, split, 0);
 	buf_put(&b, stream->p, len);
-	sf_run(b.p, b.len, &res, 0);
+	sf_run(b.p, b.len, SF_MODE_RESUME, &res, 0);
 	if (res.sessions != 1 || res.accepted || res.rejected) {
 		fprintf(stderr, "%s: not an unfinished stream (%u sessions, %u accepted, %u rejected)\n",
 			name, res.sessions, res.accepted, res.rejected);
@@ -357,6 +378,8 @@ static int make_corpus(const char *dir)
 	struct buf s = { 0 }, c = { 0 };
 
 	printf("seed corpus in %s:\n", dir);
+	mkdir_p(dir, "resume");
+	mkdir_p(dir, "trip");
 	roundtrip(dir, "trip-fill", 0, prog_fill, &fill);
 	roundtrip(dir, "trip-precopy", SF_DIRTY, prog_precopy, &pre);
 	roundtrip(dir, "trip-cancel", 0, prog_cancel, &s);
@@ -369,14 +392,14 @@ static int make_corpus(const char *dir)
 	sparse(fill.p, fill.len, SF_SMALL_PAGES, &s);
 	resume(dir, "resume-sparse", SF_DIRTY, SF_SPLIT_SMALL, 3, &s);
 	/* the stream header, a pages head, a few bytes of the page */
-	cut(dir, "cut-pages", 0, SF_SPLIT_WHOLE, &s,
+	cut(dir, "resume-cut-pages", 0, SF_SPLIT_WHOLE, &s,
 	    sizeof(struct mig_stream_header) + sizeof(struct mig_rec_header) +
 	    sizeof(struct mig_rec_pages) + 64);
 	s.len = 0;
 	sparse(regs.p, regs.len, SF_SMALL_PAGES, &s);
 	resume(dir, "resume-minimal", 0, SF_SPLIT_BYTE, 0, &s);
 	/* everything but END */
-	cut(dir, "cut-end", SF_RESET, SF_SPLIT_RANDOM, &s,
+	cut(dir, "resume-cut-end", SF_RESET, SF_SPLIT_RANDOM, &s,
 	    s.len - sizeof(struct mig_rec_header) - sizeof(struct mig_rec_end));
 	s.len = 0;
 	sparse(large.p, large.len, SF_LARGE_PAGES, &s);
@@ -385,13 +408,13 @@ static int make_corpus(const char *dir)
 	/* compact: a byte a page, so that whole streams are short */
 	roundtrip(dir, "trip-pages", 0, prog_pages_small, &s);
 	compact(s.p, s.len, &c);
-	resume(dir, "compact-pages", SF_COMPACT, SF_SPLIT_SMALL, 9, &c);
-	cut(dir, "compact-cut", SF_COMPACT, SF_SPLIT_WHOLE, &c,
+	resume(dir, "resume-compact-pages", SF_COMPACT, SF_SPLIT_SMALL, 9, &c);
+	cut(dir, "resume-compact-cut", SF_COMPACT, SF_SPLIT_WHOLE, &c,
 	    c.len - sizeof(struct mig_rec_header) - sizeof(struct mig_rec_end));
 	roundtrip(dir, "trip-pages-large", SF_LARGE, prog_pages_large, &s);
 	c.len = 0;
 	compact(s.p, s.len, &c);
-	resume(dir, "compact-large", SF_COMPACT | SF_LARGE,
+	resume(dir, "resume-compact-large", SF_COMPACT | SF_LARGE,
 	       SF_SPLIT_PAGES, 3, &c);
 
 	free(fill.p);
@@ -403,12 +426,32 @@ static int make_corpus(const char *dir)
 	return 0;
 }
 
-static int replay(const char *path)
+/*
+ * The mode of a file: forced by an option, else by its name (the fuzz
+ * targets' reproducers are resume-crash-... and trip-crash-..., the seed
+ * corpus files resume-... and trip-...), else by its SF_ROUNDTRIP flag.
+ */
+static enum sf_mode file_mode(const char *path, enum sf_mode forced)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	if (forced != SF_MODE_INPUT)
+		return forced;
+	if (!strncmp(base, "resume-", 7))
+		return SF_MODE_RESUME;
+	if (!strncmp(base, "trip-", 5))
+		return SF_MODE_TRIP;
+	return SF_MODE_INPUT;
+}
+
+static int replay(const char *path, enum sf_mode mode)
 {
 	struct sf_result res;
 	struct buf b = { 0 };
 	uint8_t tmp[65536];
 	size_t n;
+	bool trip;
 	FILE *f = fopen(path, "rb");
 
 	if (!f) {
@@ -418,27 +461,38 @@ static int replay(const char *path)
 	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
 		buf_put(&b, tmp, n);
 	fclose(f);
-	sf_run(b.p, b.len, &res, 0);
+	mode = file_mode(path, mode);
+	trip = mode == SF_MODE_TRIP || (mode == SF_MODE_INPUT &&
+					b.len >= SF_PREFIX &&
+					(b.p[0] & SF_ROUNDTRIP));
+	sf_run(b.p, b.len, trip ? SF_MODE_TRIP : SF_MODE_RESUME, &res, 0);
 	printf("%s: %zu bytes, %s: %u sessions, %u accepted, %u chunks rejected (%u into ERROR)\n",
-	       path, b.len, b.len >= SF_PREFIX && (b.p[0] & SF_ROUNDTRIP) ?
-	       "round trip" : "resume", res.sessions, res.accepted,
-	       res.rejected, res.errors);
+	       path, b.len, trip ? "round trip" : "resume", res.sessions,
+	       res.accepted, res.rejected, res.errors);
 	free(b.p);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	int i, ret = 0;
+	enum sf_mode mode = SF_MODE_INPUT;
+	int i = 1, ret = 0;
 
 	if (argc == 3 && !strcmp(argv[1], "--make-corpus"))
 		return make_corpus(argv[2]);
-	if (argc < 2 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: %s FILE...\n       %s --make-corpus DIR\n",
-			argv[0], argv[0]);
+	if (i < argc && !strcmp(argv[i], "--resume")) {
+		mode = SF_MODE_RESUME;
+		i++;
+	} else if (i < argc && !strcmp(argv[i], "--trip")) {
+		mode = SF_MODE_TRIP;
+		i++;
+	}
+	if (i >= argc || argv[i][0] == '-') {
+		fprintf(stderr, "usage: %s [--resume|--trip] FILE...\n"
+			"       %s --make-corpus DIR\n", argv[0], argv[0]);
 		return 2;
 	}
-	for (i = 1; i < argc; i++)
-		ret |= replay(argv[i]);
+	for (; i < argc; i++)
+		ret |= replay(argv[i], mode);
 	return ret;
 }

@@ -894,8 +894,8 @@ static void sf_roundtrip(const struct mig_type *type, u32 flags, u32 split,
 	}
 }
 
-int sf_run(const uint8_t *data, size_t size, struct sf_result *res,
-	   int keep_stream)
+int sf_run(const uint8_t *data, size_t size, enum sf_mode mode,
+	   struct sf_result *res, int keep_stream)
 {
 	struct sf_result scratch;
 	const struct mig_type *type;
@@ -911,7 +911,8 @@ int sf_run(const uint8_t *data, size_t size, struct sf_result *res,
 	seed = data[2] | data[3] << 8;
 	type = &sf_types[!!(flags & SF_LARGE)];
 	kshim_now_ns = NSEC_PER_SEC;
-	if (flags & SF_ROUNDTRIP)
+	if (mode == SF_MODE_TRIP ||
+	    (mode == SF_MODE_INPUT && (flags & SF_ROUNDTRIP)))
 		sf_roundtrip(type, flags, split, seed, data + SF_PREFIX,
 			     size - SF_PREFIX, res, keep_stream);
 	else
@@ -920,9 +921,19 @@ int sf_run(const uint8_t *data, size_t size, struct sf_result *res,
 	return 0;
 }
 
+/*
+ * The fuzz targets: stream_fuzz_resume and stream_fuzz_trip are this file
+ * built with SF_FUZZ_MODE set to SF_MODE_RESUME or SF_MODE_TRIP, so that
+ * each has a corpus of its own (round trips cost ten times more than
+ * resumes and would crowd them out of a shared one).
+ */
+#ifndef SF_FUZZ_MODE
+#define SF_FUZZ_MODE	SF_MODE_INPUT
+#endif
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	return sf_run(data, size, NULL, 0);
+	return sf_run(data, size, SF_FUZZ_MODE, NULL, 0);
 }

@@ -94,16 +94,25 @@ struct sf_result {
  */
 void sf_pattern(uint8_t *dst, size_t len, uint32_t pattern);
 
+/* Which mode runs: the input's SF_ROUNDTRIP flag, or one forced. */
+enum sf_mode {
+	SF_MODE_INPUT,
+	SF_MODE_RESUME,
+	SF_MODE_TRIP,
+};
+
 /**
  * sf_run() - run one input, checking every property; abort() on a violation
  * @data: the input
  * @size: its length
+ * @mode: enum sf_mode; the fuzz targets stream_fuzz_resume and
+ *        stream_fuzz_trip force theirs, whatever the flag says
  * @res: filled with what happened, or NULL
  * @keep_stream: round trip: hand the saved stream back in @res
  *
  * Return: 0.
  */
-int sf_run(const uint8_t *data, size_t size, struct sf_result *res,
-	   int keep_stream);
+int sf_run(const uint8_t *data, size_t size, enum sf_mode mode,
+	   struct sf_result *res, int keep_stream);
 
 #endif /* STREAM_FUZZ_H */
