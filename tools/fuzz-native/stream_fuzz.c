@@ -55,21 +55,29 @@ unsigned int mig_section_pages = 256;
 unsigned int mig_pci_vendor = MIG_MDEV_PCI_VENDOR;
 unsigned int mig_pci_device = MIG_MDEV_PCI_DEVICE;
 unsigned int mig_pci_class = MIG_MDEV_PCI_CLASS;
-/* A module workqueue for queue_delayed_work(), should the files use one. */
+unsigned int mig_engine_max_rate = 131072;
+/* The engines' workqueue; the harness runs their ticks itself. */
 struct workqueue_struct *mig_wq;
-
-static unsigned long sf_irqs;
-
-void mig_irq_raise(struct mig_mdev_state *st)
-{
-	sf_irqs++;
-}
 
 /* As in mig_region.c; the harness queues no chunks of its own. */
 void mig_region_unqueue(struct mig_mdev_state *st)
 {
 	st->region.queued = false;
 	st->region.queued_size = 0;
+}
+
+/* As in mig_region.c: the harness has no data section to clear. */
+void mig_region_clear(struct mig_mdev_state *st)
+{
+	mig_region_unqueue(st);
+}
+
+/* A BAR0 write as mig_mdev.c makes it (the doorbell raises no IRQ here). */
+static int sf_bar0_write(struct mig_mdev_state *st, u32 off, u32 val)
+{
+	bool doorbell;
+
+	return mig_dev_bar0_write(st, off, val, &doorbell);
 }
 
 /* ---- checks ---- */
@@ -204,6 +212,10 @@ static struct mig_mdev_state *sf_dev_new(const struct mig_type *type)
 	st->mig_state = MIG_STATE_RUNNING;
 	mutex_init(&st->lock);
 	sf_check(!mig_dev_init(st), "mig_dev_init() failed");
+	/* as mig_open_device(): the device has a user */
+	mutex_lock(&st->lock);
+	mig_dev_set_user(st, true);
+	mutex_unlock(&st->lock);
 	return st;
 }
 
@@ -285,7 +297,9 @@ static void sf_close(struct mig_mdev_state *st)
 
 	mig_state_drop(st);
 	st->mig_state = MIG_STATE_RUNNING;
-	mig_dev_engine_update(st);
+	mig_dev_set_user(st, false);
+	/* and the next open */
+	mig_dev_set_user(st, true);
 	sf_check(mig_dev_digest(st) == digest,
 		 "a close changed the device's state");
 }
@@ -320,10 +334,10 @@ static void sf_dirty(struct mig_mdev_state *st, u32 seed)
 
 	mutex_lock(&st->lock);
 	sf_mem_write(st, 0, st->type->mem_size, seed | 1);
-	mig_dev_bar0_write(st, MIG_REG_SCRATCH0, seed);
-	mig_dev_bar0_write(st, MIG_REG_ENGINE_SEED, seed);
-	mig_dev_bar0_write(st, MIG_REG_ENGINE_RATE, 1000);
-	mig_dev_bar0_write(st, MIG_REG_CONTROL, MIG_CTRL_ENGINE_EN);
+	sf_bar0_write(st, MIG_REG_SCRATCH0, seed);
+	sf_bar0_write(st, MIG_REG_ENGINE_SEED, seed);
+	sf_bar0_write(st, MIG_REG_ENGINE_RATE, 1000);
+	sf_bar0_write(st, MIG_REG_CONTROL, MIG_CTRL_ENGINE_EN);
 	mig_cfg_write(st, PCI_COMMAND, &cmd, sizeof(cmd));
 	mutex_unlock(&st->lock);
 	sf_tick(st, 5000);	/* ~5 pages */
@@ -717,7 +731,7 @@ static void sf_trip_op(struct sf_trip *t)
 		if (frozen)
 			break;
 		mutex_lock(&st->lock);
-		sf_check(!mig_dev_bar0_write(st, off, val),
+		sf_check(!sf_bar0_write(st, off, val),
 			 "BAR0 write at %#x refused", off);
 		mutex_unlock(&st->lock);
 		break;
@@ -738,8 +752,8 @@ static void sf_trip_op(struct sf_trip *t)
 		if (frozen)
 			break;
 		mutex_lock(&st->lock);
-		mig_dev_bar0_write(st, MIG_REG_ENGINE_RATE, val);
-		mig_dev_bar0_write(st, MIG_REG_CONTROL, MIG_CTRL_ENGINE_EN);
+		sf_bar0_write(st, MIG_REG_ENGINE_RATE, val);
+		sf_bar0_write(st, MIG_REG_CONTROL, MIG_CTRL_ENGINE_EN);
 		mutex_unlock(&st->lock);
 		break;
 	case SF_OP_TICK:

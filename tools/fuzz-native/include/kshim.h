@@ -139,6 +139,11 @@ struct vfio_device {
 	struct device *dev;
 };
 
+/* 6.1's release contract (mig_compat.h): the harness frees st itself. */
+static inline void vfio_free_device(struct vfio_device *vdev)
+{
+}
+
 /**
  * struct mdev_type - stand-in for the member of struct mig_type
  * @sysfs_name: unused
@@ -475,6 +480,7 @@ static inline bool mutex_is_locked(struct mutex *m)
 #define NSEC_PER_USEC	1000L
 #define NSEC_PER_MSEC	1000000L
 #define NSEC_PER_SEC	1000000000L
+#define MSEC_PER_SEC	1000L
 #define HZ		1000
 
 /* The time ktime_get() returns; the harness moves it. */
