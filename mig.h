@@ -70,8 +70,11 @@ struct mig_regs {
  * @count: pages written since the seed was set
  * @credit_ns: time owed to the engine, carried between ticks
  * @last: time of the last tick
- * @active: the work item is armed (RUNNING and enabled with a rate)
- * @work: the tick
+ * @active: the work item is armed (see mig_engine_should_run())
+ * @admin: the administrator started it through sysfs; it runs whether or
+ *         not the device has a user
+ * @user: the device has a user (its fd is open)
+ * @work: the tick, on mig_wq
  */
 struct mig_engine {
 	u64 prng;
@@ -79,6 +82,8 @@ struct mig_engine {
 	u64 credit_ns;
 	ktime_t last;
 	bool active;
+	bool admin;
+	bool user;
 	struct delayed_work work;
 };
 
@@ -151,6 +156,11 @@ struct mig_load {
  * @data_offset: region offset of @section (page aligned, fixed)
  * @queued: a chunk is queued (data_offset read since last pending_bytes)
  * @queued_size: data_size of the queued chunk
+ * @seq: number of the last chunk queued, counting from 1, so that a header
+ *       read that returns before it retires a chunk retires that one only
+ *
+ * The bytes of @section are not guarded by the lock: user space maps them
+ * and pread/pwrite copy them without it.  The other fields are (lock).
  */
 struct mig_region {
 	void *section;
@@ -158,6 +168,7 @@ struct mig_region {
 	u64 data_offset;
 	bool queued;
 	u64 queued_size;
+	u64 seq;
 };
 
 /**
@@ -242,18 +253,20 @@ struct mig_mdev_state {
 	struct dentry *debugfs;
 };
 
-/* mig_mdev.c: module parameters and the interrupt */
+/* mig_mdev.c: module parameters, the engine's workqueue */
 extern unsigned int mig_section_pages;
 extern unsigned int mig_pci_vendor;
 extern unsigned int mig_pci_device;
 extern unsigned int mig_pci_class;
-void mig_irq_raise(struct mig_mdev_state *st);
+extern unsigned int mig_engine_max_rate;
+extern struct workqueue_struct *mig_wq;
 
 /* mig_cfg.c: PCI config space; callers hold st->lock */
 void mig_cfg_init(struct mig_mdev_state *st);
 int mig_cfg_read(struct mig_mdev_state *st, u32 off, void *val, size_t len);
 int mig_cfg_write(struct mig_mdev_state *st, u32 off, const void *val,
 		  size_t len);
+int mig_cfg_load(struct mig_mdev_state *st, const void *rec);
 bool mig_cfg_msi_enabled(struct mig_mdev_state *st);
 bool mig_cfg_intx_disabled(struct mig_mdev_state *st);
 
@@ -264,7 +277,12 @@ void mig_dev_reset(struct mig_mdev_state *st);
 void mig_dev_reset_lazy(struct mig_mdev_state *st);
 void mig_dev_mem_settle(struct mig_mdev_state *st, u32 first, u32 count);
 int mig_dev_bar0_read(struct mig_mdev_state *st, u32 off, u32 *val);
-int mig_dev_bar0_write(struct mig_mdev_state *st, u32 off, u32 val);
+int mig_dev_bar0_write(struct mig_mdev_state *st, u32 off, u32 val,
+		       bool *doorbell);
+void mig_dev_mem_read(struct mig_mdev_state *st, u64 off, void *buf,
+		      size_t len);
+void mig_dev_mem_write(struct mig_mdev_state *st, u64 off, const void *buf,
+		       size_t len);
 void mig_dev_engine_update(struct mig_mdev_state *st);
 void mig_dev_engine_cancel(struct mig_mdev_state *st);	/* without lock */
 void mig_dev_mark_dirty(struct mig_mdev_state *st, u32 first, u32 count);
@@ -276,7 +294,8 @@ void mig_dev_page_load(struct mig_mdev_state *st, u32 page, const void *src);
 void mig_dev_page_load_part(struct mig_mdev_state *st, u32 page, u32 off,
 			    const void *src, size_t len);
 u64 mig_dev_digest(struct mig_mdev_state *st);
-void mig_dev_set_rate(struct mig_mdev_state *st, u32 rate);
+void mig_dev_engine_admin(struct mig_mdev_state *st, u32 rate);
+void mig_dev_set_user(struct mig_mdev_state *st, bool present);
 void mig_dev_regs_to_rec(struct mig_mdev_state *st, struct mig_rec_regs *r);
 void mig_dev_regs_from_rec(struct mig_mdev_state *st,
 			   const struct mig_rec_regs *r);
@@ -302,6 +321,7 @@ ssize_t mig_region_rw(struct mig_mdev_state *st, char __user *buf,
 int mig_region_mmap(struct mig_mdev_state *st, struct vm_area_struct *vma,
 		    u64 off);
 void mig_region_unqueue(struct mig_mdev_state *st);
+void mig_region_clear(struct mig_mdev_state *st);
 
 /* mig_stream.c: callers hold st->lock */
 void mig_save_open(struct mig_mdev_state *st, bool final);

@@ -133,6 +133,7 @@ int mig_cfg_read(struct mig_mdev_state *st, u32 off, void *val, size_t len)
 {
 	int ret = mig_cfg_check(off, len);
 
+	lockdep_assert_held(&st->lock);
 	if (ret)
 		return ret;
 	memcpy(val, st->config + off, len);
@@ -160,6 +161,7 @@ int mig_cfg_write(struct mig_mdev_state *st, u32 off, const void *val,
 	int ret = mig_cfg_check(off, len);
 	size_t i;
 
+	lockdep_assert_held(&st->lock);
 	if (ret)
 		return ret;
 	for (i = 0; i < len; i++) {
@@ -167,6 +169,34 @@ int mig_cfg_write(struct mig_mdev_state *st, u32 off, const void *val,
 
 		st->config[off + i] = (st->config[off + i] & ~wm) | (src[i] & wm);
 	}
+	return 0;
+}
+
+/**
+ * mig_cfg_load() - restore config space from a migration stream
+ * @st: the instance
+ * @rec: MIG_MDEV_CONFIG_SIZE bytes of the source's config space
+ *
+ * A stream may change only what a guest could change through config
+ * writes: the writable bits.  Its read-only bits (IDs, class, header type,
+ * the capability list, the BARs' type and size bits, MSI's capabilities)
+ * must be the device's own, or the record comes from another kind of
+ * device, or was forged; then nothing changes.
+ *
+ * Context: st->lock held.
+ * Return: 0, or -EINVAL if a read-only bit of @rec differs from the device's.
+ */
+int mig_cfg_load(struct mig_mdev_state *st, const void *rec)
+{
+	const u8 *src = rec;
+	size_t i;
+
+	lockdep_assert_held(&st->lock);
+	for (i = 0; i < MIG_MDEV_CONFIG_SIZE; i++)
+		if ((src[i] ^ st->config[i]) & ~st->cfg_wmask[i])
+			return -EINVAL;
+	for (i = 0; i < MIG_MDEV_CONFIG_SIZE; i++)
+		st->config[i] = src[i];
 	return 0;
 }
 

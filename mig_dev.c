@@ -31,8 +31,20 @@
 /* The zero page stands for a page of device memory. */
 static_assert(MIG_PAGE_SIZE <= PAGE_SIZE);
 
-/* The engine wakes this often and catches up with the time that passed. */
+/*
+ * The engine wakes this often and catches up with the time that passed, but
+ * never by more than MIG_ENGINE_BURST ticks' worth of pages at its rate: a
+ * late tick is not a burst.  It writes its pages in batches of
+ * MIG_ENGINE_BATCH, dropping the lock and yielding the CPU between them.
+ * Its rate is capped by the engine_max_rate module parameter, so the work
+ * of one tick is bounded whatever the guest writes into ENGINE_RATE.
+ */
 #define MIG_ENGINE_TICK_MS	10
+#define MIG_ENGINE_BURST	2
+#define MIG_ENGINE_BATCH	64
+
+/* Long loops over memory yield the CPU after this many pages. */
+#define MIG_RESCHED_PAGES	256
 
 static u64 mig_prng_seed(u32 seed)
 {
@@ -49,11 +61,52 @@ static u64 mig_prng_next(u64 *x)
 	return *x * 0x2545f4914f6cdd1dULL;
 }
 
+/*
+ * The engine runs while the device runs, the engine is enabled with a
+ * nonzero rate, and either the device has a user (its fd is open) or the
+ * administrator started it through sysfs: an engine the fd holder started
+ * does not outlive the fd.
+ */
 static bool mig_engine_should_run(struct mig_mdev_state *st)
 {
+	const struct mig_engine *e = &st->engine;
+
 	return (st->mig_state & VFIO_DEVICE_STATE_V1_RUNNING) &&
 	       st->mig_state != MIG_STATE_ERROR &&
-	       (st->regs.control & MIG_CTRL_ENGINE_EN) && st->regs.engine_rate;
+	       (st->regs.control & MIG_CTRL_ENGINE_EN) && st->regs.engine_rate &&
+	       (e->user || e->admin);
+}
+
+/* Pages per second the engine runs at: the register, capped. */
+static u32 mig_engine_rate(struct mig_mdev_state *st)
+{
+	return clamp_t(u32, st->regs.engine_rate, 1,
+		       READ_ONCE(mig_engine_max_rate));
+}
+
+/*
+ * Pages the engine owes since its last tick, at most MIG_ENGINE_BURST
+ * ticks' worth; the remainder of a page is carried to the next tick.
+ */
+static u64 mig_engine_due(struct mig_mdev_state *st)
+{
+	struct mig_engine *e = &st->engine;
+	u32 rate = mig_engine_rate(st);
+	u64 ns_per_page = max_t(u64, NSEC_PER_SEC / rate, 1);
+	u64 limit = max_t(u64, div_u64((u64)rate * MIG_ENGINE_TICK_MS *
+				       MIG_ENGINE_BURST, MSEC_PER_SEC), 1);
+	ktime_t now = ktime_get();
+	u64 due, pages;
+
+	due = e->credit_ns + ktime_to_ns(ktime_sub(now, e->last));
+	e->last = now;
+	pages = div64_u64(due, ns_per_page);
+	if (pages > limit) {
+		pages = limit;
+		due = pages * ns_per_page;
+	}
+	e->credit_ns = due - pages * ns_per_page;
+	return pages;
 }
 
 /* Write one page of the engine's sequence. */
@@ -75,26 +128,29 @@ static void mig_engine_work(struct work_struct *work)
 						 struct mig_mdev_state,
 						 engine.work);
 	struct mig_engine *e = &st->engine;
-	ktime_t now;
-	u64 due, pages, ns_per_page;
+	u64 pages;
+	u32 n;
 
 	mutex_lock(&st->lock);
 	if (!e->active)
 		goto out;
-	now = ktime_get();
-	due = e->credit_ns + ktime_to_ns(ktime_sub(now, e->last));
-	e->last = now;
-	ns_per_page = max_t(u64, NSEC_PER_SEC / st->regs.engine_rate, 1);
-	pages = div64_u64(due, ns_per_page);
-	/* Never owe more than one pass over memory: a stall is not a burst. */
-	if (pages > st->npages) {
-		pages = st->npages;
-		due = pages * ns_per_page;
+	pages = mig_engine_due(st);
+	for (;;) {
+		n = min_t(u64, pages, MIG_ENGINE_BATCH);
+		pages -= n;
+		while (n--)
+			mig_engine_write_page(st);
+		if (!pages)
+			break;
+		/* Let the lock's other users and the CPU's other tasks in. */
+		mutex_unlock(&st->lock);
+		cond_resched();
+		mutex_lock(&st->lock);
+		if (!e->active)
+			goto out;
 	}
-	e->credit_ns = due - pages * ns_per_page;
-	while (pages--)
-		mig_engine_write_page(st);
-	schedule_delayed_work(&e->work, msecs_to_jiffies(MIG_ENGINE_TICK_MS));
+	queue_delayed_work(mig_wq, &e->work,
+			   msecs_to_jiffies(MIG_ENGINE_TICK_MS));
 out:
 	mutex_unlock(&st->lock);
 }
@@ -112,16 +168,18 @@ out:
 void mig_dev_engine_update(struct mig_mdev_state *st)
 {
 	struct mig_engine *e = &st->engine;
-	bool run = mig_engine_should_run(st);
+	bool run;
 
+	lockdep_assert_held(&st->lock);
+	run = mig_engine_should_run(st);
 	if (run == e->active)
 		return;
 	e->active = run;
 	if (run) {
 		e->last = ktime_get();
 		e->credit_ns = 0;
-		schedule_delayed_work(&e->work,
-				      msecs_to_jiffies(MIG_ENGINE_TICK_MS));
+		queue_delayed_work(mig_wq, &e->work,
+				   msecs_to_jiffies(MIG_ENGINE_TICK_MS));
 	}
 }
 
@@ -141,17 +199,39 @@ void mig_dev_engine_cancel(struct mig_mdev_state *st)
 }
 
 /**
- * mig_dev_set_rate() - set the engine rate and enable it (sysfs)
+ * mig_dev_engine_admin() - the administrator sets the engine rate (sysfs)
  * @st: the instance
  * @rate: pages per second; 0 disables the engine
+ *
+ * Sets the rate, enables or disables the engine accordingly, and makes it
+ * the administrator's: it runs whether or not the device has a user, until
+ * the device's user changes its rate or enable bit, or a reset.
  */
-void mig_dev_set_rate(struct mig_mdev_state *st, u32 rate)
+void mig_dev_engine_admin(struct mig_mdev_state *st, u32 rate)
 {
+	lockdep_assert_held(&st->lock);
 	st->regs.engine_rate = rate;
 	if (rate)
 		st->regs.control |= MIG_CTRL_ENGINE_EN;
 	else
 		st->regs.control &= ~MIG_CTRL_ENGINE_EN;
+	st->engine.admin = rate;
+	mig_dev_engine_update(st);
+}
+
+/**
+ * mig_dev_set_user() - the device gains or loses its user
+ * @st: the instance
+ * @present: true when the device fd is opened, false when it is closed
+ *
+ * An engine that the user started (through BAR0 or a resume stream) runs
+ * only while the device has a user; its registers keep their values, so it
+ * goes on where it stopped at the next open.
+ */
+void mig_dev_set_user(struct mig_mdev_state *st, bool present)
+{
+	lockdep_assert_held(&st->lock);
+	st->engine.user = present;
 	mig_dev_engine_update(st);
 }
 
@@ -256,6 +336,8 @@ void mig_dev_regs_from_rec(struct mig_mdev_state *st,
 	st->regs.engine_seed = le32_to_cpu(r->engine_seed);
 	for (i = 0; i < MIG_NR_SCRATCH; i++)
 		st->regs.scratch[i] = le32_to_cpu(r->scratch[i]);
+	/* Brought by the device's user: the engine is the user's now. */
+	st->engine.admin = false;
 }
 
 /**
@@ -375,19 +457,28 @@ int mig_dev_bar0_read(struct mig_mdev_state *st, u32 off, u32 *val)
  * @st: the instance
  * @off: register offset, 4-byte aligned, checked by the caller
  * @val: the value
+ * @doorbell: set to true when the write rang the doorbell with interrupts
+ *            enabled, false otherwise: the caller raises the interrupt
  *
  * Writes to read-only registers and unused offsets are ignored, as on
- * hardware.
+ * hardware.  A write of ENGINE_RATE, or of CONTROL that flips the engine's
+ * enable bit, makes the engine the device user's (mig_dev_set_user()).
+ * Rates above the engine_max_rate module parameter run at that rate.
  *
  * Return: 0, or -EINVAL past the end of BAR0.
  */
-int mig_dev_bar0_write(struct mig_mdev_state *st, u32 off, u32 val)
+int mig_dev_bar0_write(struct mig_mdev_state *st, u32 off, u32 val,
+		       bool *doorbell)
 {
+	lockdep_assert_held(&st->lock);
+	*doorbell = false;
 	if (off >= MIG_MDEV_BAR0_SIZE || off & 3)
 		return -EINVAL;
 
 	switch (off) {
 	case MIG_REG_CONTROL:
+		if ((st->regs.control ^ val) & MIG_CTRL_ENGINE_EN)
+			st->engine.admin = false;
 		st->regs.control = val & MIG_CTRL_MASK;
 		mig_dev_engine_update(st);
 		break;
@@ -399,10 +490,11 @@ int mig_dev_bar0_write(struct mig_mdev_state *st, u32 off, u32 val)
 			break;
 		st->regs.status |= MIG_STATUS_IRQ;
 		st->regs.irq_count++;
-		mig_irq_raise(st);
+		*doorbell = true;
 		break;
 	case MIG_REG_ENGINE_RATE:
 		st->regs.engine_rate = val;
+		st->engine.admin = false;
 		mig_dev_engine_update(st);
 		break;
 	case MIG_REG_ENGINE_SEED:
@@ -429,6 +521,7 @@ static void mig_dev_reset_state(struct mig_mdev_state *st)
 	memset(&st->regs, 0, sizeof(st->regs));
 	st->engine.prng = mig_prng_seed(0);
 	st->engine.count = 0;
+	st->engine.admin = false;
 	mig_dev_engine_update(st);
 	zero_hash = cpu_to_le64(xxh64(zero_page, MIG_PAGE_SIZE, 0));
 	for (page = 0; page < st->npages; page++)
@@ -448,8 +541,8 @@ static void mig_dev_reset_state(struct mig_mdev_state *st)
 void mig_dev_reset(struct mig_mdev_state *st)
 {
 	mig_dev_reset_state(st);
-	memset(st->mem, 0, (size_t)st->npages * MIG_PAGE_SIZE);
-	bitmap_zero(st->zero_pending, st->npages);
+	bitmap_fill(st->zero_pending, st->npages);
+	mig_dev_mem_settle(st, 0, st->npages);
 }
 
 /**
@@ -477,7 +570,9 @@ void mig_dev_reset_lazy(struct mig_mdev_state *st)
  * @first: first page
  * @count: number of pages; the caller checked the range
  *
- * Afterwards the bytes of the range in memory are the device's state.
+ * Afterwards the bytes of the range in memory are the device's state.  The
+ * CPU is yielded every MIG_RESCHED_PAGES pages cleared (all of memory can be
+ * up to 1 GiB).
  */
 void mig_dev_mem_settle(struct mig_mdev_state *st, u32 first, u32 count)
 {
@@ -487,10 +582,52 @@ void mig_dev_mem_settle(struct mig_mdev_state *st, u32 first, u32 count)
 	for (page = find_next_bit(st->zero_pending, end, first); page < end;
 	     page = find_next_bit(st->zero_pending, end, stop)) {
 		stop = find_next_zero_bit(st->zero_pending, end, page);
+		stop = min(stop, page + MIG_RESCHED_PAGES);
 		memset(st->mem + page * MIG_PAGE_SIZE, 0,
 		       (stop - page) * MIG_PAGE_SIZE);
 		bitmap_clear(st->zero_pending, page, stop - page);
+		cond_resched();
 	}
+}
+
+/**
+ * mig_dev_mem_read() - read device memory (BAR2)
+ * @st: the instance
+ * @off: offset in memory
+ * @buf: where the bytes go (kernel memory)
+ * @len: how many, at least 1; the caller checked the range
+ */
+void mig_dev_mem_read(struct mig_mdev_state *st, u64 off, void *buf,
+		      size_t len)
+{
+	u32 first = off / MIG_PAGE_SIZE;
+	u32 last = (off + len - 1) / MIG_PAGE_SIZE;
+
+	lockdep_assert_held(&st->lock);
+	/* A resume in progress may not have cleared these yet. */
+	mig_dev_mem_settle(st, first, last - first + 1);
+	memcpy(buf, st->mem + off, len);
+}
+
+/**
+ * mig_dev_mem_write() - write device memory (BAR2)
+ * @st: the instance
+ * @off: offset in memory
+ * @buf: the bytes (kernel memory)
+ * @len: how many, at least 1; the caller checked the range
+ *
+ * The pages written are logged dirty and rehashed.
+ */
+void mig_dev_mem_write(struct mig_mdev_state *st, u64 off, const void *buf,
+		       size_t len)
+{
+	u32 first = off / MIG_PAGE_SIZE;
+	u32 last = (off + len - 1) / MIG_PAGE_SIZE;
+
+	lockdep_assert_held(&st->lock);
+	mig_dev_mem_settle(st, first, last - first + 1);
+	memcpy(st->mem + off, buf, len);
+	mig_dev_mem_written(st, first, last - first + 1);
 }
 
 /*

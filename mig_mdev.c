@@ -17,9 +17,11 @@
 #include <linux/kernel.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
+#include <linux/workqueue.h>
 
 #include "mig.h"
 
@@ -27,6 +29,10 @@
 #define MIG_OFFSET_SHIFT	40
 #define MIG_OFFSET_MASK		((1ULL << MIG_OFFSET_SHIFT) - 1)
 #define MIG_NUM_REGIONS		(VFIO_PCI_NUM_REGIONS + 1)
+/* The highest engine_max_rate, pages per second (4 GiB/s). */
+#define MIG_ENGINE_MAX_RATE_LIMIT	1048576
+/* The largest piece of a BAR2 access copied in one go. */
+#define MIG_BOUNCE_MAX		SZ_64K
 
 /* ---- module parameters ---- */
 
@@ -63,6 +69,30 @@ unsigned int mig_section_pages = 256;
 module_param_cb(section_pages, &mig_section_pages_ops, &mig_section_pages, 0644);
 MODULE_PARM_DESC(section_pages, "Data section of new instances, pages (1-4096, default 256)");
 
+static int mig_engine_max_rate_set(const char *val,
+				   const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret = kstrtouint(val, 0, &n);
+
+	if (ret || n < 1 || n > MIG_ENGINE_MAX_RATE_LIMIT) {
+		pr_err(MIG_NAME ": engine_max_rate must be 1..%u, not '%s'\n",
+		       MIG_ENGINE_MAX_RATE_LIMIT, val);
+		return -EINVAL;
+	}
+	return param_set_uint(val, kp);
+}
+
+static const struct kernel_param_ops mig_engine_max_rate_ops = {
+	.set = mig_engine_max_rate_set,
+	.get = param_get_uint,
+};
+
+unsigned int mig_engine_max_rate = 131072;
+module_param_cb(engine_max_rate, &mig_engine_max_rate_ops,
+		&mig_engine_max_rate, 0644);
+MODULE_PARM_DESC(engine_max_rate, "Highest engine rate of any instance, pages per second (1-1048576, default 131072)");
+
 unsigned int mig_pci_vendor = MIG_MDEV_PCI_VENDOR;
 module_param_named(pci_vendor, mig_pci_vendor, uint, 0444);
 MODULE_PARM_DESC(pci_vendor, "PCI vendor ID (default 0x1b36)");
@@ -74,6 +104,13 @@ MODULE_PARM_DESC(pci_device, "PCI device ID (default 0x11f0)");
 unsigned int mig_pci_class = MIG_MDEV_PCI_CLASS;
 module_param_named(pci_class, mig_pci_class, uint, 0444);
 MODULE_PARM_DESC(pci_class, "PCI class code, 24 bits (default 0x120000)");
+
+/*
+ * The engines' ticks run here, not on the system workqueue: an unbound
+ * queue of the module's own, so that many busy instances delay nothing of
+ * the rest of the kernel, and none of it delays them.
+ */
+struct workqueue_struct *mig_wq;
 
 /* ---- the parent and its types ---- */
 
@@ -145,17 +182,14 @@ static ssize_t mig_show_description(struct mdev_type *mtype, char *buf)
 
 /* ---- interrupts ---- */
 
-/**
- * mig_irq_raise() - signal the interrupt the guest set up
- * @st: the instance
- *
- * MSI if it is enabled in config space and has a trigger, INTx otherwise
- * unless the command register disables it or it is masked.
- *
- * Context: st->lock held.
+/*
+ * Signal the interrupt the guest set up: MSI if it is enabled in config
+ * space and has a trigger, INTx otherwise unless the command register
+ * disables it or it is masked.  Context: st->lock held.
  */
-void mig_irq_raise(struct mig_mdev_state *st)
+static void mig_irq_raise(struct mig_mdev_state *st)
 {
+	lockdep_assert_held(&st->lock);
 	if (mig_cfg_msi_enabled(st)) {
 		if (st->msi_trigger)
 			mig_eventfd_signal(st->msi_trigger);
@@ -191,22 +225,32 @@ static int mig_irq_count(unsigned int index)
 	       index == VFIO_PCI_MSI_IRQ_INDEX;
 }
 
-/* VFIO_IRQ_SET_ACTION_TRIGGER on INTx or MSI.  Context: st->lock held. */
+/*
+ * VFIO_IRQ_SET_ACTION_TRIGGER on INTx or MSI.  Count 0 with DATA_NONE
+ * disables the interrupt; anything else names the one vector, start 0 and
+ * count 1, and then @data holds its one element (the core sized it).
+ *
+ * Context: st->lock held.
+ */
 static int mig_irq_set_trigger(struct mig_mdev_state *st,
 			       struct vfio_irq_set *hdr, const void *data)
 {
+	u32 type = hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
 	struct eventfd_ctx **trigger = mig_irq_trigger(st, hdr->index);
 	struct eventfd_ctx *ctx;
 	s32 fd;
 
-	if (!hdr->count) {	/* DATA_NONE with count 0: disable */
+	lockdep_assert_held(&st->lock);
+	if (!hdr->count && type == VFIO_IRQ_SET_DATA_NONE) {
 		mig_irq_put(trigger);
 		if (st->irq_index == hdr->index)
 			st->irq_index = -1;
 		return 0;
 	}
+	if (hdr->start || hdr->count != 1)
+		return -EINVAL;
 
-	switch (hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK) {
+	switch (type) {
 	case VFIO_IRQ_SET_DATA_NONE:
 		if (*trigger)
 			mig_eventfd_signal(*trigger);
@@ -234,13 +278,21 @@ static int mig_irq_set_trigger(struct mig_mdev_state *st,
 	return -EINVAL;
 }
 
-/* VFIO_IRQ_SET_ACTION_MASK/UNMASK: INTx only, no eventfd. */
+/*
+ * VFIO_IRQ_SET_ACTION_MASK/UNMASK: INTx only, its one vector (start 0,
+ * count 1), no eventfd.  With count 0 the core hands over no data, so the
+ * count is checked before @data is read.
+ *
+ * Context: st->lock held.
+ */
 static int mig_irq_set_mask(struct mig_mdev_state *st,
 			    struct vfio_irq_set *hdr, const void *data)
 {
 	bool mask = hdr->flags & VFIO_IRQ_SET_ACTION_MASK;
 
-	if (hdr->index != VFIO_PCI_INTX_IRQ_INDEX)
+	lockdep_assert_held(&st->lock);
+	if (hdr->index != VFIO_PCI_INTX_IRQ_INDEX || hdr->start ||
+	    hdr->count != 1)
 		return -EINVAL;
 	switch (hdr->flags & VFIO_IRQ_SET_DATA_TYPE_MASK) {
 	case VFIO_IRQ_SET_DATA_NONE:
@@ -252,8 +304,7 @@ static int mig_irq_set_mask(struct mig_mdev_state *st,
 	default:
 		return -EINVAL;
 	}
-	if (hdr->count)
-		st->intx_masked = mask;
+	st->intx_masked = mask;
 	return 0;
 }
 
@@ -308,48 +359,45 @@ static bool mig_frozen(struct mig_mdev_state *st)
 /*
  * Config space: single accesses of 1, 2 or 4 bytes at their natural
  * alignment, or longer reads and writes made of whole aligned dwords (QEMU
- * reads the whole of config space in one go).
+ * reads the whole of config space in one go).  The bytes go through a
+ * buffer on the stack, so that user memory is never touched with the lock
+ * held.
  */
 static ssize_t mig_config_rw(struct mig_mdev_state *st, char __user *buf,
 			     size_t count, u64 off, bool write)
 {
 	size_t step = count > 4 ? 4 : count, done;
-	u8 val[4];
+	u8 val[MIG_MDEV_CONFIG_SIZE];
 	int ret = 0;
 
 	if (off >= MIG_MDEV_CONFIG_SIZE || count > MIG_MDEV_CONFIG_SIZE - off ||
 	    count % step)
 		return -EINVAL;
+	if (write && copy_from_user(val, buf, count))
+		return -EFAULT;
 
 	mutex_lock(&st->lock);
-	if (write && mig_frozen(st)) {
+	if (write && mig_frozen(st))
 		ret = -EBUSY;
-		goto out;
+	for (done = 0; done < count && !ret; done += step) {
+		if (write)
+			ret = mig_cfg_write(st, off + done, val + done, step);
+		else
+			ret = mig_cfg_read(st, off + done, val + done, step);
 	}
-	for (done = 0; done < count; done += step) {
-		if (write) {
-			if (copy_from_user(val, buf + done, step)) {
-				ret = -EFAULT;
-				break;
-			}
-			ret = mig_cfg_write(st, off + done, val, step);
-		} else {
-			ret = mig_cfg_read(st, off + done, val, step);
-			if (!ret && copy_to_user(buf + done, val, step))
-				ret = -EFAULT;
-		}
-		if (ret)
-			break;
-	}
-out:
 	mutex_unlock(&st->lock);
-	return ret ? ret : count;
+	if (ret)
+		return ret;
+	if (!write && copy_to_user(buf, val, count))
+		return -EFAULT;
+	return count;
 }
 
 /* BAR0: naturally aligned 4-byte accesses only. */
 static ssize_t mig_bar0_rw(struct mig_mdev_state *st, char __user *buf,
 			   size_t count, u64 off, bool write)
 {
+	bool doorbell = false;
 	u32 val;
 	int ret;
 
@@ -359,10 +407,15 @@ static ssize_t mig_bar0_rw(struct mig_mdev_state *st, char __user *buf,
 		return -EFAULT;
 
 	mutex_lock(&st->lock);
-	if (write)
-		ret = mig_frozen(st) ? -EBUSY : mig_dev_bar0_write(st, off, val);
-	else
+	if (write && mig_frozen(st)) {
+		ret = -EBUSY;
+	} else if (write) {
+		ret = mig_dev_bar0_write(st, off, val, &doorbell);
+		if (doorbell)
+			mig_irq_raise(st);
+	} else {
 		ret = mig_dev_bar0_read(st, off, &val);
+	}
 	mutex_unlock(&st->lock);
 	if (ret)
 		return ret;
@@ -372,44 +425,71 @@ static ssize_t mig_bar0_rw(struct mig_mdev_state *st, char __user *buf,
 }
 
 /*
+ * One piece of a BAR2 access, between the bounce buffer and device memory.
+ * Context: st->lock held.
+ */
+static int mig_bar2_piece(struct mig_mdev_state *st, void *bounce, size_t n,
+			  u64 off, bool write)
+{
+	lockdep_assert_held(&st->lock);
+	if (!write) {
+		mig_dev_mem_read(st, off, bounce, n);
+		return 0;
+	}
+	/* Stopped for a save, or being loaded: memory must not move. */
+	if (mig_frozen(st) || st->mig_state == MIG_STATE_RESUMING)
+		return -EBUSY;
+	mig_dev_mem_write(st, off, bounce, n);
+	return 0;
+}
+
+/*
  * BAR2, device memory: 1, 2, 4 or 8 bytes at their natural alignment, or
- * any longer range.  Writes log the pages they touch as dirty.
+ * any longer range.  The bytes go through a bounce buffer of at most
+ * MIG_BOUNCE_MAX bytes, a piece at a time: user memory is copied with the
+ * lock dropped, and a long access yields the CPU between pieces.  If a
+ * piece fails after others were done, the access is short, as a read(2)
+ * or write(2) is.
  */
 static ssize_t mig_bar2_rw(struct mig_mdev_state *st, char __user *buf,
 			   size_t count, u64 off, bool write)
 {
 	u64 size = st->bar_size[VFIO_PCI_BAR2_REGION_INDEX];
-	unsigned long left;
-	ssize_t ret = count;
-	u32 first, last;
+	size_t done, n, bsize = min_t(size_t, count, MIG_BOUNCE_MAX);
+	u64 small;
+	void *bounce = &small;
+	int ret = 0;
 
-	if (!count || off >= size || count > size - off)
+	if (off >= size || count > size - off)
 		return -EINVAL;
 	if (count <= 8 && (!is_power_of_2(count) || off & (count - 1)))
 		return -EINVAL;
-	first = off / MIG_PAGE_SIZE;
-	last = (off + count - 1) / MIG_PAGE_SIZE;
-
-	mutex_lock(&st->lock);
-	if (write) {
-		/* Stopped for a save, or being loaded: memory must not move. */
-		if (mig_frozen(st) || st->mig_state == MIG_STATE_RESUMING) {
-			ret = -EBUSY;
-			goto out;
-		}
-		left = copy_from_user(st->mem + off, buf, count);
-		/* Whatever was copied changed memory: account for it all. */
-		mig_dev_mem_written(st, first, last - first + 1);
-	} else {
-		/* A resume in progress may not have cleared these yet. */
-		mig_dev_mem_settle(st, first, last - first + 1);
-		left = copy_to_user(buf, st->mem + off, count);
+	if (bsize > sizeof(small)) {
+		bounce = kvmalloc(bsize, GFP_KERNEL);
+		if (!bounce)
+			return -ENOMEM;
 	}
-	if (left)
-		ret = -EFAULT;
-out:
-	mutex_unlock(&st->lock);
-	return ret;
+
+	for (done = 0; done < count; done += n) {
+		n = min(count - done, bsize);
+		if (write && copy_from_user(bounce, buf + done, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		mutex_lock(&st->lock);
+		ret = mig_bar2_piece(st, bounce, n, off + done, write);
+		mutex_unlock(&st->lock);
+		if (ret)
+			break;
+		if (!write && copy_to_user(buf + done, bounce, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		cond_resched();
+	}
+	if (bounce != &small)
+		kvfree(bounce);
+	return done ? done : ret;
 }
 
 static ssize_t mig_rw(struct mig_mdev_state *st, char __user *buf,
@@ -419,6 +499,9 @@ static ssize_t mig_rw(struct mig_mdev_state *st, char __user *buf,
 	u64 off = *ppos & MIG_OFFSET_MASK;
 	ssize_t ret;
 
+	/* No region takes an empty access (and none reaches a division). */
+	if (!count)
+		return -EINVAL;
 	switch (index) {
 	case VFIO_PCI_CONFIG_REGION_INDEX:
 		ret = mig_config_rw(st, buf, count, off, write);
@@ -558,6 +641,7 @@ static long mig_ioctl_get_irq_info(void __user *arg)
 /* VFIO_DEVICE_RESET: power-on state, no session, RUNNING.  Context: lock. */
 static void mig_reset(struct mig_mdev_state *st)
 {
+	lockdep_assert_held(&st->lock);
 	mig_state_drop(st);
 	st->mig_state = MIG_STATE_RUNNING;
 	mig_dev_reset(st);
@@ -593,6 +677,17 @@ static long mig_ioctl(struct vfio_device *vdev, unsigned int cmd,
 
 /* ---- open, close, life cycle ---- */
 
+static int mig_open_device(struct vfio_device *vdev)
+{
+	struct mig_mdev_state *st = container_of(vdev, struct mig_mdev_state,
+						 vdev);
+
+	mutex_lock(&st->lock);
+	mig_dev_set_user(st, true);
+	mutex_unlock(&st->lock);
+	return 0;
+}
+
 static void mig_close_device(struct vfio_device *vdev)
 {
 	struct mig_mdev_state *st = container_of(vdev, struct mig_mdev_state,
@@ -600,7 +695,10 @@ static void mig_close_device(struct vfio_device *vdev)
 
 	/*
 	 * Drop any session, whatever the state (ERROR included): the device
-	 * keeps its state and the next open finds it RUNNING.
+	 * keeps its state and the next open finds it RUNNING.  What the fd
+	 * holder set up for itself goes: its eventfds, the INTx mask, and the
+	 * work it started (an engine it enabled holds still until the next
+	 * open; see mig_dev_set_user()).
 	 */
 	mutex_lock(&st->lock);
 	mig_state_drop(st);
@@ -608,7 +706,8 @@ static void mig_close_device(struct vfio_device *vdev)
 	mig_irq_put(&st->intx_trigger);
 	mig_irq_put(&st->msi_trigger);
 	st->irq_index = -1;
-	mig_dev_engine_update(st);
+	st->intx_masked = false;
+	mig_dev_set_user(st, false);
 	mutex_unlock(&st->lock);
 }
 
@@ -660,6 +759,7 @@ static const struct vfio_device_ops mig_dev_ops = {
 	.name		= "vfio-mig-mdev",
 	.init		= mig_init_dev,
 	.release	= mig_release_dev,
+	.open_device	= mig_open_device,
 	.close_device	= mig_close_device,
 	.read		= mig_read,
 	.write		= mig_write,
@@ -727,7 +827,9 @@ static ssize_t digest_show(struct device *dev, struct device_attribute *attr,
 	mutex_unlock(&st->lock);
 	return sysfs_emit(buf, "%016llx\n", digest);
 }
-static DEVICE_ATTR_RO(digest);
+
+/* Root only: a digest of the whole device state is the fd holder's data. */
+static DEVICE_ATTR_ADMIN_RO(digest);
 
 static ssize_t engine_rate_show(struct device *dev,
 				struct device_attribute *attr, char *buf)
@@ -759,7 +861,7 @@ static ssize_t engine_rate_store(struct device *dev,
 	if (mig_frozen(st) || st->mig_state == MIG_STATE_RESUMING)
 		ret = -EBUSY;
 	else
-		mig_dev_set_rate(st, rate);
+		mig_dev_engine_admin(st, rate);
 	mutex_unlock(&st->lock);
 	return ret ? ret : count;
 }
@@ -852,6 +954,9 @@ static int __init mig_init(void)
 	mig_types[0].mem_size = (u64)small_mem_mb << 20;
 	mig_types[1].mem_size = (u64)large_mem_mb << 20;
 
+	mig_wq = alloc_workqueue(MIG_NAME, WQ_UNBOUND, 0);
+	if (!mig_wq)
+		return -ENOMEM;
 	mig_debugfs_init();
 	ret = mdev_register_driver(&mig_driver);
 	if (ret)
@@ -884,6 +989,7 @@ err_driver:
 	mdev_unregister_driver(&mig_driver);
 err_debugfs:
 	mig_debugfs_exit();
+	destroy_workqueue(mig_wq);
 	return ret;
 }
 
@@ -894,6 +1000,7 @@ static void __exit mig_exit(void)
 	class_destroy(mig_parent.class);
 	mdev_unregister_driver(&mig_driver);
 	mig_debugfs_exit();
+	destroy_workqueue(mig_wq);
 }
 
 module_init(mig_init);

@@ -16,6 +16,7 @@
  * field's own width at its own offset is -EINVAL and changes nothing.
  */
 #include <linux/mm.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
@@ -26,10 +27,17 @@
 /* Size of the trapped area before the data section. */
 #define MIG_DATA_OFFSET		PAGE_SIZE
 
-static int mig_hdr_state_read(struct mig_mdev_state *st, u64 *val)
+/*
+ * Header fields.  A read is two steps: ->read computes the value with no
+ * side effect (under the lock), and ->commit, called only after the value
+ * reached user memory, performs the read's side effect (queue or retire a
+ * chunk), so that a read whose copy faults changes nothing (PROTOCOL.md,
+ * "Reset and close").  @token carries what ->read saw to ->commit.
+ */
+
+static u64 mig_hdr_state_read(struct mig_mdev_state *st, u64 *token)
 {
-	*val = st->mig_state;
-	return 0;
+	return st->mig_state;
 }
 
 static int mig_hdr_state_write(struct mig_mdev_state *st, u64 val)
@@ -37,9 +45,8 @@ static int mig_hdr_state_write(struct mig_mdev_state *st, u64 val)
 	return mig_state_set(st, val);
 }
 
-static int mig_hdr_reserved_read(struct mig_mdev_state *st, u64 *val)
+static u64 mig_hdr_reserved_read(struct mig_mdev_state *st, u64 *token)
 {
-	*val = 0;
 	return 0;
 }
 
@@ -56,48 +63,89 @@ static int mig_hdr_reserved_write(struct mig_mdev_state *st, u64 val)
  */
 void mig_region_unqueue(struct mig_mdev_state *st)
 {
+	lockdep_assert_held(&st->lock);
 	st->region.queued = false;
 	st->region.queued_size = 0;
 }
 
-static int mig_hdr_pending_read(struct mig_mdev_state *st, u64 *val)
+/**
+ * mig_region_clear() - forget the previous session's bytes
+ * @st: the instance
+ *
+ * Retires the queued chunk and clears the data section, so that nothing of
+ * a session shows in the next one, or to the device's next user
+ * (PROTOCOL.md, "Region").
+ *
+ * Context: st->lock held.
+ */
+void mig_region_clear(struct mig_mdev_state *st)
 {
-	bool retire = st->region.queued;
-	u64 size = st->region.queued_size;
+	struct mig_region *r = &st->region;
+	size_t off, n;
 
 	mig_region_unqueue(st);
-	*val = st->save.active ? mig_save_pending(st) : 0;
-	if (retire)
-		trace_mig_chunk_retire(dev_name(st->vdev.dev), size, *val);
-	return 0;
+	for (off = 0; off < r->section_size; off += n) {
+		n = min_t(size_t, r->section_size - off, SZ_1M);
+		memset(r->section + off, 0, n);
+		cond_resched();
+	}
 }
 
-static int mig_hdr_data_offset_read(struct mig_mdev_state *st, u64 *val)
+/* The value does not depend on the retire: the fill already counted it. */
+static u64 mig_hdr_pending_read(struct mig_mdev_state *st, u64 *token)
+{
+	*token = st->region.queued ? st->region.seq : 0;
+	return st->save.active ? mig_save_pending(st) : 0;
+}
+
+static void mig_hdr_pending_commit(struct mig_mdev_state *st, u64 token)
+{
+	struct mig_region *r = &st->region;
+	u64 size = r->queued_size;
+
+	/* Retire the chunk this read saw, not one queued since. */
+	if (!token || !r->queued || r->seq != token)
+		return;
+	mig_region_unqueue(st);
+	trace_mig_chunk_retire(dev_name(st->vdev.dev), size,
+			       st->save.active ? mig_save_pending(st) : 0);
+}
+
+static u64 mig_hdr_data_offset_read(struct mig_mdev_state *st, u64 *token)
+{
+	return st->region.data_offset;
+}
+
+static void mig_hdr_data_offset_commit(struct mig_mdev_state *st, u64 token)
 {
 	struct mig_region *r = &st->region;
 	size_t size;
 
-	*val = r->data_offset;
 	if (!st->save.active || r->queued || !mig_save_pending(st))
-		return 0;
+		return;
 	size = mig_save_fill(st, r->section, r->section_size);
 	r->queued = true;
 	r->queued_size = size;
+	r->seq++;
 	st->stats.chunks_saved++;
 	st->stats.bytes_saved += size;
 	if (trace_mig_chunk_queue_enabled())
 		trace_mig_chunk_queue(dev_name(st->vdev.dev), size,
 				      mig_save_pending(st));
-	return 0;
 }
 
-static int mig_hdr_data_size_read(struct mig_mdev_state *st, u64 *val)
+static u64 mig_hdr_data_size_read(struct mig_mdev_state *st, u64 *token)
 {
-	*val = st->region.queued ? st->region.queued_size : 0;
-	return 0;
+	return st->region.queued ? st->region.queued_size : 0;
 }
 
-/* The write of data_size applies a chunk of the resume stream. */
+/*
+ * The write of data_size applies a chunk of the resume stream.  A chunk
+ * that is refused (an empty one, one larger than the section, or bytes the
+ * parser rejects) ends the stream: the session starts over, waiting for a
+ * stream header, if no byte of it had changed the device, and the device
+ * enters ERROR if some had.
+ */
 static int mig_hdr_data_size_write(struct mig_mdev_state *st, u64 val)
 {
 	int ret;
@@ -105,8 +153,9 @@ static int mig_hdr_data_size_write(struct mig_mdev_state *st, u64 val)
 	if (st->mig_state != MIG_STATE_RESUMING || !st->load.active)
 		return -EINVAL;
 	if (!val || val > st->region.section_size)
-		return -EINVAL;
-	ret = mig_load_feed(st, st->region.section, val);
+		ret = -EINVAL;
+	else
+		ret = mig_load_feed(st, st->region.section, val);
 	trace_mig_resume_chunk(dev_name(st->vdev.dev), val, ret);
 	if (!ret) {
 		st->stats.chunks_loaded++;
@@ -128,22 +177,29 @@ static int mig_hdr_data_size_write(struct mig_mdev_state *st, u64 val)
  * struct mig_hdr_field - a field of the trapped header
  * @off: its offset
  * @width: its width; the only access width accepted
- * @read: reads it
+ * @read: its value, without side effect
+ * @commit: the read's side effect, once the value reached user space, or
+ *          NULL if it has none
  * @write: writes it, or NULL if it is read only
  */
 struct mig_hdr_field {
 	u32 off;
 	u32 width;
-	int (*read)(struct mig_mdev_state *st, u64 *val);
+	u64 (*read)(struct mig_mdev_state *st, u64 *token);
+	void (*commit)(struct mig_mdev_state *st, u64 token);
 	int (*write)(struct mig_mdev_state *st, u64 val);
 };
 
 static const struct mig_hdr_field mig_hdr_fields[] = {
-	{ MIG_HDR_DEVICE_STATE, 4, mig_hdr_state_read, mig_hdr_state_write },
-	{ MIG_HDR_RESERVED, 4, mig_hdr_reserved_read, mig_hdr_reserved_write },
-	{ MIG_HDR_PENDING_BYTES, 8, mig_hdr_pending_read, NULL },
-	{ MIG_HDR_DATA_OFFSET, 8, mig_hdr_data_offset_read, NULL },
-	{ MIG_HDR_DATA_SIZE, 8, mig_hdr_data_size_read,
+	{ MIG_HDR_DEVICE_STATE, 4, mig_hdr_state_read, NULL,
+	  mig_hdr_state_write },
+	{ MIG_HDR_RESERVED, 4, mig_hdr_reserved_read, NULL,
+	  mig_hdr_reserved_write },
+	{ MIG_HDR_PENDING_BYTES, 8, mig_hdr_pending_read,
+	  mig_hdr_pending_commit, NULL },
+	{ MIG_HDR_DATA_OFFSET, 8, mig_hdr_data_offset_read,
+	  mig_hdr_data_offset_commit, NULL },
+	{ MIG_HDR_DATA_SIZE, 8, mig_hdr_data_size_read, NULL,
 	  mig_hdr_data_size_write },
 };
 
@@ -158,11 +214,13 @@ static const struct mig_hdr_field *mig_hdr_field(u64 off, size_t count)
 	return NULL;
 }
 
+/* User memory is copied before or after the lock is held, never under it. */
 static ssize_t mig_hdr_rw(struct mig_mdev_state *st, char __user *buf,
 			  size_t count, u64 off, bool write)
 {
 	const struct mig_hdr_field *f = mig_hdr_field(off, count);
-	u64 val = 0;
+	u64 val = 0, token = 0;
+	u32 v32;
 	int ret;
 
 	if (!f || (write && !f->write))
@@ -170,8 +228,6 @@ static ssize_t mig_hdr_rw(struct mig_mdev_state *st, char __user *buf,
 
 	if (write) {
 		if (count == sizeof(u32)) {
-			u32 v32;
-
 			if (copy_from_user(&v32, buf, sizeof(v32)))
 				return -EFAULT;
 			val = v32;
@@ -185,21 +241,27 @@ static ssize_t mig_hdr_rw(struct mig_mdev_state *st, char __user *buf,
 	}
 
 	mutex_lock(&st->lock);
-	ret = f->read(st, &val);
+	val = f->read(st, &token);
 	mutex_unlock(&st->lock);
-	if (ret)
-		return ret;
-	if (count == sizeof(u32)) {
-		u32 v32 = val;
-
-		if (copy_to_user(buf, &v32, sizeof(v32)))
-			return -EFAULT;
-	} else if (copy_to_user(buf, &val, sizeof(val))) {
+	v32 = val;
+	if (copy_to_user(buf, count == sizeof(u32) ? (void *)&v32 : &val,
+			 count))
 		return -EFAULT;
+	if (f->commit) {
+		mutex_lock(&st->lock);
+		f->commit(st, token);
+		mutex_unlock(&st->lock);
 	}
 	return count;
 }
 
+/*
+ * pread/pwrite of the data section.  Its bytes are user-mappable and may
+ * change at any time, so the copy takes no lock (a stalled user page must
+ * not hold it): a client orders its copies against chunk fills and applies
+ * by its own sequence of header accesses, as it does through the mapping.
+ * The section lives as long as the instance.
+ */
 static ssize_t mig_section_rw(struct mig_mdev_state *st, char __user *buf,
 			      size_t count, u64 off, bool write)
 {
@@ -209,17 +271,10 @@ static ssize_t mig_section_rw(struct mig_mdev_state *st, char __user *buf,
 
 	if (pos >= r->section_size || count > r->section_size - pos)
 		return -EINVAL;
-	/*
-	 * The section is also mapped into user space, so its bytes may change
-	 * at any time; the lock only orders this copy against chunk fills and
-	 * applies.
-	 */
-	mutex_lock(&st->lock);
 	if (write)
 		left = copy_from_user(r->section + pos, buf, count);
 	else
 		left = copy_to_user(buf, r->section + pos, count);
-	mutex_unlock(&st->lock);
 	return left ? -EFAULT : count;
 }
 

@@ -114,6 +114,7 @@ int mig_state_set(struct mig_mdev_state *st, u32 new)
 {
 	u8 arc;
 
+	lockdep_assert_held(&st->lock);
 	if (new & ~MIG_STATE_BITS)
 		goto refuse;
 	arc = mig_arcs[st->mig_state][new];
@@ -133,7 +134,10 @@ int mig_state_set(struct mig_mdev_state *st, u32 new)
 		mig_load_close(st);
 	if (arc & ARC_LOAD_NEW)
 		mig_load_open(st);
-	if (arc & (ARC_SAVE_END | ARC_SAVE_NEW | ARC_SAVE_FINAL | ARC_LOAD_NEW))
+	/* A new session shows nothing of the last one. */
+	if (arc & (ARC_SAVE_NEW | ARC_LOAD_NEW))
+		mig_region_clear(st);
+	else if (arc & (ARC_SAVE_END | ARC_SAVE_FINAL))
 		mig_region_unqueue(st);
 	trace_mig_state(dev_name(st->vdev.dev), st->mig_state, new, 0);
 	mig_state_commit(st, new);
@@ -168,16 +172,18 @@ void mig_state_error(struct mig_mdev_state *st)
 }
 
 /**
- * mig_state_drop() - drop any session (close, reset)
+ * mig_state_drop() - drop any session (close, reset, ERROR)
  * @st: the instance
  *
- * The caller sets the state that follows.
+ * The data section is cleared with it.  The caller sets the state that
+ * follows.
  *
  * Context: st->lock held.
  */
 void mig_state_drop(struct mig_mdev_state *st)
 {
+	lockdep_assert_held(&st->lock);
 	mig_save_close(st);
 	mig_load_close(st);
-	mig_region_unqueue(st);
+	mig_region_clear(st);
 }

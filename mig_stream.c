@@ -104,10 +104,10 @@ static void mig_save_end(struct mig_mdev_state *st, void *out)
 	memcpy(out, &e, sizeof(e));
 }
 
+/* Only what a guest could write: the read-only bits must match. */
 static int mig_load_config(struct mig_mdev_state *st, const void *in)
 {
-	memcpy(st->config, in, MIG_MDEV_CONFIG_SIZE);
-	return 0;
+	return mig_cfg_load(st, in);
 }
 
 static int mig_load_regs(struct mig_mdev_state *st, const void *in)

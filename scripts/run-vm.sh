@@ -72,7 +72,10 @@ tr -d '\r' < "$TAPLOG" > "$VMDIR/tap.clean"
 touch "$CONSOLE"
 # The guest kernel log: any of these is a failure.  The dmesg dump at the end
 # repeats what printk already showed, so lines are de-duplicated.
-pat='BUG:|WARNING:|Oops|KASAN|UBSAN|lockdep|possible circular locking|unreferenced object|Call Trace:|blocked for more than|Kernel panic|general protection fault'
+# Hangs and stalls count too (PROTOCOL.md, "Hostile input"): the hung-task
+# detector ("task ... blocked for more than"), soft and hard lockups, RCU
+# stalls and the workqueue watchdog.
+pat='BUG:|WARNING:|Oops|KASAN|UBSAN|lockdep|possible circular locking|unreferenced object|Call Trace:|blocked for more than|hung task|soft lockup|hard LOCKUP|rcu_sched self-detected stall|rcu_preempt self-detected stall|rcu: INFO: .* detected stall|workqueue lockup|Kernel panic|general protection fault'
 # An allocation failure report (warn_alloc: "page allocation failure:" or
 # "vmalloc error:", then a stack dump up to </TASK>) is what the fail-nth
 # sweep provokes on purpose: it is not a kernel bug, so it is left out.
