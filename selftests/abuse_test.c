@@ -582,8 +582,9 @@ static void walk_leave(struct __test_metadata *_metadata,
 	struct mig_dev *d = &self->in.a.d;
 
 	ASSERT_EQ(self->rules.state, mt_state(d));
-	if (self->rules.state == MIG_STATE_SAVING)
+	if (self->rules.state == MIG_STATE_SAVING) {
 		ASSERT_EQ(0, mig_set_state(d, MIG_STATE_STOP));
+	}
 	if (self->rules.state == MIG_STATE_RESUMING) {
 		ASSERT_EQ(0, mt_feed(d, MIG_PATH_PREAD, self->stream.data,
 				     self->stream.len, MT_CUT_FIXED, 0, NULL));
@@ -1143,8 +1144,9 @@ TEST_F(ioctl, reset_ignores_its_argument_and_gives_power_on_state)
 		uint32_t s = states[i % ARRAY_SIZE(states)];
 
 		if (s != MIG_STATE_RUNNING) {
-			if (s == MIG_STATE_SAVING)
+			if (s == MIG_STATE_SAVING) {
 				ASSERT_EQ(0, mig_set_state(d, MIG_STATE_STOP));
+			}
 			ASSERT_EQ(0, mig_set_state(d, s));
 		}
 		EXPECT_EQ(0, ioctl(d->fd, VFIO_DEVICE_RESET, args[i]))
