@@ -151,12 +151,14 @@ TEST_F(hostile, set_irqs_mask_or_unmask_with_count_zero_is_einval)
 	};
 	unsigned int a, t;
 
-	for (a = 0; a < ARRAY_SIZE(actions); a++)
-		for (t = 0; t < ARRAY_SIZE(types); t++)
+	for (a = 0; a < ARRAY_SIZE(actions); a++) {
+		for (t = 0; t < ARRAY_SIZE(types); t++) {
 			EXPECT_ERRNO(EINVAL, set_irqs_nodata(&self->dst.d,
 					actions[a] | types[t], 0, 0))
 				TH_LOG("action %#x data %#x", actions[a],
 				       types[t]);
+		}
+	}
 	/* The vector exists only at start 0. */
 	EXPECT_ERRNO(EINVAL, set_irqs_nodata(&self->dst.d,
 					     VFIO_IRQ_SET_ACTION_MASK |
