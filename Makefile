@@ -41,3 +41,4 @@ include scripts/ecosystem.mk
 include scripts/debug-kernel.mk
 include scripts/bench.mk
 include scripts/fuzz.mk
+include scripts/fuzz-native.mk

@@ -10,6 +10,7 @@
 
 #include <linux/device.h>
 #include <linux/eventfd.h>
+#include <linux/vfio.h>
 #include <linux/version.h>
 
 /* <asm/unaligned.h> became <linux/unaligned.h> in 6.12. */
@@ -60,5 +61,22 @@
 #else
 #define mig_assign_str(dst, src) __assign_str(dst)
 #endif
+
+/*
+ * Who frees the memory of a vfio_device from vfio_alloc_device() (for us,
+ * the whole struct mig_mdev_state).  In 6.1 the core's
+ * vfio_device_release() calls the driver's @release and frees nothing: the
+ * driver's @release must end with vfio_free_device(), or every instance
+ * leaks its state.  Commit 913447d06f03 ("vfio: Remove vfio_free_device"),
+ * in 6.2, moved the kvfree() into vfio_device_release(), after @release,
+ * and removed vfio_free_device(): there the driver must not free it.  Call
+ * this last in @release; nothing may touch the device after it.
+ */
+static inline void mig_vfio_free_device(struct vfio_device *vdev)
+{
+#if KERNEL_VERSION(6, 2, 0) > LINUX_VERSION_CODE
+	vfio_free_device(vdev);
+#endif
+}
 
 #endif /* MIG_COMPAT_H */

@@ -772,7 +772,10 @@ int mig_dev_init(struct mig_mdev_state *st)
 				 GFP_KERNEL);
 	if (!st->page_hash)
 		goto err_zero;
+	/* Nobody else can see the instance yet; the lock is for lockdep. */
+	mutex_lock(&st->lock);
 	mig_dev_reset(st);
+	mutex_unlock(&st->lock);
 	return 0;
 
 err_zero:

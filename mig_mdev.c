@@ -753,6 +753,7 @@ static void mig_release_dev(struct vfio_device *vdev)
 	mig_dev_free(st);
 	mig_budget_give(st->type->mem_size);
 	mutex_destroy(&st->lock);
+	mig_vfio_free_device(vdev);
 }
 
 static const struct vfio_device_ops mig_dev_ops = {

@@ -1,13 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Install (as root, with apt-get) whatever the VM test machinery needs and is
-# missing.  Quick and silent when everything is there already.
+# Install (as root, with apt-get) whatever the VM test machinery and the
+# native fuzzer (clang, libFuzzer and the sanitizer runtimes, libxxhash) need
+# and is missing.  Quick and silent when everything is there already.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
 pkgs=(qemu-system-x86 busybox-static cpio kmod sparse make gcc libc6-dev
-      xz-utils gzip "linux-headers-$KVER_61" linux-source-6.1 mdevctl)
+      xz-utils gzip "linux-headers-$KVER_61" linux-source-6.1 mdevctl
+      clang-14 libclang-rt-14-dev libxxhash-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do
