@@ -62,8 +62,16 @@
 /* x86-64 TASK_SIZE_MAX: access_ok() refuses a buffer that goes past it. */
 #define USER_TOP		((1ULL << 47) - PAGE)
 
-/* Every operation of another user must return within this. */
+/*
+ * Every operation of another user must return within DEADLINE_MS.  The
+ * clock is the wall clock of a TCG guest on a shared host, which now and
+ * then stops for a moment: at most one run in LATE_RATIO may be late, and
+ * none may take HARD_MS (a user blocked behind a stalled copy takes the
+ * whole stall, STALL_MS).
+ */
 #define DEADLINE_MS		1000
+#define LATE_RATIO		20
+#define HARD_MS			5000
 /* How long the userfaultfd tests keep a user copy stalled. */
 #define STALL_MS		10000
 #define HAMMER_MS		10000
@@ -93,6 +101,39 @@ static const char *result_str(ssize_t r, char *buf, size_t len)
 	snprintf(buf, len, "-%s", name ? name : "?");
 	return buf;
 }
+
+/**
+ * struct lat - how long the runs of a repeated operation took
+ * @runs: how many
+ * @late: how many took longer than DEADLINE_MS
+ * @max_ms: the slowest
+ */
+struct lat {
+	uint64_t runs;
+	uint64_t late;
+	uint64_t max_ms;
+};
+
+static void lat_add(struct lat *l, uint64_t ms)
+{
+	l->runs++;
+	l->late += ms > DEADLINE_MS;
+	if (ms > l->max_ms)
+		l->max_ms = ms;
+}
+
+/* The runs kept to the deadline: DEADLINE_MS, LATE_RATIO, HARD_MS. */
+#define EXPECT_TIMELY(l, what)						\
+	do {								\
+		EXPECT_LT(0, (l).runs) TH_LOG("%s never ran", what);	\
+		EXPECT_GE((l).runs / LATE_RATIO, (l).late)		\
+			TH_LOG("%s: %" PRIu64 " of %" PRIu64		\
+			       " runs over %u ms", what, (l).late,	\
+			       (l).runs, DEADLINE_MS);			\
+		EXPECT_GE(HARD_MS, (l).max_ms)				\
+			TH_LOG("%s took %" PRIu64 " ms", what,		\
+			       (l).max_ms);				\
+	} while (0)
 
 static void sleep_ms(unsigned int ms)
 {
@@ -1351,7 +1392,8 @@ TEST_F(sysfs, engine_rate_takes_a_u32_in_any_base)
 TEST_F(sysfs, engine_rate_u32_max_keeps_the_instance_responsive)
 {
 	struct mt_inst *a = &self->in.a;
-	uint64_t t0, t, worst = 0, c0, c1;
+	struct lat lat = { 0 };
+	uint64_t t0, t, c0, c1;
 	uint32_t id;
 
 	c0 = mt_engine_count(a);
@@ -1362,14 +1404,13 @@ TEST_F(sysfs, engine_rate_u32_max_keeps_the_instance_responsive)
 		EXPECT_NE(0, mt_digest(a));
 		EXPECT_EQ(0, mt_bar0_read(&a->d, MIG_REG_ID, &id));
 		EXPECT_EQ(MIG_STATE_RUNNING, mt_state(&a->d));
-		t = mt_now_ms() - t;
-		if (t > worst)
-			worst = t;
+		lat_add(&lat, mt_now_ms() - t);
 	}
 	c1 = mt_engine_count(a);
-	TH_LOG("engine wrote %" PRIu64 " pages in 2 s, slowest round %"
-	       PRIu64 " ms", c1 - c0, worst);
-	EXPECT_GE(DEADLINE_MS, worst);
+	TH_LOG("engine wrote %" PRIu64 " pages in 2 s; %" PRIu64
+	       " rounds, slowest %" PRIu64 " ms", c1 - c0, lat.runs,
+	       lat.max_ms);
+	EXPECT_TIMELY(lat, "digest, BAR0 and device_state");
 	EXPECT_LT(c0, c1);
 	check_migrates(_metadata, a, &self->in.b);
 }
@@ -1765,8 +1806,7 @@ static const char * const probe_names[PROBE_NR] = {
  * @stop: set by the test when the stall is over
  * @done: the thread finished
  * @blocked: it had not finished when the stall ended
- * @runs: how often the operation ran
- * @max_ms: the slowest run
+ * @lat: how long its runs took
  * @err: the first error
  * @first: PROBE_COUNT: the first engine_count read
  * @last: and the last
@@ -1779,8 +1819,7 @@ struct probe {
 	atomic_bool *stop;
 	atomic_bool done;
 	bool blocked;
-	uint64_t runs;
-	uint64_t max_ms;
+	struct lat lat;
 	int err;
 	uint64_t first;
 	uint64_t last;
@@ -1810,7 +1849,7 @@ static int probe_one(struct probe *p, uint32_t round)
 		v = mt_engine_count(p->a);
 		if (v == UINT64_MAX)
 			return -EIO;
-		if (!p->runs)
+		if (!p->lat.runs)
 			p->first = v;
 		p->last = v;
 		return 0;
@@ -1850,10 +1889,7 @@ static void *probe_run(void *arg)
 	while (!atomic_load(p->stop)) {
 		t = mt_now_ms();
 		ret = probe_one(p, ++round);
-		t = mt_now_ms() - t;
-		p->runs++;
-		if (t > p->max_ms)
-			p->max_ms = t;
+		lat_add(&p->lat, mt_now_ms() - t);
 		if (ret && !p->err)
 			p->err = ret;
 		sleep_ms(20);
@@ -2076,12 +2112,9 @@ TEST_F_TIMEOUT(stall, user_copy_stalled_by_userfaultfd_blocks_no_one_else,
 		EXPECT_FALSE(p[i].blocked)
 			TH_LOG("%s: still blocked when the stall ended",
 			       probe_names[i]);
-		EXPECT_LT(0, p[i].runs) TH_LOG("%s", probe_names[i]);
 		EXPECT_EQ(0, p[i].err) TH_LOG("%s: %s", probe_names[i],
 					      strerror(-p[i].err));
-		EXPECT_GE(DEADLINE_MS, p[i].max_ms)
-			TH_LOG("%s took %" PRIu64 " ms", probe_names[i],
-			       p[i].max_ms);
+		EXPECT_TIMELY(p[i].lat, probe_names[i]);
 	}
 	EXPECT_LT(p[PROBE_COUNT].first, p[PROBE_COUNT].last)
 		TH_LOG("the engine did not run during the stall");
