@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "libmig.h"
@@ -60,6 +61,15 @@ static inline uint64_t mt_xorshift(uint64_t *s)
 	x ^= x << 17;
 	*s = x;
 	return x;
+}
+
+/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
+static inline uint64_t mt_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---------------------------------------------------------------- */
