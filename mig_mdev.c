@@ -370,8 +370,9 @@ static ssize_t mig_config_rw(struct mig_mdev_state *st, char __user *buf,
 	u8 val[MIG_MDEV_CONFIG_SIZE];
 	int ret = 0;
 
+	/* The shape first: a malformed access is -EINVAL in any state. */
 	if (off >= MIG_MDEV_CONFIG_SIZE || count > MIG_MDEV_CONFIG_SIZE - off ||
-	    count % step)
+	    count % step || step == 3 || off % step)
 		return -EINVAL;
 	if (write && copy_from_user(val, buf, count))
 		return -EFAULT;
