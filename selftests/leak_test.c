@@ -102,6 +102,8 @@
  * @avail_small: available_instances of the small type
  * @avail_large: available_instances of the large type
  * @instances: mdev devices in sysfs
+ * @iommu_groups: entries of /sys/kernel/iommu_groups (each instance has
+ *                one, the vfio core's emulated-IOMMU group)
  * @rounds: settling rounds before this reading
  */
 struct lk_figs {
@@ -119,6 +121,7 @@ struct lk_figs {
 	unsigned long avail_small;
 	unsigned long avail_large;
 	int instances;
+	int iommu_groups;
 	int rounds;
 };
 
@@ -216,13 +219,14 @@ static void lk_slabinfo(struct lk_figs *f)
 	f->have_slabinfo = f->ncaches > 0;
 }
 
-static int lk_count_instances(void)
+/* Entries of directory @path, or 0 if there is none. */
+static int lk_count_entries(const char *path)
 {
 	struct dirent *de;
 	DIR *d;
 	int n = 0;
 
-	d = opendir(MIG_SYSFS_DEVICES);
+	d = opendir(path);
 	if (!d)
 		return 0;
 	while ((de = readdir(d)))
@@ -231,6 +235,8 @@ static int lk_count_instances(void)
 	closedir(d);
 	return n;
 }
+
+#define LK_IOMMU_GROUPS		"/sys/kernel/iommu_groups"
 
 static int lk_read(struct lk_figs *f)
 {
@@ -243,7 +249,8 @@ static int lk_read(struct lk_figs *f)
 	if (mig_type_available("small", &f->avail_small) ||
 	    mig_type_available("large", &f->avail_large))
 		return -ENODEV;
-	f->instances = lk_count_instances();
+	f->instances = lk_count_entries(MIG_SYSFS_DEVICES);
+	f->iommu_groups = lk_count_entries(LK_IOMMU_GROUPS);
 	return 0;
 }
 
@@ -379,17 +386,40 @@ static bool lk_compare(const struct lk_figs *a, const struct lk_figs *b,
 {
 	int64_t bound = cycles ? (int64_t)cycles * LK_BOUND_PER_CYCLE :
 				 LK_CHECK_BOUND;
-	bool ok = true;
+	int groups = b->iommu_groups - a->iommu_groups;
+	bool ok = true, core_leak = false;
 
+	/*
+	 * An iommu group left behind by the tests between --baseline and
+	 * --check is the vfio core's own leak, not mig-mdev's: under fault
+	 * injection, vfio_create_group()'s error path keeps a reference to
+	 * the group (docs/FUZZ.md, "What the sweep found in the kernel
+	 * core").  Its sysfs nodes and kmemleak's records of them land in
+	 * SUnreclaim and the slab caches, so those two figures are then
+	 * reported, not asserted; the figures that hold what mig-mdev
+	 * allocates (kmalloc-*, VmallocUsed), the budget and the instance
+	 * count still are.  Cycles without injection leave no group at all.
+	 */
+	if (groups > 0) {
+		lk_diag("%d iommu groups left in %s (%d before)%s",
+			b->iommu_groups, LK_IOMMU_GROUPS, a->iommu_groups,
+			cycles ? "" : ": the vfio core's vfio_create_group() error-path leak (docs/FUZZ.md)");
+		if (cycles)
+			ok = false;
+		else
+			core_leak = true;
+	}
 	ok &= lk_within("SUnreclaim", a->sunreclaim, b->sunreclaim, cycles,
-			bound, LK_SLACK_SUNRECLAIM);
+			bound, LK_SLACK_SUNRECLAIM) || core_leak;
 	ok &= lk_within("VmallocUsed", a->vmalloc, b->vmalloc, cycles, bound,
 			LK_SLACK_VMALLOC);
 	if (a->have_slabinfo && b->have_slabinfo) {
 		ok &= lk_within("kmalloc-*", a->kmalloc, b->kmalloc, cycles,
 				bound, LK_SLACK_KMALLOC);
 		ok &= lk_within("all slabs", a->slab, b->slab, cycles, bound,
-				LK_SLACK_SLAB);
+				LK_SLACK_SLAB) || core_leak;
+		if (core_leak)
+			lk_diag("SUnreclaim and all slabs: reported only (the core's leaked groups)");
 		lk_diag_caches(a, b, cycles);
 	} else {
 		lk_diag("no /proc/slabinfo: kmalloc caches not measured");
@@ -582,10 +612,10 @@ static int lk_save_figs(const char *path, const struct lk_figs *f)
 		return -errno;
 	fprintf(o, "sunreclaim %" PRId64 "\nvmalloc %" PRId64
 		"\nkmalloc %" PRId64 "\nslab %" PRId64
-		"\nslabinfo %d\navail %lu %lu\ninstances %d\n",
+		"\nslabinfo %d\navail %lu %lu\ninstances %d\niommu_groups %d\n",
 		f->sunreclaim, f->vmalloc, f->kmalloc, f->slab,
 		f->have_slabinfo, f->avail_small, f->avail_large,
-		f->instances);
+		f->instances, f->iommu_groups);
 	for (i = 0; i < f->ncaches; i++)
 		fprintf(o, "cache %s %" PRId64 " %" PRId64 "\n",
 			f->cache[i].name, f->cache[i].objs, f->cache[i].size);
@@ -615,6 +645,7 @@ static int lk_load_figs(const char *path, struct lk_figs *f)
 		fields += sscanf(line, "avail %lu %lu", &f->avail_small,
 				 &f->avail_large) == 2;
 		fields += sscanf(line, "instances %d", &f->instances);
+		fields += sscanf(line, "iommu_groups %d", &f->iommu_groups);
 		if (sscanf(line, "cache %63s %" SCNd64 " %" SCNd64, name,
 			   &objs, &size) == 3 && f->ncaches < LK_MAX_CACHES) {
 			snprintf(f->cache[f->ncaches].name,
@@ -625,7 +656,7 @@ static int lk_load_figs(const char *path, struct lk_figs *f)
 		}
 	}
 	fclose(in);
-	return fields == 7 ? 0 : -EBADMSG;
+	return fields == 8 ? 0 : -EBADMSG;
 }
 
 static int lk_mode(const char *mode, const char *path)
