@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * libmig: a small client of the VFIO migration v1 region.
+ * libmig: a small client of VFIO migration, protocol v1 and v2.
  *
  * Every function returns 0 (or a size) on success and a negative errno on
  * failure; errno itself is never the interface.
@@ -81,6 +81,9 @@ static void mig_dev_init_fds(struct mig_dev *d)
 	d->group = -1;
 	d->fd = -1;
 	d->mig_index = -1;
+	d->data_fd = -1;
+	d->cur = VFIO_DEVICE_STATE_RUNNING;
+	d->req = VFIO_DEVICE_STATE_RUNNING;
 }
 
 /* ------------------------------------------------------------------ */
@@ -213,15 +216,26 @@ static int mig_find_migration_region(struct mig_dev *d)
 /* Opening and closing                                                 */
 /* ------------------------------------------------------------------ */
 
-/* d->fd is open: count its regions and find the migration region. */
+static void libmig_v2_probe(struct mig_dev *d);
+
+/*
+ * d->fd is open: count its regions, find the migration region, ask for
+ * protocol v2.
+ */
 static int mig_dev_discover(struct mig_dev *d)
 {
 	struct vfio_device_info info = { .argsz = sizeof(info) };
+	int ret;
 
 	if (ioctl(d->fd, VFIO_DEVICE_GET_INFO, &info))
 		return mig_neg_errno();
 	d->num_regions = info.num_regions;
-	return mig_find_migration_region(d);
+	ret = mig_find_migration_region(d);
+	if (ret)
+		return ret;
+	libmig_v2_probe(d);
+	libmig_use(d, MIG_PROTO_AUTO);	/* none offered: the caller tells */
+	return 0;
 }
 
 static int mig_open_container(struct mig_dev *d, unsigned long *iommu)
@@ -355,6 +369,9 @@ int mig_dev_open(struct mig_dev *d, const char *uuid)
 void mig_dev_close(struct mig_dev *d)
 {
 	mig_dev_unmap(d);
+	if (d->data_fd >= 0)
+		close(d->data_fd);
+	d->data_fd = -1;
 	if (d->fd >= 0)
 		close(d->fd);
 	if (d->group >= 0) {
@@ -742,6 +759,494 @@ void mig_buf_free(struct mig_buf *b)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Protocol v2                                                         */
+/* ------------------------------------------------------------------ */
+
+#define LIBMIG_FEATURE_MAX 64
+
+int libmig_feature(struct mig_dev *d, uint32_t flags, void *data, size_t len)
+{
+	uint64_t buf[(sizeof(struct vfio_device_feature) +
+		      LIBMIG_FEATURE_MAX) / sizeof(uint64_t)] = { 0 };
+	struct vfio_device_feature *f = (void *)buf;
+
+	if (len > LIBMIG_FEATURE_MAX)
+		return -EINVAL;
+	f->argsz = sizeof(*f) + len;
+	f->flags = flags;
+	memcpy(f->data, data, len);
+	if (ioctl(d->fd, VFIO_DEVICE_FEATURE, f))
+		return mig_neg_errno();
+	memcpy(data, f->data, len);
+	return 0;
+}
+
+/*
+ * A device offers v2 when the GET of VFIO_DEVICE_FEATURE_MIGRATION works
+ * and names STOP_COPY, which the uapi makes the least a driver offers.
+ */
+static void libmig_v2_probe(struct mig_dev *d)
+{
+	struct vfio_device_feature_migration mig = { 0 };
+	int ret;
+
+	ret = libmig_feature(d, VFIO_DEVICE_FEATURE_GET |
+			     VFIO_DEVICE_FEATURE_MIGRATION, &mig, sizeof(mig));
+	if (!ret && !(mig.flags & VFIO_MIGRATION_STOP_COPY))
+		ret = -EPROTO;
+	d->v2_err = ret;
+	d->v2_flags = ret ? 0 : mig.flags;
+}
+
+int libmig_v2_get_state(struct mig_dev *d, uint32_t *state)
+{
+	struct vfio_device_feature_mig_state st = { .data_fd = -1 };
+	int ret;
+
+	ret = libmig_feature(d, VFIO_DEVICE_FEATURE_GET |
+			     VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &st,
+			     sizeof(st));
+	if (!ret)
+		*state = st.device_state;
+	return ret;
+}
+
+int libmig_v2_set_state(struct mig_dev *d, uint32_t state, int *data_fd)
+{
+	struct vfio_device_feature_mig_state st = {
+		.device_state = state,
+		.data_fd = -1,
+	};
+	int ret;
+
+	*data_fd = -1;
+	ret = libmig_feature(d, VFIO_DEVICE_FEATURE_SET |
+			     VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &st,
+			     sizeof(st));
+	if (!ret)
+		*data_fd = st.data_fd;
+	return ret;
+}
+
+int libmig_v2_precopy_info(int data_fd, uint64_t *initial, uint64_t *dirty)
+{
+	struct vfio_precopy_info info = { .argsz = sizeof(info) };
+
+	if (ioctl(data_fd, VFIO_MIG_GET_PRECOPY_INFO, &info))
+		return mig_neg_errno();
+	*initial = info.initial_bytes;
+	*dirty = info.dirty_bytes;
+	return 0;
+}
+
+int libmig_v2_data_size(struct mig_dev *d, uint64_t *len)
+{
+	struct vfio_device_feature_mig_data_size ds = { 0 };
+	int ret;
+
+	ret = libmig_feature(d, VFIO_DEVICE_FEATURE_GET |
+			     VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, &ds,
+			     sizeof(ds));
+	if (!ret)
+		*len = ds.stop_copy_length;
+	return ret;
+}
+
+static const char * const libmig_v2_names[] = {
+	[VFIO_DEVICE_STATE_ERROR] = "ERROR",
+	[VFIO_DEVICE_STATE_STOP] = "STOP",
+	[VFIO_DEVICE_STATE_RUNNING] = "RUNNING",
+	[VFIO_DEVICE_STATE_STOP_COPY] = "STOP_COPY",
+	[VFIO_DEVICE_STATE_RESUMING] = "RESUMING",
+	[VFIO_DEVICE_STATE_RUNNING_P2P] = "RUNNING_P2P",
+	[VFIO_DEVICE_STATE_PRE_COPY] = "PRE_COPY",
+	[VFIO_DEVICE_STATE_PRE_COPY_P2P] = "PRE_COPY_P2P",
+};
+
+#define LIBMIG_V2_NR_STATES \
+	(sizeof(libmig_v2_names) / sizeof(libmig_v2_names[0]))
+
+const char *libmig_v2_state_str(uint32_t state)
+{
+	if (state >= LIBMIG_V2_NR_STATES)
+		return "INVALID";
+	return libmig_v2_names[state];
+}
+
+/* The states that own a data_fd: the saving group and RESUMING. */
+static bool libmig_v2_has_session(uint32_t state)
+{
+	return state == VFIO_DEVICE_STATE_PRE_COPY ||
+	       state == VFIO_DEVICE_STATE_PRE_COPY_P2P ||
+	       state == VFIO_DEVICE_STATE_STOP_COPY ||
+	       state == VFIO_DEVICE_STATE_RESUMING;
+}
+
+/* ------------------------------------------------------------------ */
+/* Either protocol                                                     */
+/* ------------------------------------------------------------------ */
+
+/* v1 device_state -> the v2 numbering, as the two protocols map them. */
+static const uint32_t libmig_from_v1[MIG_STATE_NR] = {
+	[MIG_STATE_STOP] = VFIO_DEVICE_STATE_STOP,
+	[MIG_STATE_RUNNING] = VFIO_DEVICE_STATE_RUNNING,
+	[MIG_STATE_SAVING] = VFIO_DEVICE_STATE_STOP_COPY,
+	[MIG_STATE_PRECOPY] = VFIO_DEVICE_STATE_PRE_COPY,
+	[MIG_STATE_RESUMING] = VFIO_DEVICE_STATE_RESUMING,
+	[5] = LIBMIG_STATE_INVALID,
+	[MIG_STATE_ERROR] = VFIO_DEVICE_STATE_ERROR,
+	[7] = LIBMIG_STATE_INVALID,
+};
+
+static int libmig_to_v1(uint32_t state, uint32_t *v1)
+{
+	uint32_t i;
+
+	if (state == LIBMIG_STATE_INVALID)
+		return -EINVAL;
+	for (i = 0; i < MIG_STATE_NR; i++) {
+		if (libmig_from_v1[i] == state) {
+			*v1 = i;
+			return 0;
+		}
+	}
+	return -EINVAL;		/* the *_P2P states */
+}
+
+bool libmig_offers(const struct mig_dev *d, enum mig_proto p)
+{
+	if (p == MIG_PROTO_V1)
+		return d->mig_index >= 0;
+	if (p == MIG_PROTO_V2)
+		return d->v2_flags != 0;
+	return false;
+}
+
+int libmig_use(struct mig_dev *d, enum mig_proto p)
+{
+	if (p == MIG_PROTO_AUTO)
+		p = libmig_offers(d, MIG_PROTO_V2) ? MIG_PROTO_V2 :
+						      MIG_PROTO_V1;
+	if (!libmig_offers(d, p))
+		return -EPROTONOSUPPORT;
+	d->proto = p;
+	return 0;
+}
+
+const char *libmig_proto_str(enum mig_proto p)
+{
+	return p == MIG_PROTO_V1 ? "v1" : p == MIG_PROTO_V2 ? "v2" : "auto";
+}
+
+bool libmig_has_precopy(const struct mig_dev *d)
+{
+	return d->proto == MIG_PROTO_V1 ||
+	       (d->proto == MIG_PROTO_V2 &&
+		(d->v2_flags & VFIO_MIGRATION_PRE_COPY));
+}
+
+bool libmig_has_p2p(const struct mig_dev *d)
+{
+	return d->proto == MIG_PROTO_V2 && (d->v2_flags & VFIO_MIGRATION_P2P);
+}
+
+uint64_t libmig_chunk(const struct mig_dev *d)
+{
+	return d->proto == MIG_PROTO_V1 ? d->section_size : LIBMIG_V2_CHUNK;
+}
+
+int libmig_get_state(struct mig_dev *d, uint32_t *state)
+{
+	uint32_t v1;
+	int ret;
+
+	if (d->proto == MIG_PROTO_V2)
+		return libmig_v2_get_state(d, state);
+	if (d->proto != MIG_PROTO_V1)
+		return -EPROTONOSUPPORT;
+	ret = mig_get_state(d, &v1);
+	if (!ret)
+		*state = v1 < MIG_STATE_NR ? libmig_from_v1[v1] :
+					     LIBMIG_STATE_INVALID;
+	return ret;
+}
+
+/*
+ * One request.  A v2 data_fd the request returns replaces the session's;
+ * a state without a session ends it (its fd is closed).
+ */
+int libmig_set_state(struct mig_dev *d, uint32_t state)
+{
+	int fd = -1, ret;
+	uint32_t v1;
+
+	d->req = state;
+	if (d->proto == MIG_PROTO_V1) {
+		ret = libmig_to_v1(state, &v1);
+		if (!ret)
+			ret = mig_set_state(d, v1);
+	} else if (d->proto == MIG_PROTO_V2) {
+		ret = libmig_v2_set_state(d, state, &fd);
+	} else {
+		ret = -EPROTONOSUPPORT;
+	}
+	if (ret)
+		return ret;
+	d->cur = state;
+	if (fd >= 0 || !libmig_v2_has_session(state)) {
+		if (d->data_fd >= 0)
+			close(d->data_fd);
+		d->data_fd = fd;
+	}
+	return 0;
+}
+
+const char *libmig_state_str(const struct mig_dev *d, uint32_t state)
+{
+	uint32_t v1;
+
+	if (d->proto != MIG_PROTO_V1)
+		return libmig_v2_state_str(state);
+	if (libmig_to_v1(state, &v1))
+		return "INVALID";
+	return mig_state_str(v1);
+}
+
+/* Names as mig_state_parse(): any case, a trailing newline. */
+int libmig_state_parse(enum mig_proto p, const char *name, uint32_t *state)
+{
+	size_t len = strlen(name);
+	uint32_t i, v1;
+
+	if (p == MIG_PROTO_V1) {
+		if (mig_state_parse(name, &v1))
+			return -EINVAL;
+		*state = libmig_from_v1[v1];
+		return 0;
+	}
+	if (p != MIG_PROTO_V2)
+		return -EINVAL;
+	while (len && isspace((unsigned char)name[len - 1]))
+		len--;
+	for (i = 0; i < LIBMIG_V2_NR_STATES; i++) {
+		const char *s = libmig_v2_names[i];
+
+		if (strlen(s) == len && !strncasecmp(s, name, len)) {
+			*state = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int libmig_precopy_begin(struct mig_dev *d)
+{
+	if (!libmig_has_precopy(d))
+		return -EOPNOTSUPP;
+	return libmig_set_state(d, VFIO_DEVICE_STATE_PRE_COPY);
+}
+
+/* From RUNNING: v2 quiesces P2P first when the device offers it. */
+int libmig_stop(struct mig_dev *d)
+{
+	uint32_t s;
+	int ret;
+
+	if (libmig_has_p2p(d)) {
+		ret = libmig_get_state(d, &s);
+		if (ret)
+			return ret;
+		if (s == VFIO_DEVICE_STATE_RUNNING) {
+			ret = libmig_set_state(d, VFIO_DEVICE_STATE_RUNNING_P2P);
+			if (ret)
+				return ret;
+		}
+	}
+	return libmig_set_state(d, VFIO_DEVICE_STATE_STOP);
+}
+
+/* From pre-copy or STOP; v2 leaves PRE_COPY through PRE_COPY_P2P. */
+int libmig_stopcopy_begin(struct mig_dev *d)
+{
+	uint32_t s;
+	int ret;
+
+	if (libmig_has_p2p(d)) {
+		ret = libmig_get_state(d, &s);
+		if (ret)
+			return ret;
+		if (s == VFIO_DEVICE_STATE_PRE_COPY) {
+			ret = libmig_set_state(d,
+					       VFIO_DEVICE_STATE_PRE_COPY_P2P);
+			if (ret)
+				return ret;
+		}
+	}
+	return libmig_set_state(d, VFIO_DEVICE_STATE_STOP_COPY);
+}
+
+static int libmig_v1_save_pass(struct mig_dev *d, enum mig_path path,
+			       uint64_t limit, mig_sink_fn sink, void *opaque,
+			       uint64_t *bytes)
+{
+	int64_t n;
+
+	for (;;) {
+		n = mig_save_chunk(d, path, sink, opaque);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return 0;	/* pending_bytes read 0 */
+		*bytes += (uint64_t)n;
+		if (limit && *bytes >= limit)
+			return 0;
+	}
+}
+
+/*
+ * read() the data_fd: -ENOMSG ends a pre-copy pass (caught up for now),
+ * 0 the stream.  -ENOMSG outside pre-copy breaks the uapi and is returned.
+ */
+static int libmig_v2_save_pass(struct mig_dev *d, uint64_t limit,
+			       mig_sink_fn sink, void *opaque,
+			       uint64_t *bytes)
+{
+	bool precopy = d->cur == VFIO_DEVICE_STATE_PRE_COPY ||
+		       d->cur == VFIO_DEVICE_STATE_PRE_COPY_P2P;
+	uint8_t *buf;
+	ssize_t n;
+	int ret = 0;
+
+	if (d->data_fd < 0)
+		return -EBADF;
+	buf = malloc(LIBMIG_V2_CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		n = read(d->data_fd, buf, LIBMIG_V2_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			if (!(errno == ENOMSG && precopy))
+				ret = mig_neg_errno();
+			break;
+		}
+		if (n == 0)
+			break;
+		ret = sink(opaque, buf, (size_t)n);
+		if (ret)
+			break;
+		*bytes += (uint64_t)n;
+		if (limit && *bytes >= limit)
+			break;
+	}
+	free(buf);
+	return ret;
+}
+
+int libmig_save_pass(struct mig_dev *d, enum mig_path path, uint64_t limit,
+		     mig_sink_fn sink, void *opaque, uint64_t *bytes)
+{
+	*bytes = 0;
+	if (d->proto == MIG_PROTO_V1)
+		return libmig_v1_save_pass(d, path, limit, sink, opaque, bytes);
+	if (d->proto == MIG_PROTO_V2)
+		return libmig_v2_save_pass(d, limit, sink, opaque, bytes);
+	return -EPROTONOSUPPORT;
+}
+
+int libmig_pending(struct mig_dev *d, uint64_t *pending, uint64_t *initial)
+{
+	uint64_t init = 0, dirty = 0;
+	int ret;
+
+	if (d->proto == MIG_PROTO_V1) {
+		ret = mig_get_pending(d, pending);
+	} else if (d->proto != MIG_PROTO_V2) {
+		ret = -EPROTONOSUPPORT;
+	} else if (d->cur == VFIO_DEVICE_STATE_PRE_COPY ||
+		   d->cur == VFIO_DEVICE_STATE_PRE_COPY_P2P) {
+		ret = libmig_v2_precopy_info(d->data_fd, &init, &dirty);
+		if (!ret && init > UINT64_MAX - dirty)
+			ret = -EPROTO;
+		if (!ret)
+			*pending = init + dirty;
+	} else {
+		ret = libmig_v2_data_size(d, pending);
+	}
+	if (initial)
+		*initial = init;
+	return ret;
+}
+
+int libmig_save_end(struct mig_dev *d)
+{
+	return libmig_set_state(d, VFIO_DEVICE_STATE_STOP);
+}
+
+int libmig_resume_begin(struct mig_dev *d)
+{
+	uint32_t s;
+	int ret;
+
+	if (d->proto == MIG_PROTO_V2) {
+		ret = libmig_get_state(d, &s);
+		if (ret)
+			return ret;
+		if (s != VFIO_DEVICE_STATE_STOP) {
+			ret = libmig_stop(d);
+			if (ret)
+				return ret;
+		}
+	}
+	return libmig_set_state(d, VFIO_DEVICE_STATE_RESUMING);
+}
+
+int libmig_resume_feed(struct mig_dev *d, enum mig_path path, const void *buf,
+		       size_t len)
+{
+	const uint8_t *p = buf;
+	ssize_t n;
+
+	if (d->proto == MIG_PROTO_V1)
+		return mig_resume_write(d, path, buf, len, 0);
+	if (d->proto != MIG_PROTO_V2)
+		return -EPROTONOSUPPORT;
+	if (d->data_fd < 0)
+		return -EBADF;
+	while (len) {
+		n = write(d->data_fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return mig_neg_errno();
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int libmig_resume_end(struct mig_dev *d, bool run)
+{
+	int ret;
+
+	if (d->proto == MIG_PROTO_V1)
+		return libmig_set_state(d, run ? VFIO_DEVICE_STATE_RUNNING :
+						 VFIO_DEVICE_STATE_STOP);
+	ret = libmig_set_state(d, VFIO_DEVICE_STATE_STOP);
+	if (ret || !run)
+		return ret;
+	if (libmig_has_p2p(d)) {
+		ret = libmig_set_state(d, VFIO_DEVICE_STATE_RUNNING_P2P);
+		if (ret)
+			return ret;
+	}
+	return libmig_set_state(d, VFIO_DEVICE_STATE_RUNNING);
 }
 
 /* ------------------------------------------------------------------ */

@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * libmig: a small client of the VFIO migration v1 region.
+ * libmig: a small client of VFIO migration, protocol v1 and v2.
  *
- * Opens an mdev instance through the vfio group/container API (type1),
- * finds its migration region and walks the save and resume sequences of the
- * v1 protocol over the mmap'ed data section or with pread/pwrite.  It knows
- * nothing of mig-mdev beyond the sysfs helpers at the end, so it drives any
- * vendor's v1 region.
+ * Opens an mdev instance through the vfio group/container API (type1) and
+ * finds what migration it offers: the v1 migration region (walked over the
+ * mmap'ed data section or with pread/pwrite) and the v2 interface
+ * (VFIO_DEVICE_FEATURE_MIGRATION, VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE and
+ * the data_fd).  The session calls (libmig_save_*, libmig_resume_*) walk
+ * the save and resume sequences of either protocol behind one API.  It
+ * knows nothing of mig-mdev beyond the sysfs helpers at the end, so it
+ * drives any vendor's device.
  *
  * Every function that can fail returns 0 or a negative errno (never -1 with
  * errno set), so that callers and tests can assert the exact error.
+ *
+ * Names: the v1 calls keep their mig_ names; everything added for v2 and
+ * the protocol-neutral session calls is named libmig_, so that no name of
+ * this library repeats a function of the kernel module.
  */
 #ifndef LIBMIG_H
 #define LIBMIG_H
@@ -19,7 +26,55 @@
 #include <stdbool.h>
 #include <linux/mig_mdev.h>
 
+/*
+ * The v2 uapi of later kernels, for headers that lack it (Linux 6.1's):
+ * PRE_COPY arrived in 6.2 with VFIO_MIG_GET_PRECOPY_INFO, MIG_DATA_SIZE in
+ * 6.3.  Whether a device offers them is found at run time, never assumed.
+ */
+#ifndef VFIO_MIGRATION_PRE_COPY
+#define VFIO_MIGRATION_PRE_COPY		(1 << 2)
+#define VFIO_DEVICE_STATE_PRE_COPY	6
+#define VFIO_DEVICE_STATE_PRE_COPY_P2P	7
+#endif
+
+#ifndef VFIO_MIG_GET_PRECOPY_INFO
+struct vfio_precopy_info {
+	__u32 argsz;
+	__u32 flags;
+	__aligned_u64 initial_bytes;
+	__aligned_u64 dirty_bytes;
+};
+
+#define VFIO_MIG_GET_PRECOPY_INFO	_IO(VFIO_TYPE, VFIO_BASE + 21)
+#endif
+
+#ifndef VFIO_DEVICE_FEATURE_MIG_DATA_SIZE
+struct vfio_device_feature_mig_data_size {
+	__aligned_u64 stop_copy_length;
+};
+
+#define VFIO_DEVICE_FEATURE_MIG_DATA_SIZE 9
+#endif
+
 #define MIG_UUID_LEN 36
+
+/* A state no protocol defines (v1's 101b, 111b; out of range). */
+#define LIBMIG_STATE_INVALID	0xffffffffU
+
+/* What one v2 read() asks for; also the "one chunk" of convergence. */
+#define LIBMIG_V2_CHUNK		(1U << 20)
+
+/**
+ * enum mig_proto - a migration protocol
+ * @MIG_PROTO_AUTO: let libmig_use() choose: v2 when offered, else v1
+ * @MIG_PROTO_V1: the migration region (VFIO_REGION_TYPE_MIGRATION_DEPRECATED)
+ * @MIG_PROTO_V2: VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE and the data_fd
+ */
+enum mig_proto {
+	MIG_PROTO_AUTO = 0,
+	MIG_PROTO_V1 = 1,
+	MIG_PROTO_V2 = 2,
+};
 
 /**
  * struct mig_dev - an open device
@@ -35,6 +90,14 @@
  *               mmap capability)
  * @section_size: size of the data section
  * @section: the mmap'ed data section, or NULL (see mig_dev_map())
+ * @v2_flags: the VFIO_MIGRATION_* flags of VFIO_DEVICE_FEATURE_MIGRATION,
+ *            0 when the device offers no protocol v2
+ * @v2_err: why not: the negative errno of that GET (0 when offered)
+ * @proto: the protocol of the session calls (libmig_use())
+ * @data_fd: the v2 data_fd of the current session, or -1
+ * @cur: the state the session calls last reached (VFIO_DEVICE_STATE_*)
+ * @req: the state of the last request they made: after a failure, the one
+ *       that failed
  */
 struct mig_dev {
 	int container;
@@ -48,6 +111,12 @@ struct mig_dev {
 	uint64_t data_offset;
 	uint64_t section_size;
 	void *section;
+	uint64_t v2_flags;
+	int v2_err;
+	enum mig_proto proto;
+	int data_fd;
+	uint32_t cur;
+	uint32_t req;
 };
 
 /* Opening and closing. */
@@ -145,6 +214,92 @@ struct mig_buf {
 };
 int mig_buf_sink(void *opaque, const void *buf, size_t len);
 void mig_buf_free(struct mig_buf *b);
+
+/* ------------------------------------------------------------------ */
+/* Protocol v2 (libmig_v2_*) and the session calls of both (libmig_*)   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * VFIO_DEVICE_FEATURE with @flags (feature index | GET/SET/PROBE) and @len
+ * bytes of @data in and out (at most 64).
+ */
+int libmig_feature(struct mig_dev *d, uint32_t flags, void *data, size_t len);
+/* The v2 state (VFIO_DEVICE_STATE_*). */
+int libmig_v2_get_state(struct mig_dev *d, uint32_t *state);
+/* Request @state; *@data_fd gets the fd it returned or -1. */
+int libmig_v2_set_state(struct mig_dev *d, uint32_t state, int *data_fd);
+/* VFIO_MIG_GET_PRECOPY_INFO on a save data_fd. */
+int libmig_v2_precopy_info(int data_fd, uint64_t *initial, uint64_t *dirty);
+/* VFIO_DEVICE_FEATURE_MIG_DATA_SIZE (-ENOTTY or -EINVAL: not offered). */
+int libmig_v2_data_size(struct mig_dev *d, uint64_t *len);
+/* "STOP", "RUNNING", "STOP_COPY", ... "PRE_COPY_P2P"; "INVALID". */
+const char *libmig_v2_state_str(uint32_t state);
+
+/* Does the device offer @p (V1: a migration region; V2: the feature)? */
+bool libmig_offers(const struct mig_dev *d, enum mig_proto p);
+/*
+ * Choose the protocol of the session calls: @p, or for MIG_PROTO_AUTO v2
+ * when offered, else v1.  -EPROTONOSUPPORT when the device does not offer
+ * it (or, for auto, neither).  A fresh device uses MIG_PROTO_AUTO's choice.
+ */
+int libmig_use(struct mig_dev *d, enum mig_proto p);
+const char *libmig_proto_str(enum mig_proto p);	/* "v1", "v2", "auto" */
+/* The optional parts of the chosen protocol: v1 always pre-copies. */
+bool libmig_has_precopy(const struct mig_dev *d);
+bool libmig_has_p2p(const struct mig_dev *d);
+/* What one chunk is: v1's data section, LIBMIG_V2_CHUNK for v2. */
+uint64_t libmig_chunk(const struct mig_dev *d);
+
+/*
+ * States, in both protocols, are numbered as enum vfio_device_mig_state:
+ * v1's SAVING is STOP_COPY, PRECOPY is PRE_COPY; v1 has no *_P2P (-EINVAL).
+ * libmig_state_str() names a state as the chosen protocol does (v1:
+ * "SAVING"), libmig_state_parse() takes the names of protocol @p.
+ */
+int libmig_get_state(struct mig_dev *d, uint32_t *state);
+int libmig_set_state(struct mig_dev *d, uint32_t state);
+const char *libmig_state_str(const struct mig_dev *d, uint32_t state);
+int libmig_state_parse(enum mig_proto p, const char *name, uint32_t *state);
+
+/*
+ * Saving.  Live: libmig_precopy_begin() (RUNNING -> PRECOPY / PRE_COPY),
+ * passes of libmig_save_pass() and libmig_pending(), then
+ * libmig_stopcopy_begin() (v1: SAVING; v2: PRE_COPY_P2P if offered, then
+ * STOP_COPY).  Stopped: libmig_stop() (v2: RUNNING_P2P if offered, then
+ * STOP), libmig_stopcopy_begin().  Both: libmig_save_pass() with no limit
+ * to the end of the stream, libmig_save_end() (STOP).
+ */
+int libmig_precopy_begin(struct mig_dev *d);	/* -EOPNOTSUPP: no PRE_COPY */
+int libmig_stop(struct mig_dev *d);
+int libmig_stopcopy_begin(struct mig_dev *d);
+/*
+ * Copy stream to @sink until the device has nothing more right now (v1:
+ * pending_bytes 0; v2: -ENOMSG in pre-copy, EOF in stop-copy) or, with
+ * @limit > 0, until at least @limit bytes went.  *@bytes: what was copied.
+ * @path applies to v1 only.
+ */
+int libmig_save_pass(struct mig_dev *d, enum mig_path path, uint64_t limit,
+		     mig_sink_fn sink, void *opaque, uint64_t *bytes);
+/*
+ * What is left to save now: v1 pending_bytes (which also retires the last
+ * chunk read); v2 in pre-copy initial_bytes + dirty_bytes of
+ * VFIO_MIG_GET_PRECOPY_INFO (@initial, may be NULL, gets initial_bytes;
+ * v1 sets it to 0), in stop-copy VFIO_DEVICE_FEATURE_MIG_DATA_SIZE.
+ */
+int libmig_pending(struct mig_dev *d, uint64_t *pending, uint64_t *initial);
+int libmig_save_end(struct mig_dev *d);
+
+/*
+ * Resuming: libmig_resume_begin() (v1: RESUMING in one write, as QEMU 7.2
+ * does; v2: RUNNING_P2P if offered, STOP, RESUMING), libmig_resume_feed()
+ * any split of the stream, libmig_resume_end() (v1: STOP, or RUNNING with
+ * @run, in one write; v2: STOP, then with @run RUNNING_P2P if offered and
+ * RUNNING).
+ */
+int libmig_resume_begin(struct mig_dev *d);
+int libmig_resume_feed(struct mig_dev *d, enum mig_path path, const void *buf,
+		       size_t len);
+int libmig_resume_end(struct mig_dev *d, bool run);
 
 /* mig-mdev's sysfs: instances and their attributes. */
 #define MIG_SYSFS_PARENT "/sys/class/mig_mdev/mig_mdev"
