@@ -1,19 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * migctl: a command-line client of the VFIO migration v1 region.
+ * migctl: a command-line client of VFIO migration, protocol v1 and v2.
  *
- * Lists mdev devices, shows a device's migration region, reads and requests
- * device states, saves a device's migration stream to a file, loads one
- * into a device and migrates one device into another, live or stopped.  It
- * drives any vendor's v1 region through libmig; the few things it reads
- * from mig-mdev's sysfs (migration_state, digest) are used only when they
- * exist.  See docs/MIGCTL.md.
+ * Lists mdev devices, shows what migration a device offers, reads and
+ * requests device states, saves a device's migration stream to a file,
+ * loads one into a device and migrates one device into another, live or
+ * stopped.  It drives any vendor's v1 region or v2 interface through
+ * libmig, the same commands, output and exit codes for both (--protocol;
+ * by default v2 when the device offers it, as QEMU 8.0 and later do); the
+ * few things it reads from mig-mdev's sysfs (migration_state, digest) are
+ * used only when they exist.  See docs/MIGCTL.md.
  *
  * The file format (all little endian): a struct migctl_file_hdr of
  * hdr_len bytes, then stream_len bytes of raw migration stream exactly as
  * the device produced it.  The header names the source device (PCI IDs
  * from config space, region type, mdev type), and carries the CRC-32 of the
- * stream and of itself.
+ * stream and of itself.  The stream is the device's, whichever protocol
+ * carried it: a file saved through one protocol loads through the other.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -38,7 +41,8 @@
 /* Exit codes, by cause (also in usage() and docs/MIGCTL.md). */
 #define EX_OK		0
 #define EX_USAGE	1	/* bad command line */
-#define EX_NODEV	2	/* no such device, busy, or no migration region */
+#define EX_NODEV	2	/* no such device, busy, or no migration (in the
+				 * protocol asked for) */
 #define EX_DEVERR	3	/* the device is (or went) in ERROR */
 #define EX_BADFILE	4	/* bad/truncated file, or for another device */
 #define EX_IO		5	/* I/O or protocol error */
@@ -48,6 +52,7 @@
 #define MC_CSUM_CRC32	1
 #define MC_FLAG_LIVE	(1U << 0)
 #define MC_FLAG_DIGEST	(1U << 1)
+#define MC_FLAG_V2	(1U << 2)	/* saved through protocol v2 */
 #define MC_TYPE_LEN	64
 #define MC_MDEV_BUS	"/sys/class/mdev_bus"
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -61,13 +66,14 @@
  * @device: PCI device ID (0x02)
  * @subvendor: subsystem vendor ID (0x2c)
  * @subdevice: subsystem ID (0x2e)
- * @region_type: migration region type (VFIO_REGION_INFO_CAP_TYPE)
+ * @region_type: migration region type (VFIO_REGION_INFO_CAP_TYPE), 0 when
+ *               the source has no region (protocol v2 only)
  * @region_subtype: its subtype
  * @dev_type: mdev type of the source ("mig_mdev-small"), NUL-padded
  * @stream_len: bytes of stream after the header
- * @precopy_bytes: of which saved in PRECOPY
- * @stopcopy_bytes: of which saved in SAVING
- * @section_size: data section of the source
+ * @precopy_bytes: of which saved in PRECOPY / PRE_COPY
+ * @stopcopy_bytes: of which saved in SAVING / STOP_COPY
+ * @section_size: data section of the source (0 without a region)
  * @digest: the source's sysfs digest when it stopped (MC_FLAG_DIGEST)
  * @passes: pre-copy passes
  * @flags: MC_FLAG_*
@@ -110,6 +116,8 @@ struct mc_opts {
 	bool force;
 	bool rehash;
 	int path;		/* -1: auto, else enum mig_path */
+	bool path_given;	/* --mmap or --pread: protocol v1 */
+	enum mig_proto proto;	/* --protocol */
 	unsigned int max_passes;
 };
 
@@ -391,6 +399,37 @@ static bool read_digest(const char *name, uint64_t *digest)
 	return end != buf;
 }
 
+/* The protocol asked for: --mmap and --pread are v1's data paths. */
+static enum mig_proto mc_want(void)
+{
+	if (opt.proto == MIG_PROTO_AUTO && opt.path_given)
+		return MIG_PROTO_V1;
+	return opt.proto;
+}
+
+/*
+ * Choose the protocol of an open device (--protocol, default v2 when the
+ * device offers it, else v1); exit 2 with what it does offer if not.
+ */
+static int mc_use_protocol(struct mc_dev *m)
+{
+	enum mig_proto want = mc_want();
+	bool v1 = libmig_offers(&m->d, MIG_PROTO_V1);
+	bool v2 = libmig_offers(&m->d, MIG_PROTO_V2);
+
+	if (!libmig_use(&m->d, want))
+		return EX_OK;
+	if (!v1 && !v2)
+		return fail(EX_NODEV, "%s: no migration: no region of type 3 subtype 1 among its %u regions (protocol v1), and VFIO_DEVICE_FEATURE_MIGRATION: %s (protocol v2)",
+			    m->name, m->d.num_regions, strerror(-m->d.v2_err));
+	if (want == MIG_PROTO_V2)
+		return fail(EX_NODEV, "%s: does not offer migration protocol v2 (VFIO_DEVICE_FEATURE_MIGRATION: %s); it offers v1: use --protocol v1 or auto",
+			    m->name, strerror(-m->d.v2_err));
+	return fail(EX_NODEV, "%s: does not offer migration protocol v1 (no region of type 3 subtype 1 among its %u regions)%s; it offers v2: use --protocol v2 or auto",
+		    m->name, m->d.num_regions,
+		    opt.path_given ? ", which --mmap and --pread need" : "");
+}
+
 static int mc_open(struct mc_dev *m, const char *name)
 {
 	struct vfio_region_info *ri;
@@ -411,26 +450,29 @@ static int mc_open(struct mc_dev *m, const char *name)
 	if (ret)
 		return fail(EX_NODEV, "%s: cannot open through vfio: %s", name,
 			    strerror(-ret));
-	if (m->d.mig_index < 0) {
-		mig_dev_close(&m->d);
-		return fail(EX_NODEV, "%s: no migration region (no region of type 3 subtype 1 among its %u regions)",
-			    name, m->d.num_regions);
-	}
-	ret = mig_region_info(&m->d, m->d.mig_index, &ri);
+	ret = mc_use_protocol(m);
 	if (ret) {
 		mig_dev_close(&m->d);
-		return fail(EX_IO, "%s: VFIO_DEVICE_GET_REGION_INFO: %s", name,
-			    strerror(-ret));
+		return ret;
 	}
-	m->flags = ri->flags;
-	ct = (void *)mig_region_cap(ri, VFIO_REGION_INFO_CAP_TYPE);
-	if (ct) {
-		m->rtype = ct->type;
-		m->rsubtype = ct->subtype;
+	if (m->d.mig_index >= 0) {
+		ret = mig_region_info(&m->d, m->d.mig_index, &ri);
+		if (ret) {
+			mig_dev_close(&m->d);
+			return fail(EX_IO, "%s: VFIO_DEVICE_GET_REGION_INFO: %s",
+				    name, strerror(-ret));
+		}
+		m->flags = ri->flags;
+		ct = (void *)mig_region_cap(ri, VFIO_REGION_INFO_CAP_TYPE);
+		if (ct) {
+			m->rtype = ct->type;
+			m->rsubtype = ct->subtype;
+		}
+		m->has_sparse = mig_region_cap(ri,
+					       VFIO_REGION_INFO_CAP_SPARSE_MMAP) &&
+				(ri->flags & VFIO_REGION_INFO_FLAG_MMAP);
+		free(ri);
 	}
-	m->has_sparse = mig_region_cap(ri, VFIO_REGION_INFO_CAP_SPARSE_MMAP) &&
-			(ri->flags & VFIO_REGION_INFO_FLAG_MMAP);
-	free(ri);
 
 	if (!mig_region_pread(&m->d, VFIO_PCI_CONFIG_REGION_INDEX, &id, 4, 0)) {
 		m->vendor = le32toh(id) & 0xffff;
@@ -447,7 +489,7 @@ static int mc_open(struct mc_dev *m, const char *name)
 		m->path = opt.path;
 	else
 		m->path = m->has_sparse ? MIG_PATH_MMAP : MIG_PATH_PREAD;
-	if (m->path == MIG_PATH_MMAP) {
+	if (m->d.proto == MIG_PROTO_V1 && m->path == MIG_PATH_MMAP) {
 		ret = mig_dev_map(&m->d);
 		if (ret) {
 			mig_dev_close(&m->d);
@@ -458,9 +500,17 @@ static int mc_open(struct mc_dev *m, const char *name)
 	return EX_OK;
 }
 
-static const char *path_name(enum mig_path p)
+/* The data path of a transfer: the v1 section's, or v2's data_fd. */
+static const char *path_name(const struct mc_dev *m)
 {
-	return p == MIG_PATH_MMAP ? "mmap" : "pread";
+	if (m->d.proto == MIG_PROTO_V2)
+		return "data_fd";
+	return m->path == MIG_PATH_MMAP ? "mmap" : "pread";
+}
+
+static const char *proto_name(const struct mc_dev *m)
+{
+	return libmig_proto_str(m->d.proto);
 }
 
 static const char *remedy(const char *name)
@@ -477,12 +527,12 @@ static const char *remedy(const char *name)
 static int mc_check_not_error(struct mc_dev *m)
 {
 	uint32_t s;
-	int ret = mig_get_state(&m->d, &s);
+	int ret = libmig_get_state(&m->d, &s);
 
 	if (ret)
 		return fail(EX_IO, "%s: reading device_state: %s", m->name,
 			    strerror(-ret));
-	if (s == MIG_STATE_ERROR)
+	if (s == VFIO_DEVICE_STATE_ERROR)
 		return fail(EX_DEVERR, "%s: device is in ERROR; %s", m->name,
 			    remedy(m->name));
 	return EX_OK;
@@ -495,26 +545,37 @@ static int mc_check_not_error(struct mc_dev *m)
 static int mc_step_failed(struct mc_dev *m, const char *step, int ret,
 			  int code)
 {
+	bool got;
 	uint32_t s;
 
-	if (!mig_get_state(&m->d, &s) && s == MIG_STATE_ERROR)
+	got = !libmig_get_state(&m->d, &s);
+	if (got && s == VFIO_DEVICE_STATE_ERROR)
 		return fail(EX_DEVERR, "%s: %s failed (%s) and the device is now in ERROR; %s",
 			    m->name, step, strerror(-ret), remedy(m->name));
 	return fail(code, "%s: %s failed: %s (device_state %s)", m->name, step,
-		    strerror(-ret), mig_get_state(&m->d, &s) ? "?" :
-		    mig_state_str(s));
+		    strerror(-ret), got ? libmig_state_str(&m->d, s) : "?");
+}
+
+/* The state request libmig made last failed with @ret: say which. */
+static int mc_req_failed(struct mc_dev *m, int ret)
+{
+	const char *to = libmig_state_str(&m->d, m->d.req);
+	char step[128];
+
+	if (m->d.proto == MIG_PROTO_V1)
+		snprintf(step, sizeof(step), "writing device_state %s", to);
+	else
+		snprintf(step, sizeof(step),
+			 "setting device_state %s (VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE)",
+			 to);
+	return mc_step_failed(m, step, ret, EX_IO);
 }
 
 static int mc_set_state(struct mc_dev *m, uint32_t state)
 {
-	char step[64];
-	int ret = mig_set_state(&m->d, state);
+	int ret = libmig_set_state(&m->d, state);
 
-	if (!ret)
-		return EX_OK;
-	snprintf(step, sizeof(step), "writing device_state %s",
-		 mig_state_str(state));
-	return mc_step_failed(m, step, ret, EX_IO);
+	return ret ? mc_req_failed(m, ret) : EX_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -526,6 +587,7 @@ static int mc_set_state(struct mc_dev *m, uint32_t state)
  * @fd: the file, or -1
  * @dst: the destination device, or NULL
  * @dst_err: the error of the destination, if it failed
+ * @file_err: the error of the file, if writing it failed
  * @crc: CRC-32 of what went by
  * @pg: the progress display
  */
@@ -533,6 +595,7 @@ struct mc_sink {
 	int fd;
 	struct mc_dev *dst;
 	int dst_err;
+	int file_err;
 	uint32_t crc;
 	struct mc_progress *pg;
 };
@@ -562,61 +625,38 @@ static int mc_sink_fn(void *opaque, const void *buf, size_t len)
 	if (s->fd >= 0) {
 		s->crc = crc32_update(s->crc, buf, len);
 		ret = write_full(s->fd, buf, len);
-		if (ret)
+		if (ret) {
+			s->file_err = ret;
 			return ret;
+		}
 	}
 	if (s->dst) {
-		ret = mig_resume_write(&s->dst->d, s->dst->path, buf, len, 0);
+		ret = libmig_resume_feed(&s->dst->d, s->dst->path, buf, len);
 		if (ret) {
 			s->dst_err = ret;
 			return ret;
 		}
 	}
 	s->pg->bytes += len;
+	s->pg->pending = s->pg->pending > len ? s->pg->pending - len : 0;
 	progress_draw(s->pg, false);
 	return 0;
 }
 
-/*
- * One pass: copy chunks until @limit bytes went (0: until pending_bytes
- * reads 0).  Returns 0 or a negative errno; *@bytes gets what was copied,
- * *@pending what is left (the last chunk retired).
- */
-static int mc_save_pass(struct mc_dev *m, uint64_t limit, struct mc_sink *s,
-			uint64_t *bytes, uint64_t *pending)
-{
-	int64_t n;
-
-	*bytes = 0;
-	for (;;) {
-		n = mig_save_chunk(&m->d, m->path, mc_sink_fn, s);
-		if (n < 0)
-			return (int)n;
-		if (n == 0) {
-			*pending = 0;
-			s->pg->pending = 0;
-			return 0;
-		}
-		*bytes += (uint64_t)n;
-		if (limit && *bytes >= limit)
-			break;
-	}
-	n = mig_get_pending(&m->d, pending);
-	s->pg->pending = *pending;
-	return (int)n;
-}
-
 /**
  * struct mc_save_stats - what a save did
+ * @live: pre-copy ran (--live, and the device offers it)
  * @passes: pre-copy passes
- * @precopy_bytes: bytes saved in PRECOPY
- * @stopcopy_bytes: bytes saved in SAVING
- * @precopy_secs: time in PRECOPY
- * @stopcopy_secs: time in SAVING (the downtime of a live migration)
+ * @precopy_bytes: bytes saved in PRECOPY / PRE_COPY
+ * @stopcopy_bytes: bytes saved in SAVING / STOP_COPY
+ * @precopy_secs: time in pre-copy
+ * @stopcopy_secs: time from leaving pre-copy (or RUNNING) to STOP: the
+ *                 device's share of a live migration's downtime
  * @digest: the source's digest when stopped, if @has_digest
  * @has_digest: the device has a digest attribute
  */
 struct mc_save_stats {
+	bool live;
 	unsigned int passes;
 	uint64_t precopy_bytes;
 	uint64_t stopcopy_bytes;
@@ -632,19 +672,39 @@ static int mc_pass_failed(struct mc_dev *src, struct mc_sink *s, int ret)
 	if (s->dst && s->dst_err)
 		return mc_step_failed(s->dst, "feeding the stream", s->dst_err,
 				      EX_BADFILE);
-	if (s->fd >= 0 && ret != -EPROTO && ret != -EINVAL)
-		return fail(EX_IO, "writing the file: %s", strerror(-ret));
+	if (s->file_err)
+		return fail(EX_IO, "writing the file: %s",
+			    strerror(-s->file_err));
 	return mc_step_failed(src, "saving", ret, EX_IO);
 }
 
+/* What is left to save; a failure is reported. */
+static int mc_pending(struct mc_dev *m, struct mc_sink *s, uint64_t *pending,
+		      uint64_t *initial)
+{
+	int ret = libmig_pending(&m->d, pending, initial);
+
+	if (ret)
+		return mc_step_failed(m, m->d.proto == MIG_PROTO_V1 ?
+				      "reading pending_bytes" :
+				      "VFIO_MIG_GET_PRECOPY_INFO", ret, EX_IO);
+	s->pg->pending = *pending;
+	return EX_OK;
+}
+
 /*
- * The save sequence on @m, chunks to @s: live (PRECOPY passes, then
- * SAVING) or stopped (STOP, SAVING), ending in STOP.
+ * The save sequence on @m, chunks to @s: live (pre-copy passes, then
+ * stop-and-copy) or stopped, ending in STOP.  Either protocol: libmig's
+ * session calls walk v1's PRECOPY, SAVING, STOP or v2's PRE_COPY,
+ * PRE_COPY_P2P, STOP_COPY, STOP (RUNNING_P2P, STOP, STOP_COPY when
+ * stopped or without PRE_COPY).  Each pass copies what was pending when
+ * it began; pre-copy ends when less than one chunk is left (and, in v2,
+ * the initial bytes are all read) or after --max-passes passes.
  */
 static int mc_save(struct mc_dev *m, struct mc_sink *s,
 		   struct mc_save_stats *st)
 {
-	uint64_t pending, bytes;
+	uint64_t pending, initial, bytes;
 	double t;
 	int ret;
 
@@ -652,46 +712,58 @@ static int mc_save(struct mc_dev *m, struct mc_sink *s,
 	ret = mc_check_not_error(m);
 	if (ret)
 		return ret;
-	if (opt.live) {
-		t = now();
-		ret = mc_set_state(m, MIG_STATE_PRECOPY);
+	st->live = opt.live && libmig_has_precopy(&m->d);
+	if (opt.live && !st->live)
+		say("pre-copy: %s offers no PRE_COPY (VFIO_MIGRATION_PRE_COPY): stop-and-copy only\n",
+		    m->name);
+	t = now();
+	if (st->live) {
+		ret = libmig_precopy_begin(&m->d);
+		if (ret)
+			return mc_req_failed(m, ret);
+		ret = mc_pending(m, s, &pending, &initial);
 		if (ret)
 			return ret;
-		ret = mig_get_pending(&m->d, &pending);
-		if (ret)
-			return mc_step_failed(m, "reading pending_bytes", ret,
-					      EX_IO);
 		while (pending && st->passes < opt.max_passes) {
 			double tp = now();
 
 			s->pg->pass = ++st->passes;
-			ret = mc_save_pass(m, pending, s, &bytes, &pending);
+			ret = libmig_save_pass(&m->d, m->path, pending,
+					       mc_sink_fn, s, &bytes);
 			if (ret)
 				return mc_pass_failed(m, s, ret);
 			st->precopy_bytes += bytes;
+			ret = mc_pending(m, s, &pending, &initial);
+			if (ret)
+				return ret;
 			say("pass %u: %" PRIu64 " bytes in %.3f s, pending %" PRIu64 "\n",
 			    st->passes, bytes, now() - tp, pending);
-			if (pending < m->d.section_size)
+			if (pending < libmig_chunk(&m->d) && !initial)
 				break;
 		}
 		st->precopy_secs = now() - t;
+		t = now();
 	} else {
-		ret = mc_set_state(m, MIG_STATE_STOP);
+		ret = libmig_stop(&m->d);
 		if (ret)
-			return ret;
+			return mc_req_failed(m, ret);
 	}
-	t = now();
 	s->pg->pass = 0;
-	ret = mc_set_state(m, MIG_STATE_SAVING);
+	ret = libmig_stopcopy_begin(&m->d);
 	if (ret)
-		return ret;
-	ret = mc_save_pass(m, 0, s, &bytes, &pending);
+		return mc_req_failed(m, ret);
+	/* v2's stop-copy size, when offered, for the progress bar. */
+	s->pg->pending = 0;
+	if (m->d.proto == MIG_PROTO_V2 &&
+	    !libmig_pending(&m->d, &pending, NULL))
+		s->pg->pending = pending;
+	ret = libmig_save_pass(&m->d, m->path, 0, mc_sink_fn, s, &bytes);
 	if (ret)
 		return mc_pass_failed(m, s, ret);
 	st->stopcopy_bytes = bytes;
-	ret = mc_set_state(m, MIG_STATE_STOP);
+	ret = libmig_save_end(&m->d);
 	if (ret)
-		return ret;
+		return mc_req_failed(m, ret);
 	st->stopcopy_secs = now() - t;
 	say("stop-and-copy: %" PRIu64 " bytes in %.3f s\n", bytes,
 	    st->stopcopy_secs);
@@ -838,16 +910,23 @@ static void fill_ident(struct migctl_file_hdr *h, const struct mc_dev *m)
 	snprintf(h->dev_type, sizeof(h->dev_type), "%s", m->dev_type);
 }
 
-/* Does the file (or source device) @h fit device @m? */
+/*
+ * Does the file (or source device) @h fit device @m?  The region type is
+ * compared only when both sides have a region: a device without one
+ * (protocol v2 only) writes 0/0.
+ */
 static int check_ident(const struct migctl_file_hdr *h,
 		       const struct mc_dev *m, const char *what)
 {
 	char src[MC_TYPE_LEN + 1];
+	bool regions = (h->region_type || h->region_subtype) &&
+		       (m->rtype || m->rsubtype);
 
 	snprintf(src, sizeof(src), "%.*s", MC_TYPE_LEN, h->dev_type);
 	if (h->vendor == m->vendor && h->device == m->device &&
 	    h->subvendor == m->subvendor && h->subdevice == m->subdevice &&
-	    h->region_type == m->rtype && h->region_subtype == m->rsubtype &&
+	    (!regions || (h->region_type == m->rtype &&
+			  h->region_subtype == m->rsubtype)) &&
 	    !strcmp(src, m->dev_type))
 		return EX_OK;
 	if (opt.force) {
@@ -877,23 +956,29 @@ static int mc_finish_resume(struct mc_dev *m, uint64_t src_digest,
 			    bool has_src, bool *match, uint64_t *digest,
 			    bool *has_digest)
 {
-	uint32_t to = opt.run ? MIG_STATE_RUNNING : MIG_STATE_STOP;
-	int ret = mig_set_state(&m->d, to);
+	uint32_t to = opt.run ? VFIO_DEVICE_STATE_RUNNING :
+				VFIO_DEVICE_STATE_STOP;
+	int ret = libmig_resume_end(&m->d, opt.run);
 
 	*has_digest = false;
 	*match = false;
-	if (ret)
-		return mc_step_failed(m, opt.run ? "leaving RESUMING for RUNNING" :
-				      "leaving RESUMING for STOP (stream incomplete?)",
+	if (ret && m->d.req == VFIO_DEVICE_STATE_STOP)
+		return mc_step_failed(m, "leaving RESUMING for STOP (stream incomplete?)",
 				      ret, EX_BADFILE);
+	if (ret && m->d.proto == MIG_PROTO_V1)
+		return mc_step_failed(m, "leaving RESUMING for RUNNING", ret,
+				      EX_BADFILE);
+	if (ret)
+		return mc_req_failed(m, ret);
 	*has_digest = read_digest(m->name, digest);
 	*match = has_src && *has_digest && *digest == src_digest;
 	if (*has_digest && has_src)
 		say("verdict: accepted, device_state %s, digest %016" PRIx64 " %s the source's %016" PRIx64 "\n",
-		    mig_state_str(to), *digest, *match ? "matches" : "DIFFERS from",
-		    src_digest);
+		    libmig_state_str(&m->d, to), *digest,
+		    *match ? "matches" : "DIFFERS from", src_digest);
 	else
-		say("verdict: accepted, device_state %s\n", mig_state_str(to));
+		say("verdict: accepted, device_state %s\n",
+		    libmig_state_str(&m->d, to));
 	return EX_OK;
 }
 
@@ -903,11 +988,13 @@ static int mc_finish_resume(struct mc_dev *m, uint64_t src_digest,
 
 
 /* The JSON fields a save and a migrate share. */
-static void json_transfer(enum mig_path path, const struct mc_save_stats *st,
+static void json_transfer(const struct mc_dev *m,
+			  const struct mc_save_stats *st,
 			  const struct mc_progress *pg, double secs)
 {
-	json_str("path", path_name(path), false);
-	json_bool("live", opt.live, false);
+	json_str("protocol", proto_name(m), false);
+	json_str("path", path_name(m), false);
+	json_bool("live", st->live, false);
 	json_u64("passes", st->passes, false);
 	json_u64("bytes", pg->bytes, false);
 	json_u64("precopy_bytes", st->precopy_bytes, false);
@@ -954,8 +1041,9 @@ static int cmd_save(const char *uuid, const char *file)
 	h.section_size = m.d.section_size;
 	h.digest = st.digest;
 	h.passes = st.passes;
-	h.flags = (opt.live ? MC_FLAG_LIVE : 0) |
-		  (st.has_digest ? MC_FLAG_DIGEST : 0);
+	h.flags = (st.live ? MC_FLAG_LIVE : 0) |
+		  (st.has_digest ? MC_FLAG_DIGEST : 0) |
+		  (m.d.proto == MIG_PROTO_V2 ? MC_FLAG_V2 : 0);
 	h.csum_type = MC_CSUM_CRC32;
 	h.stream_csum = s.crc;
 	hdr_to_le(&h);
@@ -972,7 +1060,7 @@ static int cmd_save(const char *uuid, const char *file)
 		json_str("command", "save", false);
 		json_str("device", uuid, false);
 		json_str("file", file, false);
-		json_transfer(m.path, &st, &pg, secs);
+		json_transfer(&m, &st, &pg, secs);
 		printf("  \"crc32\": \"%08x\",\n", s.crc);
 		if (st.has_digest)
 			printf("  \"digest\": \"%016" PRIx64 "\",\n",
@@ -980,11 +1068,11 @@ static int cmd_save(const char *uuid, const char *file)
 		json_str("state", "STOP", true);
 		printf("}\n");
 	} else {
-		say("saved %s to %s: %" PRIu64 " bytes (%" PRIu64 " pre-copy in %u passes, %" PRIu64 " stop-and-copy) in %.3f s, %.1f MiB/s via %s, crc32 %08x\n",
+		say("saved %s to %s: %" PRIu64 " bytes (%" PRIu64 " pre-copy in %u passes, %" PRIu64 " stop-and-copy) in %.3f s, %.1f MiB/s via %s (protocol %s), crc32 %08x\n",
 		    uuid, file, pg.bytes, st.precopy_bytes, st.passes,
 		    st.stopcopy_bytes, secs,
-		    secs > 0 ? mib(pg.bytes) / secs : 0.0, path_name(m.path),
-		    s.crc);
+		    secs > 0 ? mib(pg.bytes) / secs : 0.0, path_name(&m),
+		    proto_name(&m), s.crc);
 	}
 out:
 	if (s.fd >= 0)
@@ -1019,16 +1107,18 @@ static int cmd_load(const char *uuid, const char *file)
 	ret = mc_check_not_error(&m);
 	if (ret)
 		goto out;
-	bufsz = m.d.section_size;
+	bufsz = libmig_chunk(&m.d);
 	buf = malloc(bufsz);
 	if (!buf) {
 		ret = fail(EX_IO, "out of memory");
 		goto out;
 	}
 	pg.total = f.h.stream_len;
-	ret = mc_set_state(&m, MIG_STATE_RESUMING);
-	if (ret)
+	ret = libmig_resume_begin(&m.d);
+	if (ret) {
+		ret = mc_req_failed(&m, ret);
 		goto out;
+	}
 	while (off < f.h.stream_len) {
 		size_t want = bufsz;
 		ssize_t n;
@@ -1041,7 +1131,7 @@ static int cmd_load(const char *uuid, const char *file)
 				   n ? strerror(errno) : "truncated");
 			goto out;
 		}
-		ret = mig_resume_write(&m.d, m.path, buf, n, 0);
+		ret = libmig_resume_feed(&m.d, m.path, buf, n);
 		if (ret) {
 			char step[96];
 
@@ -1066,7 +1156,8 @@ static int cmd_load(const char *uuid, const char *file)
 		json_str("command", "load", false);
 		json_str("device", uuid, false);
 		json_str("file", file, false);
-		json_str("path", path_name(m.path), false);
+		json_str("protocol", proto_name(&m), false);
+		json_str("path", path_name(&m), false);
 		json_u64("bytes", off, false);
 		json_dbl("seconds", secs, false);
 		json_dbl("mib_per_s", secs > 0 ? mib(off) / secs : 0, false);
@@ -1080,9 +1171,9 @@ static int cmd_load(const char *uuid, const char *file)
 		json_str("state", opt.run ? "RUNNING" : "STOP", true);
 		printf("}\n");
 	} else {
-		say("loaded %s into %s: %" PRIu64 " bytes in %.3f s, %.1f MiB/s via %s\n",
+		say("loaded %s into %s: %" PRIu64 " bytes in %.3f s, %.1f MiB/s via %s (protocol %s)\n",
 		    file, uuid, off, secs, secs > 0 ? mib(off) / secs : 0.0,
-		    path_name(m.path));
+		    path_name(&m), proto_name(&m));
 	}
 out:
 	progress_done();
@@ -1121,9 +1212,11 @@ static int cmd_migrate(const char *src_name, const char *dst_name)
 	ret = mc_check_not_error(&dst);
 	if (ret)
 		goto out;
-	ret = mc_set_state(&dst, MIG_STATE_RESUMING);
-	if (ret)
+	ret = libmig_resume_begin(&dst.d);
+	if (ret) {
+		ret = mc_req_failed(&dst, ret);
 		goto out;
+	}
 	s.dst = &dst;
 	ret = mc_save(&src, &s, &st);
 	progress_done();
@@ -1139,7 +1232,9 @@ static int cmd_migrate(const char *src_name, const char *dst_name)
 		json_str("command", "migrate", false);
 		json_str("source", src_name, false);
 		json_str("destination", dst_name, false);
-		json_transfer(src.path, &st, &pg, secs);
+		json_transfer(&src, &st, &pg, secs);
+		json_str("destination_protocol", proto_name(&dst), false);
+		json_str("destination_path", path_name(&dst), false);
 		if (st.has_digest)
 			printf("  \"source_digest\": \"%016" PRIx64 "\",\n",
 			       st.digest);
@@ -1149,11 +1244,12 @@ static int cmd_migrate(const char *src_name, const char *dst_name)
 		json_str("state", opt.run ? "RUNNING" : "STOP", true);
 		printf("}\n");
 	} else {
-		say("migrated %s to %s: %" PRIu64 " bytes (%" PRIu64 " pre-copy in %u passes, %" PRIu64 " stop-and-copy, downtime %.3f s) in %.3f s, %.1f MiB/s via %s\n",
+		say("migrated %s to %s: %" PRIu64 " bytes (%" PRIu64 " pre-copy in %u passes, %" PRIu64 " stop-and-copy, downtime %.3f s) in %.3f s, %.1f MiB/s via %s to %s (protocol %s to %s)\n",
 		    src_name, dst_name, pg.bytes, st.precopy_bytes, st.passes,
 		    st.stopcopy_bytes, st.stopcopy_secs, secs,
 		    secs > 0 ? mib(pg.bytes) / secs : 0.0,
-		    path_name(src.path));
+		    path_name(&src), path_name(&dst), proto_name(&src),
+		    proto_name(&dst));
 	}
 out:
 	progress_done();
@@ -1171,12 +1267,132 @@ static void flags_str(uint32_t flags, char *buf, size_t len)
 		 flags & VFIO_REGION_INFO_FLAG_CAPS ? "CAPS" : "");
 }
 
-static int cmd_info(const char *uuid)
+/* "STOP_COPY P2P PRE_COPY" for the VFIO_MIGRATION_* flags. */
+static void v2_flags_str(uint64_t flags, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s",
+		 flags & VFIO_MIGRATION_STOP_COPY ? "STOP_COPY " : "",
+		 flags & VFIO_MIGRATION_P2P ? "P2P " : "",
+		 flags & VFIO_MIGRATION_PRE_COPY ? "PRE_COPY " : "");
+	if (*buf)
+		buf[strlen(buf) - 1] = '\0';
+}
+
+/* The sparse-mmap areas that fit in the answer. */
+static uint32_t sparse_areas(const struct vfio_region_info *ri,
+			     const struct vfio_region_info_cap_sparse_mmap *sp)
+{
+	uint32_t i;
+
+	for (i = 0; sp && i < sp->nr_areas &&
+	     (const uint8_t *)&sp->areas[i + 1] <=
+	     (const uint8_t *)ri + ri->argsz; i++)
+		;
+	return i;
+}
+
+static void info_region_json(const struct mc_dev *m,
+			     const struct vfio_region_info *ri)
 {
 	struct vfio_region_info_cap_sparse_mmap *sp;
-	struct vfio_region_info *ri;
+	uint32_t i, n;
+
+	sp = (void *)mig_region_cap((struct vfio_region_info *)ri,
+				    VFIO_REGION_INFO_CAP_SPARSE_MMAP);
+	n = sparse_areas(ri, sp);
+	json_u64("region_index", m->d.mig_index, false);
+	json_u64("region_offset", m->d.mig_offset, false);
+	json_u64("region_size", m->d.mig_size, false);
+	printf("  \"region_flags\": \"0x%x\",\n", ri->flags);
+	json_u64("cap_type", m->rtype, false);
+	json_u64("cap_subtype", m->rsubtype, false);
+	printf("  \"sparse_areas\": [");
+	for (i = 0; i < n; i++)
+		printf("%s{\"offset\": %llu, \"size\": %llu}", i ? ", " : "",
+		       (unsigned long long)sp->areas[i].offset,
+		       (unsigned long long)sp->areas[i].size);
+	printf("],\n");
+	json_u64("data_offset", m->d.data_offset, false);
+	json_u64("data_size", m->d.section_size, false);
+	json_str("default_path", m->has_sparse ? "mmap" : "pread", false);
+}
+
+static void info_region_text(const struct mc_dev *m,
+			     const struct vfio_region_info *ri)
+{
+	struct vfio_region_info_cap_sparse_mmap *sp;
 	char flags[64];
-	uint32_t state, i;
+	uint32_t i, n;
+
+	if (!ri) {
+		printf("region        none (no region of type 3 subtype 1 among %u: protocol v1 not offered)\n",
+		       m->d.num_regions);
+		return;
+	}
+	sp = (void *)mig_region_cap((struct vfio_region_info *)ri,
+				    VFIO_REGION_INFO_CAP_SPARSE_MMAP);
+	n = sparse_areas(ri, sp);
+	flags_str(ri->flags, flags, sizeof(flags));
+	printf("region        index %d of %u, fd offset 0x%" PRIx64 ", size %" PRIu64 " (%.1f MiB)\n",
+	       m->d.mig_index, m->d.num_regions, m->d.mig_offset,
+	       m->d.mig_size, mib(m->d.mig_size));
+	printf("flags         0x%x %s\n", ri->flags, flags);
+	printf("cap type      type %u subtype %u%s\n", m->rtype, m->rsubtype,
+	       m->rtype == VFIO_REGION_TYPE_MIGRATION_DEPRECATED &&
+	       m->rsubtype == VFIO_REGION_SUBTYPE_MIGRATION_DEPRECATED ?
+	       " (migration v1)" : "");
+	for (i = 0; i < n; i++)
+		printf("cap sparse    area %u: offset %llu size %llu\n", i,
+		       (unsigned long long)sp->areas[i].offset,
+		       (unsigned long long)sp->areas[i].size);
+	if (!sp)
+		printf("cap sparse    none (data path: pread/pwrite)\n");
+	printf("data section  offset %" PRIu64 ", size %" PRIu64 " (%" PRIu64 " pages)\n",
+	       m->d.data_offset, m->d.section_size,
+	       m->d.section_size / MIG_PAGE_SIZE);
+}
+
+/*
+ * Protocol v2: its flags and, where the kernel has it, the stop-copy size
+ * (VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, Linux 6.3 on).
+ */
+static void info_v2(struct mc_dev *m)
+{
+	bool has_size;
+	uint64_t size = 0;
+	char flags[64];
+	int err;
+
+	if (!libmig_offers(&m->d, MIG_PROTO_V2)) {
+		if (!opt.json)
+			printf("v2            not offered (VFIO_DEVICE_FEATURE_MIGRATION: %s)\n",
+			       strerror(-m->d.v2_err));
+		return;
+	}
+	v2_flags_str(m->d.v2_flags, flags, sizeof(flags));
+	err = libmig_v2_data_size(&m->d, &size);
+	has_size = !err;
+	if (opt.json) {
+		json_u64("v2_flags", m->d.v2_flags, false);
+		json_str("v2_flag_names", flags, false);
+		if (has_size)
+			json_u64("stop_copy_size", size, false);
+		return;
+	}
+	printf("v2 flags      0x%" PRIx64 " %s\n", m->d.v2_flags, flags);
+	if (has_size)
+		printf("v2 data size  %" PRIu64 " bytes to stop-and-copy now (VFIO_DEVICE_FEATURE_MIG_DATA_SIZE)\n",
+		       size);
+	else
+		printf("v2 data size  not offered (VFIO_DEVICE_FEATURE_MIG_DATA_SIZE: %s)\n",
+		       strerror(-err));
+}
+
+static int cmd_info(const char *uuid)
+{
+	struct vfio_region_info *ri = NULL;
+	bool v1, v2;
+	uint32_t state;
 	struct mc_dev m;
 	int ret;
 
@@ -1184,19 +1400,22 @@ static int cmd_info(const char *uuid)
 	ret = mc_open(&m, uuid);
 	if (ret)
 		return ret;
-	ret = mig_get_state(&m.d, &state);
+	v1 = libmig_offers(&m.d, MIG_PROTO_V1);
+	v2 = libmig_offers(&m.d, MIG_PROTO_V2);
+	ret = libmig_get_state(&m.d, &state);
 	if (ret) {
 		ret = fail(EX_IO, "%s: reading device_state: %s", uuid,
 			   strerror(-ret));
 		goto out;
 	}
-	ret = mig_region_info(&m.d, m.d.mig_index, &ri);
-	if (ret) {
-		ret = fail(EX_IO, "%s: region info: %s", uuid, strerror(-ret));
-		goto out;
+	if (v1) {
+		ret = mig_region_info(&m.d, m.d.mig_index, &ri);
+		if (ret) {
+			ret = fail(EX_IO, "%s: region info: %s", uuid,
+				   strerror(-ret));
+			goto out;
+		}
 	}
-	flags_str(ri->flags, flags, sizeof(flags));
-	sp = (void *)mig_region_cap(ri, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
 	if (opt.json) {
 		printf("{\n");
 		json_str("command", "info", false);
@@ -1205,60 +1424,56 @@ static int cmd_info(const char *uuid)
 		printf("  \"pci_id\": \"%04x:%04x\",\n", m.vendor, m.device);
 		printf("  \"subsystem_id\": \"%04x:%04x\",\n", m.subvendor,
 		       m.subdevice);
+		printf("  \"protocols\": [%s%s%s],\n", v1 ? "\"v1\"" : "",
+		       v1 && v2 ? ", " : "", v2 ? "\"v2\"" : "");
+		json_str("protocol", proto_name(&m), false);
 		json_u64("num_regions", m.d.num_regions, false);
-		json_u64("region_index", m.d.mig_index, false);
-		json_u64("region_offset", m.d.mig_offset, false);
-		json_u64("region_size", m.d.mig_size, false);
-		printf("  \"region_flags\": \"0x%x\",\n", ri->flags);
-		json_u64("cap_type", m.rtype, false);
-		json_u64("cap_subtype", m.rsubtype, false);
-		printf("  \"sparse_areas\": [");
-		for (i = 0; sp && i < sp->nr_areas &&
-		     (uint8_t *)&sp->areas[i + 1] <= (uint8_t *)ri + ri->argsz;
-		     i++)
-			printf("%s{\"offset\": %llu, \"size\": %llu}",
-			       i ? ", " : "",
-			       (unsigned long long)sp->areas[i].offset,
-			       (unsigned long long)sp->areas[i].size);
-		printf("],\n");
-		json_u64("data_offset", m.d.data_offset, false);
-		json_u64("data_size", m.d.section_size, false);
-		json_str("default_path", m.has_sparse ? "mmap" : "pread",
-			 false);
-		json_str("state", mig_state_str(state), true);
+		if (ri)
+			info_region_json(&m, ri);
+		info_v2(&m);
+		json_str("state", libmig_state_str(&m.d, state), true);
 		printf("}\n");
 	} else {
 		printf("device        %s (%s, PCI %04x:%04x, subsystem %04x:%04x)\n",
 		       uuid, m.dev_type[0] ? m.dev_type : "no mdev type",
 		       m.vendor, m.device, m.subvendor, m.subdevice);
-		printf("region        index %d of %u, fd offset 0x%" PRIx64 ", size %" PRIu64 " (%.1f MiB)\n",
-		       m.d.mig_index, m.d.num_regions, m.d.mig_offset,
-		       m.d.mig_size, mib(m.d.mig_size));
-		printf("flags         0x%x %s\n", ri->flags, flags);
-		printf("cap type      type %u subtype %u%s\n", m.rtype,
-		       m.rsubtype, m.rtype == VFIO_REGION_TYPE_MIGRATION_DEPRECATED &&
-		       m.rsubtype == VFIO_REGION_SUBTYPE_MIGRATION_DEPRECATED ?
-		       " (migration v1)" : "");
-		if (sp) {
-			for (i = 0; i < sp->nr_areas &&
-			     (uint8_t *)&sp->areas[i + 1] <=
-			     (uint8_t *)ri + ri->argsz; i++)
-				printf("cap sparse    area %u: offset %llu size %llu\n",
-				       i,
-				       (unsigned long long)sp->areas[i].offset,
-				       (unsigned long long)sp->areas[i].size);
-		} else {
-			printf("cap sparse    none (data path: pread/pwrite)\n");
-		}
-		printf("data section  offset %" PRIu64 ", size %" PRIu64 " (%" PRIu64 " pages)\n",
-		       m.d.data_offset, m.d.section_size,
-		       m.d.section_size / MIG_PAGE_SIZE);
-		printf("state         %s\n", mig_state_str(state));
+		printf("protocols     %s%s%s, using %s\n", v1 ? "v1" : "",
+		       v1 && v2 ? " " : "", v2 ? "v2" : "", proto_name(&m));
+		info_region_text(&m, ri);
+		info_v2(&m);
+		printf("state         %s\n", libmig_state_str(&m.d, state));
 	}
-	free(ri);
 out:
+	free(ri);
 	mig_dev_close(&m.d);
 	return ret;
+}
+
+/*
+ * The protocol and state a STATE argument names.  Names of one protocol
+ * only (v1's SAVING and PRECOPY, v2's STOP_COPY, RUNNING_P2P, PRE_COPY,
+ * PRE_COPY_P2P) choose that protocol when --protocol is auto; names both
+ * have (STOP, RUNNING, RESUMING) leave the choice to the device.
+ */
+static int parse_state_arg(const char *name, uint32_t *state)
+{
+	uint32_t s1, s2;
+	bool in1 = !libmig_state_parse(MIG_PROTO_V1, name, &s1);
+	bool in2 = !libmig_state_parse(MIG_PROTO_V2, name, &s2);
+	enum mig_proto p = mc_want();
+
+	if (p == MIG_PROTO_AUTO && in1 != in2)
+		p = in1 ? MIG_PROTO_V1 : MIG_PROTO_V2;
+	if (p == MIG_PROTO_V1 ? !in1 : p == MIG_PROTO_V2 ? !in2 : !in1)
+		return fail(EX_USAGE, "unknown state '%s' (%s%s%s)", name,
+			    p != MIG_PROTO_V2 ? "v1: STOP RUNNING SAVING PRECOPY RESUMING" : "",
+			    p == MIG_PROTO_AUTO ? "; " : "",
+			    p != MIG_PROTO_V1 ? "v2: STOP RUNNING STOP_COPY RESUMING RUNNING_P2P PRE_COPY PRE_COPY_P2P" : "");
+	*state = p == MIG_PROTO_V2 ? s2 : s1;	/* shared names agree */
+	if (*state == VFIO_DEVICE_STATE_ERROR)
+		return fail(EX_USAGE, "ERROR is entered by the driver only");
+	opt.proto = p;
+	return EX_OK;
 }
 
 static int cmd_state(const char *uuid, const char *name)
@@ -1267,17 +1482,16 @@ static int cmd_state(const char *uuid, const char *name)
 	struct mc_dev m;
 	int ret;
 
-	if (name && mig_state_parse(name, &want)) {
-		return fail(EX_USAGE, "unknown state '%s' (STOP, RUNNING, SAVING, PRECOPY, RESUMING)",
-			    name);
+	if (name) {
+		ret = parse_state_arg(name, &want);
+		if (ret)
+			return ret;
 	}
-	if (name && want == MIG_STATE_ERROR)
-		return fail(EX_USAGE, "ERROR is entered by the driver only");
 	opt.path = MIG_PATH_PREAD;
 	ret = mc_open(&m, uuid);
 	if (ret)
 		return ret;
-	ret = mig_get_state(&m.d, &before);
+	ret = libmig_get_state(&m.d, &before);
 	if (ret) {
 		ret = fail(EX_IO, "%s: reading device_state: %s", uuid,
 			   strerror(-ret));
@@ -1285,7 +1499,7 @@ static int cmd_state(const char *uuid, const char *name)
 	}
 	after = before;
 	if (name) {
-		if (before == MIG_STATE_ERROR) {
+		if (before == VFIO_DEVICE_STATE_ERROR) {
 			ret = fail(EX_DEVERR, "%s: device is in ERROR; %s",
 				   uuid, remedy(uuid));
 			goto out;
@@ -1293,22 +1507,25 @@ static int cmd_state(const char *uuid, const char *name)
 		ret = mc_set_state(&m, want);
 		if (ret)
 			goto out;
-		mig_get_state(&m.d, &after);
+		if (libmig_get_state(&m.d, &after))
+			after = LIBMIG_STATE_INVALID;
 	}
 	if (opt.json) {
 		printf("{\n");
 		json_str("command", "state", false);
 		json_str("device", uuid, false);
+		json_str("protocol", proto_name(&m), false);
 		if (name)
-			json_str("previous", mig_state_str(before), false);
-		json_str("state", mig_state_str(after), true);
+			json_str("previous", libmig_state_str(&m.d, before),
+				 false);
+		json_str("state", libmig_state_str(&m.d, after), true);
 		printf("}\n");
 	} else if (name) {
-		printf("%s -> %s\n", mig_state_str(before),
-		       mig_state_str(after));
+		printf("%s -> %s\n", libmig_state_str(&m.d, before),
+		       libmig_state_str(&m.d, after));
 		fprintf(stderr, "note: the state holds while migctl has the device open; on close the driver decides (mig-mdev: RUNNING)\n");
 	} else {
-		printf("%s\n", mig_state_str(after));
+		printf("%s\n", libmig_state_str(&m.d, after));
 	}
 out:
 	mig_dev_close(&m.d);
@@ -1317,7 +1534,7 @@ out:
 
 static int cmd_reset(const char *uuid)
 {
-	uint32_t before = 0, after = 0;
+	uint32_t before, after;
 	struct mc_dev m;
 	int ret;
 
@@ -1325,24 +1542,28 @@ static int cmd_reset(const char *uuid)
 	ret = mc_open(&m, uuid);
 	if (ret)
 		return ret;
-	mig_get_state(&m.d, &before);
+	if (libmig_get_state(&m.d, &before))
+		before = LIBMIG_STATE_INVALID;
 	ret = mig_dev_reset(&m.d);
 	if (ret) {
 		ret = fail(EX_IO, "%s: VFIO_DEVICE_RESET: %s", uuid,
 			   strerror(-ret));
 		goto out;
 	}
-	mig_get_state(&m.d, &after);
+	if (libmig_get_state(&m.d, &after))
+		after = LIBMIG_STATE_INVALID;
 	if (opt.json) {
 		printf("{\n");
 		json_str("command", "reset", false);
 		json_str("device", uuid, false);
-		json_str("previous", mig_state_str(before), false);
-		json_str("state", mig_state_str(after), true);
+		json_str("protocol", proto_name(&m), false);
+		json_str("previous", libmig_state_str(&m.d, before), false);
+		json_str("state", libmig_state_str(&m.d, after), true);
 		printf("}\n");
 	} else {
-		printf("reset %s: %s -> %s\n", uuid, mig_state_str(before),
-		       mig_state_str(after));
+		printf("reset %s: %s -> %s\n", uuid,
+		       libmig_state_str(&m.d, before),
+		       libmig_state_str(&m.d, after));
 	}
 out:
 	mig_dev_close(&m.d);
@@ -1412,6 +1633,8 @@ static int cmd_file(const char *file)
 		json_u64("stopcopy_bytes", f.h.stopcopy_bytes, false);
 		json_u64("passes", f.h.passes, false);
 		json_bool("live", f.h.flags & MC_FLAG_LIVE, false);
+		json_str("protocol", f.h.flags & MC_FLAG_V2 ? "v2" : "v1",
+			 false);
 		if (f.h.flags & MC_FLAG_DIGEST)
 			printf("  \"digest\": \"%016" PRIx64 "\",\n",
 			       (uint64_t)f.h.digest);
@@ -1423,10 +1646,10 @@ static int cmd_file(const char *file)
 		       f.h.vendor, f.h.device, f.h.subvendor, f.h.subdevice,
 		       type[0] ? type : "no mdev type", f.h.region_type,
 		       f.h.region_subtype, (uint64_t)f.h.section_size);
-		printf("stream   %" PRIu64 " bytes: %" PRIu64 " pre-copy in %u passes, %" PRIu64 " stop-and-copy; crc32 %08x\n",
+		printf("stream   %" PRIu64 " bytes: %" PRIu64 " pre-copy in %u passes, %" PRIu64 " stop-and-copy, through protocol %s; crc32 %08x\n",
 		       (uint64_t)f.h.stream_len, (uint64_t)f.h.precopy_bytes,
 		       f.h.passes, (uint64_t)f.h.stopcopy_bytes,
-		       f.h.stream_csum);
+		       f.h.flags & MC_FLAG_V2 ? "v2" : "v1", f.h.stream_csum);
 		if (f.h.flags & MC_FLAG_DIGEST)
 			printf("digest   %016" PRIx64 "\n", (uint64_t)f.h.digest);
 	}
@@ -1482,7 +1705,10 @@ static void free_list(char **v, int n)
 	free(v);
 }
 
-/* The state of a device: sysfs when the driver has it, else the header. */
+/*
+ * The state of a device: sysfs when the driver has it, else what the
+ * device reports (v2 when it offers it, else the v1 header).
+ */
 static void instance_state(const char *uuid, char *buf, size_t len)
 {
 	struct mig_dev d;
@@ -1494,12 +1720,12 @@ static void instance_state(const char *uuid, char *buf, size_t len)
 		snprintf(buf, len, "?");
 		return;
 	}
-	if (d.mig_index < 0)
+	if (d.proto == MIG_PROTO_AUTO)	/* no migration offered */
 		snprintf(buf, len, "-");
-	else if (mig_get_state(&d, &s))
+	else if (libmig_get_state(&d, &s))
 		snprintf(buf, len, "?");
 	else
-		snprintf(buf, len, "%s", mig_state_str(s));
+		snprintf(buf, len, "%s", libmig_state_str(&d, s));
 	mig_dev_close(&d);
 }
 
@@ -1624,14 +1850,18 @@ static void usage(FILE *out)
 	fprintf(out,
 "usage: migctl [options] COMMAND ...\n"
 "\n"
-"A client of the VFIO migration v1 region of an mdev device (any vendor's).\n"
-"DEV is an mdev UUID (/sys/bus/mdev/devices/UUID) or a sysfs device path.\n"
+"A client of VFIO migration (protocol v1 or v2) of an mdev device (any\n"
+"vendor's).  DEV is an mdev UUID (/sys/bus/mdev/devices/UUID) or a sysfs\n"
+"device path.\n"
 "\n"
 "commands:\n"
 "  list                    mdev parents, types, instances, states, digests\n"
-"  info DEV                the migration region: index, size, flags, caps,\n"
-"                          data section, current state\n"
-"  state DEV [STATE]       read, or request STOP RUNNING SAVING PRECOPY RESUMING\n"
+"  info DEV                the protocols offered; the migration region: index,\n"
+"                          size, flags, caps, data section; the v2 flags and\n"
+"                          data size; the current state\n"
+"  state DEV [STATE]       read, or request a state: v1 STOP RUNNING SAVING\n"
+"                          PRECOPY RESUMING, v2 STOP RUNNING STOP_COPY RESUMING\n"
+"                          RUNNING_P2P PRE_COPY PRE_COPY_P2P\n"
 "  reset DEV               VFIO_DEVICE_RESET (the way out of ERROR)\n"
 "  save DEV FILE           save the device's state to FILE (stopped, or --live)\n"
 "  load DEV FILE           feed FILE to the device; STOP after (or --run)\n"
@@ -1640,11 +1870,15 @@ static void usage(FILE *out)
 "                          its stream checksum, for tests that edit streams)\n"
 "\n"
 "options:\n"
+"  --protocol v1|v2|auto   v1: the migration region; v2: the data_fd of\n"
+"                          VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE; auto (the\n"
+"                          default): v2 when the device offers it, else v1\n"
 "  --live                  pre-copy while the device runs, then stop-and-copy\n"
 "  --max-passes N          at most N pre-copy passes (default 16)\n"
 "  --run                   after load/migrate, leave the destination RUNNING\n"
-"  --mmap, --pread         data path (default: mmap when the region offers a\n"
-"                          sparse-mmap area, else pread/pwrite)\n"
+"  --mmap, --pread         v1 data path (default: mmap when the region offers\n"
+"                          a sparse-mmap area, else pread/pwrite); they ask\n"
+"                          for protocol v1\n"
 "  --force                 feed a file or device of another type anyway\n"
 "  --json                  machine-readable result on stdout\n"
 "  -h, --help              this text\n"
@@ -1652,7 +1886,7 @@ static void usage(FILE *out)
 "exit status:\n"
 "  0  success\n"
 "  1  usage error\n"
-"  2  no such device, device busy, or no migration region\n"
+"  2  no such device, device busy, or no migration (in the protocol asked for)\n"
 "  3  the device is or went in ERROR (remedy: migctl reset DEV)\n"
 "  4  bad, corrupted or truncated file, or a file/device of another type;\n"
 "     also a stream the device refused without applying it\n"
@@ -1685,8 +1919,22 @@ int main(int argc, char **argv)
 			opt.rehash = true;
 		} else if (!strcmp(a, "--mmap")) {
 			opt.path = MIG_PATH_MMAP;
+			opt.path_given = true;
 		} else if (!strcmp(a, "--pread")) {
 			opt.path = MIG_PATH_PREAD;
+			opt.path_given = true;
+		} else if (!strcmp(a, "--protocol")) {
+			if (++i >= argc)
+				return fail(EX_USAGE, "--protocol needs v1, v2 or auto");
+			if (!strcmp(argv[i], "v1"))
+				opt.proto = MIG_PROTO_V1;
+			else if (!strcmp(argv[i], "v2"))
+				opt.proto = MIG_PROTO_V2;
+			else if (!strcmp(argv[i], "auto"))
+				opt.proto = MIG_PROTO_AUTO;
+			else
+				return fail(EX_USAGE, "--protocol: '%s' is not v1, v2 or auto",
+					    argv[i]);
 		} else if (!strcmp(a, "--max-passes")) {
 			char *end;
 			unsigned long v;
@@ -1712,6 +1960,8 @@ int main(int argc, char **argv)
 	}
 	if (opt.json)
 		tty = false;
+	if (opt.path_given && opt.proto == MIG_PROTO_V2)
+		return fail(EX_USAGE, "--mmap and --pread are data paths of protocol v1; v2 moves the stream through its data_fd");
 	if (!cmd) {
 		usage(stderr);
 		return EX_USAGE;
