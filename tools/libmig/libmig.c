@@ -866,8 +866,7 @@ static const char * const libmig_v2_names[] = {
 	[VFIO_DEVICE_STATE_PRE_COPY_P2P] = "PRE_COPY_P2P",
 };
 
-#define LIBMIG_V2_NR_STATES \
-	(sizeof(libmig_v2_names) / sizeof(libmig_v2_names[0]))
+#define LIBMIG_V2_NR_STATES (VFIO_DEVICE_STATE_PRE_COPY_P2P + 1)
 
 const char *libmig_v2_state_str(uint32_t state)
 {

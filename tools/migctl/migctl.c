@@ -41,8 +41,7 @@
 /* Exit codes, by cause (also in usage() and docs/MIGCTL.md). */
 #define EX_OK		0
 #define EX_USAGE	1	/* bad command line */
-#define EX_NODEV	2	/* no such device, busy, or no migration (in the
-				 * protocol asked for) */
+#define EX_NODEV	2	/* no such device, busy, or no migration */
 #define EX_DEVERR	3	/* the device is (or went) in ERROR */
 #define EX_BADFILE	4	/* bad/truncated file, or for another device */
 #define EX_IO		5	/* I/O or protocol error */
