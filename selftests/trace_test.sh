@@ -3,10 +3,11 @@
 # The tracepoints (include/trace/mig_trace.h) and the module parameters.
 #
 # Tracepoints: enables the mig_mdev events through tracefs, migrates one
-# instance to another with migctl (stop-and-copy), and checks the events of
-# that migration: the state arcs of both sides, as many chunk retires as
-# queues, resume chunks that add up to the saved bytes, and a rejected
-# device_state write traced with its error.
+# instance to another with migctl (stop-and-copy, protocol v1, whose region
+# the chunk events trace), and checks the events of that migration: the
+# state arcs of both sides, as many chunk retires as queues, resume chunks
+# that add up to the saved bytes, and a rejected device_state write traced
+# with its error.
 #
 # Parameters: a bad section_pages is refused at write time, a bad
 # small_mem_mb at load time, each with a message in dmesg.
@@ -56,7 +57,7 @@ else
 	: > "$T/trace"
 	echo 1 > "$T/events/mig_mdev/enable"
 	echo 1 > "$T/tracing_on"
-	"$MIGCTL" migrate "$SRC" "$DST" > "$OUT.migctl" 2>&1
+	"$MIGCTL" --protocol v1 migrate "$SRC" "$DST" > "$OUT.migctl" 2>&1
 	rc=$?
 	echo 0 > "$T/tracing_on"
 	echo 0 > "$T/events/mig_mdev/enable"
@@ -89,7 +90,7 @@ else
 
 	# a stream that fails its digest after applying data: the error, the
 	# rejected chunk and the driver's arc to ERROR are traced
-	"$MIGCTL" save "$SRC" "$OUT.mig" > /dev/null 2>&1
+	"$MIGCTL" --protocol v1 save "$SRC" "$OUT.mig" > /dev/null 2>&1
 	off=$((160 + 24 + 16 + 100))	# migctl header, stream header, PAGES head
 	v=$(dd if="$OUT.mig" bs=1 skip=$off count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
 	# shellcheck disable=SC2059 # the octal escape is the format
@@ -99,7 +100,7 @@ else
 	: > "$T/trace"
 	echo 1 > "$T/events/mig_mdev/enable"
 	echo 1 > "$T/tracing_on"
-	"$MIGCTL" load "$DST" "$OUT.mig" > /dev/null 2>&1
+	"$MIGCTL" --protocol v1 load "$DST" "$OUT.mig" > /dev/null 2>&1
 	echo 0 > "$T/tracing_on"
 	echo 0 > "$T/events/mig_mdev/enable"
 	cat "$T/trace" > "$OUT.trace"
@@ -107,8 +108,8 @@ else
 		[ "$(count "mig_resume_chunk: $DST .*ret=-22")" -eq 1 ] &&
 		[ "$(count "mig_state: $DST .*to=6 ret=-5")" -eq 1 ]
 	ok $? "a stream rejected after apply traces the error, the chunk and ERROR"
-	"$MIGCTL" reset "$DST" > /dev/null 2>&1
-	"$MIGCTL" migrate "$SRC" "$DST" > /dev/null 2>&1
+	"$MIGCTL" --protocol v1 reset "$DST" > /dev/null 2>&1
+	"$MIGCTL" --protocol v1 migrate "$SRC" "$DST" > /dev/null 2>&1
 	sd=$(cat "$DEVS/$SRC/digest")
 	dd=$(cat "$DEVS/$DST/digest")
 	[ "$sd" = "$dd" ]
