@@ -234,7 +234,7 @@ static int mig_dev_discover(struct mig_dev *d)
 	if (ret)
 		return ret;
 	libmig_v2_probe(d);
-	libmig_use(d, MIG_PROTO_AUTO);	/* none offered: the caller tells */
+	libmig_use(d, LIBMIG_PROTO_AUTO);	/* none offered: the caller tells */
 	return 0;
 }
 
@@ -915,46 +915,46 @@ static int libmig_to_v1(uint32_t state, uint32_t *v1)
 	return -EINVAL;		/* the *_P2P states */
 }
 
-bool libmig_offers(const struct mig_dev *d, enum mig_proto p)
+bool libmig_offers(const struct mig_dev *d, enum libmig_proto p)
 {
-	if (p == MIG_PROTO_V1)
+	if (p == LIBMIG_PROTO_V1)
 		return d->mig_index >= 0;
-	if (p == MIG_PROTO_V2)
+	if (p == LIBMIG_PROTO_V2)
 		return d->v2_flags != 0;
 	return false;
 }
 
-int libmig_use(struct mig_dev *d, enum mig_proto p)
+int libmig_use(struct mig_dev *d, enum libmig_proto p)
 {
-	if (p == MIG_PROTO_AUTO)
-		p = libmig_offers(d, MIG_PROTO_V2) ? MIG_PROTO_V2 :
-						      MIG_PROTO_V1;
+	if (p == LIBMIG_PROTO_AUTO)
+		p = libmig_offers(d, LIBMIG_PROTO_V2) ? LIBMIG_PROTO_V2 :
+						      LIBMIG_PROTO_V1;
 	if (!libmig_offers(d, p))
 		return -EPROTONOSUPPORT;
 	d->proto = p;
 	return 0;
 }
 
-const char *libmig_proto_str(enum mig_proto p)
+const char *libmig_proto_str(enum libmig_proto p)
 {
-	return p == MIG_PROTO_V1 ? "v1" : p == MIG_PROTO_V2 ? "v2" : "auto";
+	return p == LIBMIG_PROTO_V1 ? "v1" : p == LIBMIG_PROTO_V2 ? "v2" : "auto";
 }
 
 bool libmig_has_precopy(const struct mig_dev *d)
 {
-	return d->proto == MIG_PROTO_V1 ||
-	       (d->proto == MIG_PROTO_V2 &&
+	return d->proto == LIBMIG_PROTO_V1 ||
+	       (d->proto == LIBMIG_PROTO_V2 &&
 		(d->v2_flags & VFIO_MIGRATION_PRE_COPY));
 }
 
 bool libmig_has_p2p(const struct mig_dev *d)
 {
-	return d->proto == MIG_PROTO_V2 && (d->v2_flags & VFIO_MIGRATION_P2P);
+	return d->proto == LIBMIG_PROTO_V2 && (d->v2_flags & VFIO_MIGRATION_P2P);
 }
 
 uint64_t libmig_chunk(const struct mig_dev *d)
 {
-	return d->proto == MIG_PROTO_V1 ? d->section_size : LIBMIG_V2_CHUNK;
+	return d->proto == LIBMIG_PROTO_V1 ? d->section_size : LIBMIG_V2_CHUNK;
 }
 
 int libmig_get_state(struct mig_dev *d, uint32_t *state)
@@ -962,9 +962,9 @@ int libmig_get_state(struct mig_dev *d, uint32_t *state)
 	uint32_t v1;
 	int ret;
 
-	if (d->proto == MIG_PROTO_V2)
+	if (d->proto == LIBMIG_PROTO_V2)
 		return libmig_v2_get_state(d, state);
-	if (d->proto != MIG_PROTO_V1)
+	if (d->proto != LIBMIG_PROTO_V1)
 		return -EPROTONOSUPPORT;
 	ret = mig_get_state(d, &v1);
 	if (!ret)
@@ -983,11 +983,11 @@ int libmig_set_state(struct mig_dev *d, uint32_t state)
 	uint32_t v1;
 
 	d->req = state;
-	if (d->proto == MIG_PROTO_V1) {
+	if (d->proto == LIBMIG_PROTO_V1) {
 		ret = libmig_to_v1(state, &v1);
 		if (!ret)
 			ret = mig_set_state(d, v1);
-	} else if (d->proto == MIG_PROTO_V2) {
+	} else if (d->proto == LIBMIG_PROTO_V2) {
 		ret = libmig_v2_set_state(d, state, &fd);
 	} else {
 		ret = -EPROTONOSUPPORT;
@@ -1007,7 +1007,7 @@ const char *libmig_state_str(const struct mig_dev *d, uint32_t state)
 {
 	uint32_t v1;
 
-	if (d->proto != MIG_PROTO_V1)
+	if (d->proto != LIBMIG_PROTO_V1)
 		return libmig_v2_state_str(state);
 	if (libmig_to_v1(state, &v1))
 		return "INVALID";
@@ -1015,18 +1015,18 @@ const char *libmig_state_str(const struct mig_dev *d, uint32_t state)
 }
 
 /* Names as mig_state_parse(): any case, a trailing newline. */
-int libmig_state_parse(enum mig_proto p, const char *name, uint32_t *state)
+int libmig_state_parse(enum libmig_proto p, const char *name, uint32_t *state)
 {
 	size_t len = strlen(name);
 	uint32_t i, v1;
 
-	if (p == MIG_PROTO_V1) {
+	if (p == LIBMIG_PROTO_V1) {
 		if (mig_state_parse(name, &v1))
 			return -EINVAL;
 		*state = libmig_from_v1[v1];
 		return 0;
 	}
-	if (p != MIG_PROTO_V2)
+	if (p != LIBMIG_PROTO_V2)
 		return -EINVAL;
 	while (len && isspace((unsigned char)name[len - 1]))
 		len--;
@@ -1150,9 +1150,9 @@ int libmig_save_pass(struct mig_dev *d, enum mig_path path, uint64_t limit,
 		     mig_sink_fn sink, void *opaque, uint64_t *bytes)
 {
 	*bytes = 0;
-	if (d->proto == MIG_PROTO_V1)
+	if (d->proto == LIBMIG_PROTO_V1)
 		return libmig_v1_save_pass(d, path, limit, sink, opaque, bytes);
-	if (d->proto == MIG_PROTO_V2)
+	if (d->proto == LIBMIG_PROTO_V2)
 		return libmig_v2_save_pass(d, limit, sink, opaque, bytes);
 	return -EPROTONOSUPPORT;
 }
@@ -1162,9 +1162,9 @@ int libmig_pending(struct mig_dev *d, uint64_t *pending, uint64_t *initial)
 	uint64_t init = 0, dirty = 0;
 	int ret;
 
-	if (d->proto == MIG_PROTO_V1) {
+	if (d->proto == LIBMIG_PROTO_V1) {
 		ret = mig_get_pending(d, pending);
-	} else if (d->proto != MIG_PROTO_V2) {
+	} else if (d->proto != LIBMIG_PROTO_V2) {
 		ret = -EPROTONOSUPPORT;
 	} else if (d->cur == VFIO_DEVICE_STATE_PRE_COPY ||
 		   d->cur == VFIO_DEVICE_STATE_PRE_COPY_P2P) {
@@ -1191,7 +1191,7 @@ int libmig_resume_begin(struct mig_dev *d)
 	uint32_t s;
 	int ret;
 
-	if (d->proto == MIG_PROTO_V2) {
+	if (d->proto == LIBMIG_PROTO_V2) {
 		ret = libmig_get_state(d, &s);
 		if (ret)
 			return ret;
@@ -1210,9 +1210,9 @@ int libmig_resume_feed(struct mig_dev *d, enum mig_path path, const void *buf,
 	const uint8_t *p = buf;
 	ssize_t n;
 
-	if (d->proto == MIG_PROTO_V1)
+	if (d->proto == LIBMIG_PROTO_V1)
 		return mig_resume_write(d, path, buf, len, 0);
-	if (d->proto != MIG_PROTO_V2)
+	if (d->proto != LIBMIG_PROTO_V2)
 		return -EPROTONOSUPPORT;
 	if (d->data_fd < 0)
 		return -EBADF;
@@ -1234,7 +1234,7 @@ int libmig_resume_end(struct mig_dev *d, bool run)
 {
 	int ret;
 
-	if (d->proto == MIG_PROTO_V1)
+	if (d->proto == LIBMIG_PROTO_V1)
 		return libmig_set_state(d, run ? VFIO_DEVICE_STATE_RUNNING :
 						 VFIO_DEVICE_STATE_STOP);
 	ret = libmig_set_state(d, VFIO_DEVICE_STATE_STOP);

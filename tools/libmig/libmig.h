@@ -15,8 +15,9 @@
  * errno set), so that callers and tests can assert the exact error.
  *
  * Names: the v1 calls keep their mig_ names; everything added for v2 and
- * the protocol-neutral session calls is named libmig_, so that no name of
- * this library repeats a function of the kernel module.
+ * the protocol-neutral session calls is named libmig_ (LIBMIG_ for
+ * constants), so that no new name of this library repeats one of the
+ * kernel module (which has its own MIG_PROTO_* bits, mig_v2_* functions).
  */
 #ifndef LIBMIG_H
 #define LIBMIG_H
@@ -65,15 +66,15 @@ struct vfio_device_feature_mig_data_size {
 #define LIBMIG_V2_CHUNK		(1U << 20)
 
 /**
- * enum mig_proto - a migration protocol
- * @MIG_PROTO_AUTO: let libmig_use() choose: v2 when offered, else v1
- * @MIG_PROTO_V1: the migration region (VFIO_REGION_TYPE_MIGRATION_DEPRECATED)
- * @MIG_PROTO_V2: VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE and the data_fd
+ * enum libmig_proto - a migration protocol
+ * @LIBMIG_PROTO_AUTO: let libmig_use() choose: v2 when offered, else v1
+ * @LIBMIG_PROTO_V1: the migration region (region type 3, subtype 1)
+ * @LIBMIG_PROTO_V2: VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE and the data_fd
  */
-enum mig_proto {
-	MIG_PROTO_AUTO = 0,
-	MIG_PROTO_V1 = 1,
-	MIG_PROTO_V2 = 2,
+enum libmig_proto {
+	LIBMIG_PROTO_AUTO = 0,
+	LIBMIG_PROTO_V1 = 1,
+	LIBMIG_PROTO_V2 = 2,
 };
 
 /**
@@ -113,7 +114,7 @@ struct mig_dev {
 	void *section;
 	uint64_t v2_flags;
 	int v2_err;
-	enum mig_proto proto;
+	enum libmig_proto proto;
 	int data_fd;
 	uint32_t cur;
 	uint32_t req;
@@ -236,14 +237,14 @@ int libmig_v2_data_size(struct mig_dev *d, uint64_t *len);
 const char *libmig_v2_state_str(uint32_t state);
 
 /* Does the device offer @p (V1: a migration region; V2: the feature)? */
-bool libmig_offers(const struct mig_dev *d, enum mig_proto p);
+bool libmig_offers(const struct mig_dev *d, enum libmig_proto p);
 /*
- * Choose the protocol of the session calls: @p, or for MIG_PROTO_AUTO v2
+ * Choose the protocol of the session calls: @p, or for LIBMIG_PROTO_AUTO v2
  * when offered, else v1.  -EPROTONOSUPPORT when the device does not offer
- * it (or, for auto, neither).  A fresh device uses MIG_PROTO_AUTO's choice.
+ * it (or, for auto, neither).  A fresh device uses LIBMIG_PROTO_AUTO's choice.
  */
-int libmig_use(struct mig_dev *d, enum mig_proto p);
-const char *libmig_proto_str(enum mig_proto p);	/* "v1", "v2", "auto" */
+int libmig_use(struct mig_dev *d, enum libmig_proto p);
+const char *libmig_proto_str(enum libmig_proto p);	/* "v1", "v2", "auto" */
 /* The optional parts of the chosen protocol: v1 always pre-copies. */
 bool libmig_has_precopy(const struct mig_dev *d);
 bool libmig_has_p2p(const struct mig_dev *d);
@@ -259,7 +260,7 @@ uint64_t libmig_chunk(const struct mig_dev *d);
 int libmig_get_state(struct mig_dev *d, uint32_t *state);
 int libmig_set_state(struct mig_dev *d, uint32_t state);
 const char *libmig_state_str(const struct mig_dev *d, uint32_t state);
-int libmig_state_parse(enum mig_proto p, const char *name, uint32_t *state);
+int libmig_state_parse(enum libmig_proto p, const char *name, uint32_t *state);
 
 /*
  * Saving.  Live: libmig_precopy_begin() (RUNNING -> PRECOPY / PRE_COPY),

@@ -116,7 +116,7 @@ struct mc_opts {
 	bool rehash;
 	int path;		/* -1: auto, else enum mig_path */
 	bool path_given;	/* --mmap or --pread: protocol v1 */
-	enum mig_proto proto;	/* --protocol */
+	enum libmig_proto proto;	/* --protocol */
 	unsigned int max_passes;
 };
 
@@ -399,10 +399,10 @@ static bool read_digest(const char *name, uint64_t *digest)
 }
 
 /* The protocol asked for: --mmap and --pread are v1's data paths. */
-static enum mig_proto mc_want(void)
+static enum libmig_proto mc_want(void)
 {
-	if (opt.proto == MIG_PROTO_AUTO && opt.path_given)
-		return MIG_PROTO_V1;
+	if (opt.proto == LIBMIG_PROTO_AUTO && opt.path_given)
+		return LIBMIG_PROTO_V1;
 	return opt.proto;
 }
 
@@ -412,16 +412,16 @@ static enum mig_proto mc_want(void)
  */
 static int mc_use_protocol(struct mc_dev *m)
 {
-	enum mig_proto want = mc_want();
-	bool v1 = libmig_offers(&m->d, MIG_PROTO_V1);
-	bool v2 = libmig_offers(&m->d, MIG_PROTO_V2);
+	enum libmig_proto want = mc_want();
+	bool v1 = libmig_offers(&m->d, LIBMIG_PROTO_V1);
+	bool v2 = libmig_offers(&m->d, LIBMIG_PROTO_V2);
 
 	if (!libmig_use(&m->d, want))
 		return EX_OK;
 	if (!v1 && !v2)
 		return fail(EX_NODEV, "%s: no migration: no region of type 3 subtype 1 among its %u regions (protocol v1), and VFIO_DEVICE_FEATURE_MIGRATION: %s (protocol v2)",
 			    m->name, m->d.num_regions, strerror(-m->d.v2_err));
-	if (want == MIG_PROTO_V2)
+	if (want == LIBMIG_PROTO_V2)
 		return fail(EX_NODEV, "%s: does not offer migration protocol v2 (VFIO_DEVICE_FEATURE_MIGRATION: %s); it offers v1: use --protocol v1 or auto",
 			    m->name, strerror(-m->d.v2_err));
 	return fail(EX_NODEV, "%s: does not offer migration protocol v1 (no region of type 3 subtype 1 among its %u regions)%s; it offers v2: use --protocol v2 or auto",
@@ -488,7 +488,7 @@ static int mc_open(struct mc_dev *m, const char *name)
 		m->path = opt.path;
 	else
 		m->path = m->has_sparse ? MIG_PATH_MMAP : MIG_PATH_PREAD;
-	if (m->d.proto == MIG_PROTO_V1 && m->path == MIG_PATH_MMAP) {
+	if (m->d.proto == LIBMIG_PROTO_V1 && m->path == MIG_PATH_MMAP) {
 		ret = mig_dev_map(&m->d);
 		if (ret) {
 			mig_dev_close(&m->d);
@@ -502,7 +502,7 @@ static int mc_open(struct mc_dev *m, const char *name)
 /* The data path of a transfer: the v1 section's, or v2's data_fd. */
 static const char *path_name(const struct mc_dev *m)
 {
-	if (m->d.proto == MIG_PROTO_V2)
+	if (m->d.proto == LIBMIG_PROTO_V2)
 		return "data_fd";
 	return m->path == MIG_PATH_MMAP ? "mmap" : "pread";
 }
@@ -561,7 +561,7 @@ static int mc_req_failed(struct mc_dev *m, int ret)
 	const char *to = libmig_state_str(&m->d, m->d.req);
 	char step[128];
 
-	if (m->d.proto == MIG_PROTO_V1)
+	if (m->d.proto == LIBMIG_PROTO_V1)
 		snprintf(step, sizeof(step), "writing device_state %s", to);
 	else
 		snprintf(step, sizeof(step),
@@ -684,7 +684,7 @@ static int mc_pending(struct mc_dev *m, struct mc_sink *s, uint64_t *pending,
 	int ret = libmig_pending(&m->d, pending, initial);
 
 	if (ret)
-		return mc_step_failed(m, m->d.proto == MIG_PROTO_V1 ?
+		return mc_step_failed(m, m->d.proto == LIBMIG_PROTO_V1 ?
 				      "reading pending_bytes" :
 				      "VFIO_MIG_GET_PRECOPY_INFO", ret, EX_IO);
 	s->pg->pending = *pending;
@@ -753,7 +753,7 @@ static int mc_save(struct mc_dev *m, struct mc_sink *s,
 		return mc_req_failed(m, ret);
 	/* v2's stop-copy size, when offered, for the progress bar. */
 	s->pg->pending = 0;
-	if (m->d.proto == MIG_PROTO_V2 &&
+	if (m->d.proto == LIBMIG_PROTO_V2 &&
 	    !libmig_pending(&m->d, &pending, NULL))
 		s->pg->pending = pending;
 	ret = libmig_save_pass(&m->d, m->path, 0, mc_sink_fn, s, &bytes);
@@ -964,7 +964,7 @@ static int mc_finish_resume(struct mc_dev *m, uint64_t src_digest,
 	if (ret && m->d.req == VFIO_DEVICE_STATE_STOP)
 		return mc_step_failed(m, "leaving RESUMING for STOP (stream incomplete?)",
 				      ret, EX_BADFILE);
-	if (ret && m->d.proto == MIG_PROTO_V1)
+	if (ret && m->d.proto == LIBMIG_PROTO_V1)
 		return mc_step_failed(m, "leaving RESUMING for RUNNING", ret,
 				      EX_BADFILE);
 	if (ret)
@@ -1042,7 +1042,7 @@ static int cmd_save(const char *uuid, const char *file)
 	h.passes = st.passes;
 	h.flags = (st.live ? MC_FLAG_LIVE : 0) |
 		  (st.has_digest ? MC_FLAG_DIGEST : 0) |
-		  (m.d.proto == MIG_PROTO_V2 ? MC_FLAG_V2 : 0);
+		  (m.d.proto == LIBMIG_PROTO_V2 ? MC_FLAG_V2 : 0);
 	h.csum_type = MC_CSUM_CRC32;
 	h.stream_csum = s.crc;
 	hdr_to_le(&h);
@@ -1362,7 +1362,7 @@ static void info_v2(struct mc_dev *m)
 	char flags[64];
 	int err;
 
-	if (!libmig_offers(&m->d, MIG_PROTO_V2)) {
+	if (!libmig_offers(&m->d, LIBMIG_PROTO_V2)) {
 		if (!opt.json)
 			printf("v2            not offered (VFIO_DEVICE_FEATURE_MIGRATION: %s)\n",
 			       strerror(-m->d.v2_err));
@@ -1399,8 +1399,8 @@ static int cmd_info(const char *uuid)
 	ret = mc_open(&m, uuid);
 	if (ret)
 		return ret;
-	v1 = libmig_offers(&m.d, MIG_PROTO_V1);
-	v2 = libmig_offers(&m.d, MIG_PROTO_V2);
+	v1 = libmig_offers(&m.d, LIBMIG_PROTO_V1);
+	v2 = libmig_offers(&m.d, LIBMIG_PROTO_V2);
 	ret = libmig_get_state(&m.d, &state);
 	if (ret) {
 		ret = fail(EX_IO, "%s: reading device_state: %s", uuid,
@@ -1457,18 +1457,18 @@ out:
 static int parse_state_arg(const char *name, uint32_t *state)
 {
 	uint32_t s1, s2;
-	bool in1 = !libmig_state_parse(MIG_PROTO_V1, name, &s1);
-	bool in2 = !libmig_state_parse(MIG_PROTO_V2, name, &s2);
-	enum mig_proto p = mc_want();
+	bool in1 = !libmig_state_parse(LIBMIG_PROTO_V1, name, &s1);
+	bool in2 = !libmig_state_parse(LIBMIG_PROTO_V2, name, &s2);
+	enum libmig_proto p = mc_want();
 
-	if (p == MIG_PROTO_AUTO && in1 != in2)
-		p = in1 ? MIG_PROTO_V1 : MIG_PROTO_V2;
-	if (p == MIG_PROTO_V1 ? !in1 : p == MIG_PROTO_V2 ? !in2 : !in1)
+	if (p == LIBMIG_PROTO_AUTO && in1 != in2)
+		p = in1 ? LIBMIG_PROTO_V1 : LIBMIG_PROTO_V2;
+	if (p == LIBMIG_PROTO_V1 ? !in1 : p == LIBMIG_PROTO_V2 ? !in2 : !in1)
 		return fail(EX_USAGE, "unknown state '%s' (%s%s%s)", name,
-			    p != MIG_PROTO_V2 ? "v1: STOP RUNNING SAVING PRECOPY RESUMING" : "",
-			    p == MIG_PROTO_AUTO ? "; " : "",
-			    p != MIG_PROTO_V1 ? "v2: STOP RUNNING STOP_COPY RESUMING RUNNING_P2P PRE_COPY PRE_COPY_P2P" : "");
-	*state = p == MIG_PROTO_V2 ? s2 : s1;	/* shared names agree */
+			    p != LIBMIG_PROTO_V2 ? "v1: STOP RUNNING SAVING PRECOPY RESUMING" : "",
+			    p == LIBMIG_PROTO_AUTO ? "; " : "",
+			    p != LIBMIG_PROTO_V1 ? "v2: STOP RUNNING STOP_COPY RESUMING RUNNING_P2P PRE_COPY PRE_COPY_P2P" : "");
+	*state = p == LIBMIG_PROTO_V2 ? s2 : s1;	/* shared names agree */
 	if (*state == VFIO_DEVICE_STATE_ERROR)
 		return fail(EX_USAGE, "ERROR is entered by the driver only");
 	opt.proto = p;
@@ -1719,7 +1719,7 @@ static void instance_state(const char *uuid, char *buf, size_t len)
 		snprintf(buf, len, "?");
 		return;
 	}
-	if (d.proto == MIG_PROTO_AUTO)	/* no migration offered */
+	if (d.proto == LIBMIG_PROTO_AUTO)	/* no migration offered */
 		snprintf(buf, len, "-");
 	else if (libmig_get_state(&d, &s))
 		snprintf(buf, len, "?");
@@ -1926,11 +1926,11 @@ int main(int argc, char **argv)
 			if (++i >= argc)
 				return fail(EX_USAGE, "--protocol needs v1, v2 or auto");
 			if (!strcmp(argv[i], "v1"))
-				opt.proto = MIG_PROTO_V1;
+				opt.proto = LIBMIG_PROTO_V1;
 			else if (!strcmp(argv[i], "v2"))
-				opt.proto = MIG_PROTO_V2;
+				opt.proto = LIBMIG_PROTO_V2;
 			else if (!strcmp(argv[i], "auto"))
-				opt.proto = MIG_PROTO_AUTO;
+				opt.proto = LIBMIG_PROTO_AUTO;
 			else
 				return fail(EX_USAGE, "--protocol: '%s' is not v1, v2 or auto",
 					    argv[i]);
@@ -1959,7 +1959,7 @@ int main(int argc, char **argv)
 	}
 	if (opt.json)
 		tty = false;
-	if (opt.path_given && opt.proto == MIG_PROTO_V2)
+	if (opt.path_given && opt.proto == LIBMIG_PROTO_V2)
 		return fail(EX_USAGE, "--mmap and --pread are data paths of protocol v1; v2 moves the stream through its data_fd");
 	if (!cmd) {
 		usage(stderr);
