@@ -209,6 +209,7 @@ int mig_cfg_load(struct mig_mdev_state *st, const void *rec)
  */
 bool mig_cfg_msi_enabled(struct mig_mdev_state *st)
 {
+	lockdep_assert_held(&st->lock);
 	return get_unaligned_le16(st->config + MIG_MSI_FLAGS) &
 	       PCI_MSI_FLAGS_ENABLE;
 }
@@ -222,6 +223,7 @@ bool mig_cfg_msi_enabled(struct mig_mdev_state *st)
  */
 bool mig_cfg_intx_disabled(struct mig_mdev_state *st)
 {
+	lockdep_assert_held(&st->lock);
 	return get_unaligned_le16(st->config + PCI_COMMAND) &
 	       PCI_COMMAND_INTX_DISABLE;
 }

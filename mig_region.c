@@ -83,6 +83,7 @@ void mig_region_clear(struct mig_mdev_state *st)
 	struct mig_region *r = &st->region;
 	size_t off, n;
 
+	lockdep_assert_held(&st->lock);
 	mig_region_unqueue(st);
 	for (off = 0; off < r->section_size; off += n) {
 		n = min_t(size_t, r->section_size - off, SZ_1M);
@@ -325,11 +326,13 @@ u64 mig_region_size(struct mig_mdev_state *st)
  * @info: flags and size are filled in
  * @caps: the type and sparse-mmap capabilities are added to it
  *
+ * Context: st->lock held.
  * Return: 0 or -ENOMEM.
  */
 int mig_region_info(struct mig_mdev_state *st, struct vfio_region_info *info,
 		    struct vfio_info_cap *caps)
 {
+	lockdep_assert_held(&st->lock);
 	struct vfio_region_info_cap_type type = {
 		.header.id = VFIO_REGION_INFO_CAP_TYPE,
 		.header.version = 1,

@@ -379,11 +379,14 @@ static u64 mig_save_tail_cost(u32 tail)
  *         PRECOPY
  *
  * Marks every page dirty; the stream header is the first thing sent.
+ *
+ * Context: st->lock held.
  */
 void mig_save_open(struct mig_mdev_state *st, bool final)
 {
 	struct mig_save *s = &st->save;
 
+	lockdep_assert_held(&st->lock);
 	memset(s, 0, sizeof(*s));
 	s->active = true;
 	s->final = final;
@@ -398,11 +401,14 @@ void mig_save_open(struct mig_mdev_state *st, bool final)
  * Keeps what was sent and the item in progress (a page record cut by a
  * chunk stays in progress), enables the tail records and restarts the page
  * scan at page 0, so that mig_save_pending() is exact from now on.
+ *
+ * Context: st->lock held.
  */
 void mig_save_set_final(struct mig_mdev_state *st)
 {
 	struct mig_save *s = &st->save;
 
+	lockdep_assert_held(&st->lock);
 	if (!s->active)
 		return;
 	s->final = true;
@@ -414,9 +420,12 @@ void mig_save_set_final(struct mig_mdev_state *st)
  * @st: the instance
  *
  * Whatever was not sent is discarded; the device keeps its state.
+ *
+ * Context: st->lock held.
  */
 void mig_save_close(struct mig_mdev_state *st)
 {
+	lockdep_assert_held(&st->lock);
 	memset(&st->save, 0, sizeof(st->save));
 }
 
@@ -431,12 +440,14 @@ void mig_save_close(struct mig_mdev_state *st)
  * without the tail: what can be sent now, so a nonzero count guarantees
  * that mig_save_fill() produces data, and 0 means caught up.
  *
+ * Context: st->lock held.
  * Return: the byte count; 0 without a session.
  */
 u64 mig_save_pending(struct mig_mdev_state *st)
 {
 	struct mig_save *s = &st->save;
 
+	lockdep_assert_held(&st->lock);
 	if (!s->active || s->done)
 		return 0;
 	return mig_save_left(st) + (s->tail ? 0 : mig_save_dirty_cost(st)) +
@@ -522,6 +533,7 @@ u64 mig_save_final_size(struct mig_mdev_state *st)
  * @max bytes.  Records are packed densely and may be cut at any byte; the
  * next call goes on where this one stopped.
  *
+ * Context: st->lock held.
  * Return: bytes written to @buf; 0 if there is nothing to send now.
  */
 size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max)
@@ -531,6 +543,7 @@ size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max)
 	size_t done = 0;
 	u64 n;
 
+	lockdep_assert_held(&st->lock);
 	if (!s->active)
 		return 0;
 	while (done < max) {
@@ -729,11 +742,14 @@ static int mig_load_parse(struct mig_mdev_state *st)
  * parser starts over, which is cheap: the device was not changed by the
  * stream and accesses made while RESUMING are kept.  Either way the parser
  * then waits for a stream header.
+ *
+ * Context: st->lock held.
  */
 void mig_load_open(struct mig_mdev_state *st)
 {
 	struct mig_load *ld = &st->load;
 
+	lockdep_assert_held(&st->lock);
 	if (!ld->active || ld->applied)
 		mig_dev_reset_lazy(st);
 	memset(ld, 0, sizeof(*ld));
@@ -747,9 +763,12 @@ void mig_load_open(struct mig_mdev_state *st)
  *
  * Whether the stream was complete or not, the pages it did not bring are
  * cleared now, as the reset that opened the session said.
+ *
+ * Context: st->lock held.
  */
 void mig_load_close(struct mig_mdev_state *st)
 {
+	lockdep_assert_held(&st->lock);
 	if (st->load.active)
 		mig_dev_mem_settle(st, 0, st->npages);
 	memset(&st->load, 0, sizeof(st->load));
@@ -772,6 +791,7 @@ void mig_load_close(struct mig_mdev_state *st)
  * further mig_load_open() is cheap and changes nothing more); if it was,
  * every further byte is rejected until the session is closed.
  *
+ * Context: st->lock held.
  * Return: 0, or -EINVAL if the bytes were rejected.
  */
 int mig_load_feed(struct mig_mdev_state *st, const void *buf, size_t len)
@@ -781,6 +801,7 @@ int mig_load_feed(struct mig_mdev_state *st, const void *buf, size_t len)
 	int ret = 0;
 	size_t n;
 
+	lockdep_assert_held(&st->lock);
 	if (!ld->active)
 		return -EINVAL;
 	while (len && !ret) {
