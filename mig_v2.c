@@ -29,6 +29,7 @@
 #include <linux/compat.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/sched.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -296,6 +297,7 @@ static ssize_t mig_v2_read(struct file *filp, char __user *ubuf, size_t len,
 		WRITE_ONCE(migf->head, migf->head + n);
 		done += n;
 		len -= n;
+		cond_resched();
 	}
 	mutex_unlock(&migf->lock);
 	return done ? done : ret;
@@ -356,6 +358,7 @@ static ssize_t mig_v2_write(struct file *filp, const char __user *ubuf,
 			break;
 		done += n;
 		len -= n;
+		cond_resched();
 	}
 	mutex_unlock(&migf->lock);
 	/* A refused stream is reported even after earlier pieces went in. */
