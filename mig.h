@@ -379,6 +379,7 @@ size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max);
 void mig_load_open(struct mig_mdev_state *st);
 void mig_load_close(struct mig_mdev_state *st);
 int mig_load_feed(struct mig_mdev_state *st, const void *buf, size_t len);
+int mig_load_chunk(struct mig_mdev_state *st, const void *buf, size_t len);
 void mig_save_precopy_info(struct mig_mdev_state *st, u64 *initial,
 			   u64 *dirty);
 u64 mig_save_final_size(struct mig_mdev_state *st);

@@ -153,20 +153,10 @@ static int mig_hdr_data_size_write(struct mig_mdev_state *st, u64 val)
 
 	if (st->mig_state != MIG_STATE_RESUMING || !st->load.active)
 		return -EINVAL;
-	if (!val || val > st->region.section_size)
-		ret = -EINVAL;
-	else
-		ret = mig_load_feed(st, st->region.section, val);
-	trace_mig_resume_chunk(dev_name(st->vdev.dev), val, ret);
-	if (!ret) {
-		st->stats.chunks_loaded++;
-		st->stats.bytes_loaded += val;
+	ret = mig_load_chunk(st, st->region.section,
+			     val > st->region.section_size ? 0 : val);
+	if (!ret)
 		return 0;
-	}
-	st->stats.errors++;
-	trace_mig_error(dev_name(st->vdev.dev), st->load.applied ?
-			"resume stream rejected after apply" :
-			"resume stream rejected", ret);
 	if (st->load.applied)
 		mig_state_error(st);
 	else

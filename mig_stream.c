@@ -39,6 +39,7 @@
 #include <linux/string.h>
 
 #include "mig.h"
+#include <trace/mig_trace.h>
 
 /* What the next bytes of a resume stream are. */
 enum mig_load_phase {
@@ -837,5 +838,38 @@ int mig_load_feed(struct mig_mdev_state *st, const void *buf, size_t len)
 			mig_load_restart(ld);
 		}
 	}
+	return ret;
+}
+
+/**
+ * mig_load_chunk() - apply a piece of the resume stream and account for it
+ * @st: the instance
+ * @buf: the bytes (kernel memory)
+ * @len: how many
+ *
+ * mig_load_feed() with the statistics and tracepoints both protocols keep
+ * for a piece of the stream.  The caller decides what a refusal does to
+ * the state: a stream refused while st->load.applied is clear starts over,
+ * one refused after it changed the device leaves the device in ERROR.
+ *
+ * Context: st->lock held.
+ * Return: as mig_load_feed().
+ */
+int mig_load_chunk(struct mig_mdev_state *st, const void *buf, size_t len)
+{
+	int ret;
+
+	lockdep_assert_held(&st->lock);
+	ret = len ? mig_load_feed(st, buf, len) : -EINVAL;
+	trace_mig_resume_chunk(dev_name(st->vdev.dev), len, ret);
+	if (!ret) {
+		st->stats.chunks_loaded++;
+		st->stats.bytes_loaded += len;
+		return 0;
+	}
+	st->stats.errors++;
+	trace_mig_error(dev_name(st->vdev.dev), st->load.applied ?
+			"resume stream rejected after apply" :
+			"resume stream rejected", ret);
 	return ret;
 }

@@ -314,22 +314,12 @@ static int mig_v2_feed(struct mig_v2_file *migf, size_t len)
 		ret = -EINVAL;
 		goto out;
 	}
-	ret = mig_load_feed(st, migf->buf, len);
-	trace_mig_resume_chunk(dev_name(st->vdev.dev), len, ret);
-	if (!ret) {
-		st->stats.chunks_loaded++;
-		st->stats.bytes_loaded += len;
-		goto out;
-	}
 	/*
 	 * As in v1: a stream refused before it changed the device starts
 	 * over from a stream header; one refused after leaves ERROR.
 	 */
-	st->stats.errors++;
-	trace_mig_error(dev_name(st->vdev.dev), st->load.applied ?
-			"resume stream rejected after apply" :
-			"resume stream rejected", ret);
-	if (st->load.applied)
+	ret = mig_load_chunk(st, migf->buf, len);
+	if (ret && st->load.applied)
 		mig_v2_error(st);
 out:
 	mutex_unlock(&st->lock);
