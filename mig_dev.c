@@ -321,6 +321,67 @@ void mig_dev_mem_written(struct mig_mdev_state *st, u32 first, u32 count)
 }
 
 /**
+ * mig_dev_dirty_run() - the next run of pages logged as written
+ * @st: the instance
+ * @from: the first page to look at
+ * @to: one past the last page to look at (at most the device's pages)
+ * @max: the longest run to return
+ * @first: set to the run's first page
+ * @end: set to one past its last page
+ *
+ * Context: st->lock held.
+ * Return: true if [@first, @end) is a run of logged pages in [@from, @to)
+ * of at most @max pages, false if none is logged there.
+ */
+bool mig_dev_dirty_run(struct mig_mdev_state *st, u32 from, u32 to, u32 max,
+		       u32 *first, u32 *end)
+{
+	unsigned long f;
+
+	lockdep_assert_held(&st->lock);
+	to = min(to, st->npages);
+	if (from >= to)
+		return false;
+	f = find_next_bit(st->dirty, to, from);
+	if (f >= to)
+		return false;
+	*first = f;
+	*end = find_next_zero_bit(st->dirty, f + min(max, to - (u32)f), f);
+	return true;
+}
+
+/**
+ * mig_dev_dirty_clear() - take pages off the log (they were sent)
+ * @st: the instance
+ * @first: first page
+ * @count: number of pages; the caller checked the range
+ *
+ * Context: st->lock held.
+ */
+void mig_dev_dirty_clear(struct mig_mdev_state *st, u32 first, u32 count)
+{
+	lockdep_assert_held(&st->lock);
+	bitmap_clear(st->dirty, first, count);
+}
+
+/**
+ * mig_dev_mem_peek() - device memory at an offset, for a copy out
+ * @st: the instance
+ * @off: byte offset, below the memory size (checked by the caller)
+ *
+ * The pointer is valid while st->lock is held; the bytes behind it change
+ * only under the lock.
+ *
+ * Context: st->lock held.
+ * Return: the address of byte @off of device memory.
+ */
+const void *mig_dev_mem_peek(struct mig_mdev_state *st, u64 off)
+{
+	lockdep_assert_held(&st->lock);
+	return st->mem + off;
+}
+
+/**
  * mig_dev_mark_all_dirty() - log every page as written (a new save)
  * @st: the instance
  *
@@ -817,9 +878,8 @@ void mig_dev_page_load_part(struct mig_mdev_state *st, u32 page, u32 off,
 int mig_dev_init(struct mig_mdev_state *st)
 {
 	st->npages = st->type->mem_size / MIG_PAGE_SIZE;
-	st->bar_size[VFIO_PCI_BAR0_REGION_INDEX] = MIG_MDEV_BAR0_SIZE;
-	st->bar_size[VFIO_PCI_BAR2_REGION_INDEX] = st->type->mem_size;
-	st->bar_size[VFIO_PCI_CONFIG_REGION_INDEX] = MIG_MDEV_CONFIG_SIZE;
+	st->bar_size[MIG_BAR_REGS] = MIG_MDEV_BAR0_SIZE;
+	st->bar_size[MIG_BAR_MEM] = st->type->mem_size;
 	INIT_DELAYED_WORK(&st->engine.work, mig_engine_work);
 
 	st->mem = vzalloc((size_t)st->npages * MIG_PAGE_SIZE);

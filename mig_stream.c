@@ -75,7 +75,7 @@ struct mig_rec_desc {
 
 static void mig_save_config(struct mig_mdev_state *st, void *out)
 {
-	memcpy(out, st->config, MIG_MDEV_CONFIG_SIZE);
+	mig_cfg_save(st, out);
 }
 
 static void mig_save_regs(struct mig_mdev_state *st, void *out)
@@ -252,25 +252,23 @@ static void mig_save_stage_header(struct mig_mdev_state *st)
 static bool mig_save_stage_pages(struct mig_mdev_state *st)
 {
 	struct mig_save *s = &st->save;
-	unsigned long n = st->npages;
-	unsigned long first, end;
+	u32 n = mig_dev_npages(st);
 	struct mig_rec_pages p;
+	u32 first, end;
 
-	first = find_next_bit(st->dirty, n, s->cursor);
-	if (first >= n) {
+	if (!mig_dev_dirty_run(st, s->cursor, n, MIG_MAX_RUN_PAGES, &first,
+			       &end)) {
 		s->initial = false;
 		if (!s->cursor)
 			return false;
 		if (!s->final)
 			st->stats.passes++;
 		s->cursor = 0;
-		first = find_first_bit(st->dirty, n);
-		if (first >= n)
+		if (!mig_dev_dirty_run(st, 0, n, MIG_MAX_RUN_PAGES, &first,
+				       &end))
 			return false;
 	}
-	end = find_next_zero_bit(st->dirty, min(n, first + MIG_MAX_RUN_PAGES),
-				 first);
-	bitmap_clear(st->dirty, first, end - first);
+	mig_dev_dirty_clear(st, first, end - first);
 	s->cursor = end;
 
 	s->run_first = first;
@@ -321,19 +319,16 @@ static void mig_save_item_done(struct mig_save *s)
 }
 
 /* Bytes of the page records for the dirty pages in [@from, @to). */
-static u64 mig_save_run_cost(struct mig_mdev_state *st, unsigned long from,
-			     unsigned long to)
+static u64 mig_save_run_cost(struct mig_mdev_state *st, u32 from, u32 to)
 {
-	unsigned long first, end;
+	u32 first, end;
 	u64 cost = 0;
 
-	for (first = find_next_bit(st->dirty, to, from); first < to;
-	     first = find_next_bit(st->dirty, to, end)) {
-		end = find_next_zero_bit(st->dirty, to, first);
+	for (; mig_dev_dirty_run(st, from, to, U32_MAX, &first, &end);
+	     from = end)
 		cost += DIV_ROUND_UP(end - first, MIG_MAX_RUN_PAGES) *
 			(u64)MIG_PAGES_HDR_SIZE +
 			(u64)(end - first) * MIG_PAGE_SIZE;
-	}
 	return cost;
 }
 
@@ -345,9 +340,9 @@ static u64 mig_save_run_cost(struct mig_mdev_state *st, unsigned long from,
  */
 static u64 mig_save_dirty_cost(struct mig_mdev_state *st)
 {
-	u32 cursor = min(st->save.cursor, st->npages);
+	u32 cursor = min(st->save.cursor, mig_dev_npages(st));
 
-	return mig_save_run_cost(st, cursor, st->npages) +
+	return mig_save_run_cost(st, cursor, mig_dev_npages(st)) +
 	       mig_save_run_cost(st, 0, cursor);
 }
 
@@ -471,7 +466,8 @@ void mig_save_precopy_info(struct mig_mdev_state *st, u64 *initial,
 			   u64 *dirty)
 {
 	struct mig_save *s = &st->save;
-	u32 cursor = min(s->cursor, st->npages);
+	u32 n = mig_dev_npages(st);
+	u32 cursor = min(s->cursor, n);
 	u64 ahead, behind;
 
 	lockdep_assert_held(&st->lock);
@@ -482,7 +478,7 @@ void mig_save_precopy_info(struct mig_mdev_state *st, u64 *initial,
 	ahead = mig_save_left(st);
 	behind = 0;
 	if (!s->tail) {
-		ahead += mig_save_run_cost(st, cursor, st->npages);
+		ahead += mig_save_run_cost(st, cursor, n);
 		behind = mig_save_run_cost(st, 0, cursor);
 	}
 	if (s->final)
@@ -509,7 +505,7 @@ void mig_save_precopy_info(struct mig_mdev_state *st, u64 *initial,
 u64 mig_save_final_size(struct mig_mdev_state *st)
 {
 	struct mig_save *s = &st->save;
-	u64 pages = st->npages;
+	u64 pages = mig_dev_npages(st);
 
 	lockdep_assert_held(&st->lock);
 	if (s->active && s->done)
@@ -518,7 +514,7 @@ u64 mig_save_final_size(struct mig_mdev_state *st)
 	if (s->active)
 		return mig_save_left(st) + mig_save_tail_cost(s->tail) +
 		       (s->tail ? 0 : s->final ? mig_save_dirty_cost(st) :
-			mig_save_run_cost(st, 0, st->npages));
+			mig_save_run_cost(st, 0, pages));
 	return sizeof(struct mig_stream_header) +
 	       DIV_ROUND_UP(pages, MIG_MAX_RUN_PAGES) * (u64)MIG_PAGES_HDR_SIZE +
 	       pages * MIG_PAGE_SIZE + mig_save_tail_cost(0);
@@ -542,7 +538,7 @@ size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max)
 	struct mig_save *s = &st->save;
 	u8 *out = buf;
 	size_t done = 0;
-	u64 n;
+	u64 n, off;
 
 	lockdep_assert_held(&st->lock);
 	if (!s->active)
@@ -557,9 +553,8 @@ size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max)
 		} else {
 			n = min_t(u64, max - done,
 				  (u64)s->run_count * MIG_PAGE_SIZE - s->run_off);
-			memcpy(out + done, st->mem +
-			       (size_t)s->run_first * MIG_PAGE_SIZE + s->run_off,
-			       n);
+			off = (u64)s->run_first * MIG_PAGE_SIZE + s->run_off;
+			memcpy(out + done, mig_dev_mem_peek(st, off), n);
 			s->run_off += n;
 		}
 		done += n;
@@ -652,7 +647,8 @@ static int mig_load_pages_head(struct mig_mdev_state *st)
 	first = le32_to_cpu(p.first);
 	count = le32_to_cpu(p.count);
 	if (!count || count > MIG_MAX_RUN_PAGES ||
-	    first > st->npages || count > st->npages - first ||
+	    first > mig_dev_npages(st) ||
+	    count > mig_dev_npages(st) - first ||
 	    le32_to_cpu(h.len) != sizeof(p) + count * MIG_PAGE_SIZE)
 		return -EINVAL;
 	ld->page = first;
@@ -771,7 +767,7 @@ void mig_load_close(struct mig_mdev_state *st)
 {
 	lockdep_assert_held(&st->lock);
 	if (st->load.active)
-		mig_dev_mem_settle(st, 0, st->npages);
+		mig_dev_mem_settle(st, 0, mig_dev_npages(st));
 	memset(&st->load, 0, sizeof(st->load));
 }
 
