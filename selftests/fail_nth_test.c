@@ -468,11 +468,14 @@ static int fn_cleanup(struct fn_seq *s)
 
 /*
  * A failure that is not ENOMEM but is explained by a failure the kernel
- * core absorbed earlier in the same run, or NULL.  One is known:
- * registering a device makes its /dev node through devtmpfs and ignores
- * that failing (device_add() does not check devtmpfs_create_node()), so
- * a create can succeed with the group's /dev/vfio/N missing, and the
- * open that follows gets ENOENT.  Anything else counts as bad.
+ * core absorbed earlier in the same run, or NULL.  One is known, and it is
+ * driver-core behaviour rather than a bug (patches/README.md): device_add()
+ * ignores devtmpfs_create_node() failing, since /dev belongs to udev, which
+ * would make the node from the uevent; the allocation in
+ * device_get_devnode() runs in the creating task, so fail-nth reaches it.
+ * Then a create succeeds with the group's /dev/vfio/N missing (the guest
+ * has no udev), and the open that follows gets ENOENT.  Accepted only when
+ * the node is exactly what is missing; anything else counts as bad.
  */
 static const char *fn_explained(const struct fn_seq *s)
 {
