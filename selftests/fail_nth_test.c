@@ -763,7 +763,8 @@ TEST_F_TIMEOUT(fail_nth, clean, 600)
 		ASSERT_OK(mig_type_available(FN_TYPE, &avail));
 		ASSERT_EQ(self->avail, avail)
 			TH_LOG("%s: the memory budget leaked", q->name);
-		ksft_print_msg("%s: %.3fs\n", q->name, fn_now() - t0);
+		ksft_print_msg("%s: %.3fs (steps and clean-up)\n", q->name,
+			       fn_now() - t0);
 		for (j = 0; j < fn_nsteps; j++)
 			ksft_print_msg("%s:   %-20s %.3fs\n", q->name,
 				       fn_step_name[j],
