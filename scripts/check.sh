@@ -99,9 +99,9 @@ if [ $QUIET = 1 ]; then
 	step VM env MIG_NO_TOTALS=1 bash "$S/run-vm.sh" "$MODE" || rc=$?
 	# The report: what demo.sh printed (its "# " lines, unprefixed) and
 	# its result.  (If the VM failed, step showed the summary.)
-	if grep -q '^# mig-run: START' "$VMDIR/tap.clean" 2>/dev/null; then
+	if grep -q '^# mig-run: START.*demo' "$VMDIR/tap.clean" 2>/dev/null; then
 		echo
-		awk '/^# mig-run: START/ { on = 1; next }
+		awk '/^# mig-run: START.*demo/ { on = 1; next }
 		     /^# mig-run: END/ { on = 0; next }
 		     on && /^# ?/ { sub(/^# ?/, ""); print; next }
 		     on && /^(not )?ok / { print }' "$VMDIR/tap.clean"
