@@ -387,7 +387,7 @@ static bool lk_compare(const struct lk_figs *a, const struct lk_figs *b,
 	int64_t bound = cycles ? (int64_t)cycles * LK_BOUND_PER_CYCLE :
 				 LK_CHECK_BOUND;
 	int groups = b->iommu_groups - a->iommu_groups;
-	bool ok = true;
+	bool ok = true, all;
 
 	/*
 	 * Each instance has an iommu group of its own (the vfio core's
@@ -401,15 +401,26 @@ static bool lk_compare(const struct lk_figs *a, const struct lk_figs *b,
 			b->iommu_groups, LK_IOMMU_GROUPS, a->iommu_groups);
 		ok = false;
 	}
-	ok &= lk_within("SUnreclaim", a->sunreclaim, b->sunreclaim, cycles,
+	/*
+	 * After the fail-nth sweep (--check), SUnreclaim and "all slabs"
+	 * are shown, not asserted: the sweep fails allocations all over the
+	 * VFS paths it crosses, and the VFS caches (filp, names_cache,
+	 * proc_inode_cache, dentries) come out a few hundred KiB above the
+	 * baseline, run to run (docs/TESTING.md, "The leak check").  What
+	 * the module allocates lives in the kmalloc caches and vmalloc,
+	 * which stay asserted, as do the budget, the instances and the
+	 * iommu groups; kmemleak, scanned at the end of the run, catches an
+	 * object nobody references.
+	 */
+	all = lk_within("SUnreclaim", a->sunreclaim, b->sunreclaim, cycles,
 			bound, LK_SLACK_SUNRECLAIM);
 	ok &= lk_within("VmallocUsed", a->vmalloc, b->vmalloc, cycles, bound,
 			LK_SLACK_VMALLOC);
 	if (a->have_slabinfo && b->have_slabinfo) {
 		ok &= lk_within("kmalloc-*", a->kmalloc, b->kmalloc, cycles,
 				bound, LK_SLACK_KMALLOC);
-		ok &= lk_within("all slabs", a->slab, b->slab, cycles, bound,
-				LK_SLACK_SLAB);
+		all &= lk_within("all slabs", a->slab, b->slab, cycles, bound,
+				 LK_SLACK_SLAB);
 		lk_diag_caches(a, b, cycles);
 	} else {
 		lk_diag("no /proc/slabinfo: kmalloc caches not measured");
@@ -426,7 +437,9 @@ static bool lk_compare(const struct lk_figs *a, const struct lk_figs *b,
 			b->instances, MIG_SYSFS_DEVICES, a->instances);
 		ok = false;
 	}
-	return ok;
+	if (!all && !cycles)
+		lk_diag("SUnreclaim / all slabs over their bound: shown, not asserted after fault injection");
+	return ok && (all || !cycles);
 }
 
 /* ---------------------------------------------------------------- */
