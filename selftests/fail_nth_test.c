@@ -842,9 +842,45 @@ FN_SEQUENCE(resume, fn_setup_destination)
 	return 0;
 }
 
-/*
- * To come, one FN_SEQUENCE each: the v2 save and resume through data_fd
- * (PRE_COPY, STOP_COPY, RESUMING), and the DMA paths as they land.
- */
+/* Protocol v2: a live save through the data_fd, pre-copy where offered. */
+static int fn_v2_save_data(struct fn_seq *s)
+{
+	s->stream_len = 0;
+	return libmig_save_pass(&s->src.d, MIG_PATH_MMAP, 0, fn_sink, s,
+				NULL);
+}
+
+static int fn_v2_precopy(struct fn_seq *s)
+{
+	if (!libmig_has_precopy(&s->src.d))
+		return libmig_stop(&s->src.d);
+	return libmig_precopy_begin(&s->src.d) ?: fn_v2_save_data(s);
+}
+
+FN_SEQUENCE(v2_save, fn_setup_filled_source)
+{
+	FN_STEP(s, "use v2", libmig_use(&s->src.d, LIBMIG_PROTO_V2));
+	FN_STEP(s, "pre-copy", fn_v2_precopy(s));
+	FN_STEP(s, "stop-copy", libmig_stopcopy_begin(&s->src.d));
+	FN_STEP(s, "save data", fn_v2_save_data(s));
+	FN_STEP(s, "save end", libmig_save_end(&s->src.d));
+	return 0;
+}
+
+/* Protocol v2: resume the saved stream through the data_fd and run. */
+FN_SEQUENCE(v2_resume, fn_setup_destination)
+{
+	FN_STEP(s, "use v2", libmig_use(&s->dst.d, LIBMIG_PROTO_V2));
+	FN_STEP(s, "resume begin", libmig_resume_begin(&s->dst.d));
+	FN_STEP(s, "write stream", libmig_resume_feed(&s->dst.d,
+						      MIG_PATH_PREAD,
+						      s->stream,
+						      s->stream_len));
+	FN_STEP(s, "resume end", libmig_resume_end(&s->dst.d, true));
+	FN_STEP(s, "compare digests", fn_same_digest(s));
+	return 0;
+}
+
+/* To come, one FN_SEQUENCE each: the DMA paths as they land. */
 
 TEST_HARNESS_MAIN
