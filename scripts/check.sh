@@ -28,6 +28,7 @@ bash "$S/deps.sh" || prefail "dependencies"
 if [ "$VM_KVER" = "$KVER_61" ]; then
 	bash "$S/fetch-kernel.sh" || prefail "guest kernel $KVER_61"
 fi
+bash "$S/fetch-qemu10.sh" || prefail "QEMU 10 from bookworm-backports"
 if ! bash "$S/build.sh"; then
 	if [ "${KEEP_GOING:-0}" = 1 ] && [ "$MODE" != initramfs ]; then
 		echo "  KEEP_GOING=1: booting anyway"
