@@ -48,21 +48,39 @@ MQ_MIG_TIMEOUT=${MQ_MIG_TIMEOUT:-60}
 ALL="0 1 2 3 4 5 6 7"
 V2_TRACE="vfio_migration_set_device_state vfio_save_block vfio_load_bufs_thread_start
 	vfio_save_complete_precopy_thread_start loadvm_state_switchover_ack_needed
-	loadvm_approve_switchover source_return_path_thread_switchover_acked migrate_set_state"
+	loadvm_approve_switchover source_return_path_thread_switchover_acked migrate_set_state
+	migration_thread_low_pending migrate_transferred"
 
-# Two things make QEMU 10 overestimate what is left on 6.1, so that a
-# small downtime limit is never met there:
+# Does the kernel have VFIO_MIGRATION_PRE_COPY (6.2 on)?  VFIO_DEVICE_-
+# FEATURE_MIG_DATA_SIZE (6.3 on)?  v2_kernel_since MINOR: is it 6.MINOR+?
+v2_kernel_since() {
+	local r maj min
+	r=$(uname -r)
+	maj=${r%%.*}
+	min=${r#*.}
+	min=${min%%[!0-9]*}
+	[ "$maj" -gt 6 ] || { [ "$maj" -eq 6 ] && [ "$min" -ge "$1" ]; }
+}
+v2_kernel_precopy() { v2_kernel_since 2; }
+
+# The live migrations switch over once what QEMU thinks is left fits
+# avail-switchover-bandwidth x downtime-limit.  On 6.1 QEMU 10 counts far
+# too much:
+# - 6.1 has no VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, and QEMU then takes the
+#   device's stop-copy size as 100 GiB (VFIO_MIG_STOP_COPY_SIZE);
 # - the container has no dirty tracking ("VFIO device doesn't support device
-#   and IOMMU dirty tracking": Debian's 6.1, the type1 container of an
-#   mdev), so QEMU takes every page of guest RAM as dirty at every sync;
-# - 6.1 has no VFIO_DEVICE_FEATURE_MIG_DATA_SIZE (6.3+), so QEMU assumes a
-#   stop-copy size of 100 MiB per device.
-# The live migrations therefore end as soon as a full pass is done: QEMU
-# switches over when what is left fits avail-switchover-bandwidth x
-# downtime-limit = 859 MB, more than 32 MiB of RAM and 2 x 100 MiB.
-V2_LIVE_PARAMS=',"avail-switchover-bandwidth":8589934592'
+#   and IOMMU dirty tracking": the type1 container of an mdev), so QEMU
+#   takes every page of guest RAM as dirty at every sync.
+# There 1 TiB/s x 1 s covers both; on 6.12 (the real data size) 1 GiB/s x
+# 100 ms, more than 32 MiB of RAM and two small devices' 4 MiB streams.
+if v2_kernel_since 3; then
+	V2_LIVE_PARAMS=',"avail-switchover-bandwidth":1073741824'
+	V2_DOWNTIME=100
+else
+	V2_LIVE_PARAMS=',"avail-switchover-bandwidth":1099511627776'
+	V2_DOWNTIME=1000
+fi
 V2_BW=33554432
-V2_DOWNTIME=100
 
 # v2_defaults: the settings every scenario starts from.
 v2_defaults() {
@@ -75,16 +93,6 @@ v2_defaults() {
 	MQ_DOWNTIME=$V2_DOWNTIME
 	MQ_DEVOPTS=
 	V2_PROTO=
-}
-
-# Does the kernel define VFIO_MIGRATION_PRE_COPY (6.2 on)?
-v2_kernel_precopy() {
-	local r maj min
-	r=$(uname -r)
-	maj=${r%%.*}
-	min=${r#*.}
-	min=${min%%[!0-9]*}
-	[ "$maj" -gt 6 ] || { [ "$maj" -eq 6 ] && [ "$min" -ge 2 ]; }
 }
 
 # v2_qemu_states NAME UUID: the device states QEMU NAME set on UUID, in order.
