@@ -91,6 +91,7 @@ else
 fi
 step packages bash "$S/deps.sh" || prefail "dependencies"
 step kernel kernel || prefail "guest kernel $VM_KVER"
+step "QEMU 10" bash "$S/fetch-qemu10.sh" || prefail "QEMU 10 from bookworm-backports"
 step build build_all || prefail "build"
 [ "$MODE" != initramfs ] || exit 0
 tb=$(date +%s)

@@ -8,3 +8,7 @@ KVER_61 ?= 6.1.0-56-amd64
 
 # Caches outside the repository (downloaded packages, unpacked kernels).
 MIG_CACHE ?= /var/cache/mig-mdev
+
+# The Debian suite QEMU 10.0 (the VFIO migration v2 client) comes from,
+# on the mirror of the system's own bookworm suite (scripts/fetch-qemu10.sh).
+QEMU10_SUITE ?= bookworm-backports

@@ -12,6 +12,7 @@
 #   /mig/TESTS                selftests/TESTS
 #   QEMU 7.2                  qemu-system-x86_64, its libraries, accel
 #                             modules and x86 firmware, at their host paths
+#   /opt/qemu10/              QEMU 10.0: bin/qemu-system-x86_64, share/qemu
 set -euo pipefail
 # shellcheck source=scripts/lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
@@ -152,6 +153,26 @@ for f in /usr/share/qemu/{kvmvapic.bin,linuxboot.bin,linuxboot_dma.bin,multiboot
 	if [ -e "$f" ]; then copy_file "$f"; fi
 done
 if [ -d /usr/share/qemu/keymaps ]; then cp -rL /usr/share/qemu/keymaps "$ST/usr/share/qemu/"; fi
+
+# ---- QEMU 10.0 (the v2 client) beside 7.2 -----------------------------------
+# From $MIG_CACHE/qemu10 (scripts/fetch-qemu10.sh): the binary, the libraries
+# it needs beyond 7.2's (ldd), and the few x86 ROMs of its own data dir.
+# TCG is built in; SeaBIOS comes from /usr/share/seabios, packed above.
+Q10_DIR=/opt/qemu10
+if Q10_ROOT=$(bash "$MIG_TOP/scripts/fetch-qemu10.sh" root 2>/dev/null); then
+	Q10=$Q10_ROOT/usr/bin/qemu-system-x86_64
+	mkdir -p "$ST$Q10_DIR/bin" "$ST$Q10_DIR/share/qemu"
+	cp "$Q10" "$ST$Q10_DIR/bin/"
+	copy_libs "$Q10"
+	for f in kvmvapic.bin linuxboot.bin linuxboot_dma.bin multiboot.bin multiboot_dma.bin pvh.bin; do
+		if [ -e "$Q10_ROOT/usr/share/qemu/$f" ]; then
+			cp -L "$Q10_ROOT/usr/share/qemu/$f" "$ST$Q10_DIR/share/qemu/"
+		fi
+	done
+	say QEMU10 "$Q10_DIR/bin/qemu-system-x86_64 ($(cat "${Q10_ROOT%/root}/version" 2>/dev/null))"
+else
+	say QEMU10 "WARNING: QEMU 10 not in $MIG_CACHE/qemu10 (scripts/fetch-qemu10.sh); its scenarios will skip"
+fi
 
 # ---- extra host files the tests name (selftests/initramfs-extra.list) -------
 EXTRA=$MIG_TOP/selftests/initramfs-extra.list

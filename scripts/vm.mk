@@ -8,13 +8,14 @@
 #   make vm-shell           boot the VM with a shell on this terminal
 #   make initramfs          build everything and pack build/vm/initramfs.cpio.gz
 #   make vm-deps            install the host packages the VM tests need
+#   make vm-qemu10          fetch QEMU 10.0 (bookworm-backports) into the cache
 
 VM_SCRIPTS := $(CURDIR)/scripts
 # What the scripts read from the environment.
 VM_ENV := KVER_61="$(KVER_61)" MIG_CACHE="$(MIG_CACHE)" BUILD="$(BUILD)" \
 	MIG_TESTS="$(TESTS)"
 
-.PHONY: check check-61 demo vm-shell initramfs vm-deps vm-kernel vm-run
+.PHONY: check check-61 demo vm-shell initramfs vm-deps vm-kernel vm-qemu10 vm-run
 
 KERNEL ?= all
 
@@ -39,6 +40,9 @@ vm-deps:
 
 vm-kernel:
 	@$(VM_ENV) bash $(VM_SCRIPTS)/fetch-kernel.sh
+
+vm-qemu10:
+	@$(VM_ENV) bash $(VM_SCRIPTS)/fetch-qemu10.sh
 
 # boot the VM with the initramfs already built (no rebuild)
 vm-run:

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=sh disable=SC3043,SC2034
 #
-# selftests/qemu/lib.sh: drive QEMU 7.2 around mig-mdev instances.
+# selftests/qemu/lib.sh: drive QEMU 7.2 (or 10.0) around mig-mdev instances.
 #
 # Source it from busybox sh (the test VM) or any POSIX shell with `local`:
 #
@@ -20,6 +20,12 @@
 #
 # Settings (environment):
 #   MQ_QEMU       qemu-system-x86_64
+#   MQ_FW         the firmware directory QEMU gets with -L (/usr/share/qemu)
+#   MQ_VFIO_MIG   the vfio-pci option that turns migration on
+#                 (x-enable-migration=on: QEMU 7.2, v1; enable-migration=on:
+#                 QEMU 10, v2)
+#   MQ_TRACE      QEMU trace events to enable (patterns, space separated);
+#                 their log goes to $MQ_WORK/NAME.trace
 #   MQ_MEM        guest RAM in MiB (32)
 #   MQ_WORK       work directory (/tmp/mig-qemu)
 #   MQ_DEVOPTS    extra vfio-pci options, e.g. ",x-no-mmap=on"
@@ -30,10 +36,20 @@
 #                 keeps pre-copy going for more than one sweep
 #   MQ_CONVERGE   seconds of pre-copy before mq_live slows the engine (90)
 #   MQ_MIG_TIMEOUT  seconds a migration may take after that (240)
+#   MQ_PARAMS_SRC more migrate-set-parameters members for mq_live's source,
+#                 e.g. ',"avail-switchover-bandwidth":67108864'
+#   MQ_PARAMS_BOTH  migrate-set-parameters members for both sides of mq_live
+#                 (e.g. '"multifd-channels":2')
+#   MQ_CAPS       capabilities mq_live turns on on both sides
+#   MQ_WATCH      1: mq_live samples the sources' migration_state during the
+#                 migration (mq_watch_start); the names go to $MQ_WORK/UUID.states
 #   MQ_START_TIMEOUT seconds until a new QEMU answers QMP (90)
 #   MQ_QMP        the qmp client (qmp in PATH, /mig/bin/qmp, build/bin/qmp)
 
 MQ_QEMU=${MQ_QEMU:-qemu-system-x86_64}
+MQ_FW=${MQ_FW:-/usr/share/qemu}
+MQ_VFIO_MIG=${MQ_VFIO_MIG:-x-enable-migration=on}
+MQ_TRACE=${MQ_TRACE:-}
 MQ_MEM=${MQ_MEM:-32}
 MQ_WORK=${MQ_WORK:-/tmp/mig-qemu}
 MQ_DEVOPTS=${MQ_DEVOPTS:-}
@@ -44,6 +60,10 @@ MQ_CONVERGE=${MQ_CONVERGE:-90}
 MQ_MIG_TIMEOUT=${MQ_MIG_TIMEOUT:-240}
 MQ_START_TIMEOUT=${MQ_START_TIMEOUT:-90}
 MQ_PORT=${MQ_PORT:-4440}
+MQ_PARAMS_SRC=${MQ_PARAMS_SRC:-}
+MQ_PARAMS_BOTH=${MQ_PARAMS_BOTH:-}
+MQ_CAPS=${MQ_CAPS:-}
+MQ_WATCH=${MQ_WATCH:-}
 
 MQ_PARENT=/sys/class/mig_mdev/mig_mdev
 MQ_TYPES=$MQ_PARENT/mdev_supported_types
@@ -102,22 +122,29 @@ mq_wait_exit() {
 # mq_qemu_start NAME "UUID..." [QEMU ARGS...]: start a tiny TCG guest with
 # one vfio-pci device per instance, wait until QMP answers.
 mq_qemu_start() {
-	local name="$1" uuids="$2" sock pid i=0 u n=0
+	local name="$1" uuids="$2" sock pid i=0 u n=0 ev
 	shift 2
 	for u in $uuids; do
-		set -- "$@" -device "vfio-pci,id=mig$i,sysfsdev=$MQ_DEVS/$u,x-enable-migration=on$MQ_DEVOPTS"
+		set -- "$@" -device "vfio-pci,id=mig$i,sysfsdev=$MQ_DEVS/$u,$MQ_VFIO_MIG$MQ_DEVOPTS"
 		i=$((i + 1))
 	done
+	if [ -n "$MQ_TRACE" ]; then
+		for ev in $MQ_TRACE; do
+			set -- "$@" -trace "enable=$ev"
+		done
+		set -- "$@" -D "$MQ_WORK/$name.trace"
+	fi
 	# SeaBIOS prints to the debug port: mq_wait_firmware reads it.  Both
 	# sides of a migration get the same device, so the device lists match.
 	set -- -chardev "file,id=fwlog,path=$MQ_WORK/$name.fw" \
 		-device isa-debugcon,iobase=0x402,chardev=fwlog "$@"
 	sock=$MQ_WORK/$name.sock
-	rm -f "$sock" "$MQ_WORK/$name.rc" "$MQ_WORK/$name.pid" "$MQ_WORK/$name.fw"
+	rm -f "$sock" "$MQ_WORK/$name.rc" "$MQ_WORK/$name.pid" "$MQ_WORK/$name.fw" \
+		"$MQ_WORK/$name.trace"
 	echo "$MQ_QEMU -accel tcg -machine q35 -m $MQ_MEM -nodefaults -display none" \
-		"-L /usr/share/qemu -qmp unix:$sock,server=on,wait=off $*" > "$MQ_WORK/$name.cmd"
+		"-L $MQ_FW -qmp unix:$sock,server=on,wait=off $*" > "$MQ_WORK/$name.cmd"
 	"$MQ_QEMU" -name "$name" -accel tcg -machine q35 -m "$MQ_MEM" \
-		-nodefaults -display none -L /usr/share/qemu \
+		-nodefaults -display none -L "$MQ_FW" \
 		-qmp "unix:$sock,server=on,wait=off" "$@" \
 		< /dev/null > "$MQ_WORK/$name.out" 2> "$MQ_WORK/$name.err" &
 	pid=$!
@@ -348,6 +375,38 @@ mq_state_is() {
 	mq_fail "$u: migration_state is '$v', expected $*"
 }
 
+# mq_watch_start UUID: sample migration_state every 20 ms in the background;
+# each new value is appended to $MQ_WORK/UUID.states.
+mq_watch_start() {
+	local f="$MQ_DEVS/$1/migration_state" out="$MQ_WORK/$1.states"
+	: > "$out"
+	(
+		last=
+		while :; do
+			read -r v < "$f" 2>/dev/null || v=gone
+			if [ "$v" != "$last" ]; then
+				echo "$v" >> "$out"
+				last=$v
+			fi
+			sleep 0.02
+		done
+	) &
+	echo $! > "$MQ_WORK/$1.watch"
+	echo "$1" >> "$MQ_WORK/watches"
+}
+
+# mq_watch_stop UUID: end the sampling; the sequence seen stays in the file.
+mq_watch_stop() {
+	local pid
+	pid=$(cat "$MQ_WORK/$1.watch" 2>/dev/null) || return 0
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	rm -f "$MQ_WORK/$1.watch"
+}
+
+# mq_watched UUID: the states mq_watch saw, in order, on one line.
+mq_watched() { tr '\n' ' ' < "$MQ_WORK/$1.states" 2>/dev/null; }
+
 # ---- test life cycle -----------------------------------------------------
 
 # mq_begin NAME: fresh work state for one test.
@@ -357,6 +416,7 @@ mq_begin() {
 	mkdir -p "$MQ_WORK"
 	rm -f "$MQ_WORK"/*.sock "$MQ_WORK"/*.err "$MQ_WORK"/*.out \
 		"$MQ_WORK"/*.json "$MQ_WORK"/*.rc "$MQ_WORK"/*.cmd "$MQ_WORK"/*.fw \
+		"$MQ_WORK"/*.trace "$MQ_WORK"/*.states "$MQ_WORK"/watches \
 		"$MQ_WORK"/instances
 	: > "$MQ_WORK/instances"
 }
@@ -369,6 +429,10 @@ mq_dump() {
 		[ -f "$MQ_WORK/$n.rc" ] && mq_note "exit status $(cat "$MQ_WORK/$n.rc")"
 		mq_note "stderr:"
 		mq_indent < "$MQ_WORK/$n.err" 2>/dev/null
+		if [ -s "$MQ_WORK/$n.trace" ]; then
+			mq_note "trace (last 30 lines of $(wc -l < "$MQ_WORK/$n.trace")):"
+			tail -n 30 "$MQ_WORK/$n.trace" | mq_indent
+		fi
 	done
 	if [ -s "$MQ_WORK/instances" ]; then
 		while read -r n; do
@@ -388,6 +452,12 @@ mq_dump() {
 # section_pages default.
 mq_end() {
 	local n
+	if [ -f "$MQ_WORK/watches" ]; then
+		while read -r n; do
+			mq_watch_stop "$n"
+		done < "$MQ_WORK/watches"
+		rm -f "$MQ_WORK/watches"
+	fi
 	for n in $MQ_NAMES; do
 		mq_qemu_stop "$n"
 	done
@@ -456,14 +526,23 @@ mq_dst_runs_on() {	# SRC DST: after cont, DST's engine goes on from SRC's count
 # Should pre-copy not converge within MQ_CONVERGE seconds, the engines are
 # slowed to 1 page/s (noted) so that the test ends.
 mq_live() {
-	local src="$1" dst="$2" u rc
+	local src="$1" dst="$2" u rc c
 	shift 2
 	mq_next_port
 	mq_qemu_start src "$src" "$@" || return 1
 	mq_start_engines "$MQ_RATE" $src || return 1
 	mq_qemu_start dst "$dst" -S -incoming defer "$@" || return 1
+	for c in $MQ_CAPS; do
+		mq_set_cap src "$c" true && mq_set_cap dst "$c" true || return 1
+	done
+	if [ -n "$MQ_PARAMS_BOTH" ]; then
+		mq_set_params src "$MQ_PARAMS_BOTH" && mq_set_params dst "$MQ_PARAMS_BOTH" || return 1
+	fi
 	mq_incoming dst "tcp:127.0.0.1:$MQ_PORT" || return 1
-	mq_set_params src "\"max-bandwidth\":$MQ_BW,\"downtime-limit\":$MQ_DOWNTIME" || return 1
+	mq_set_params src "\"max-bandwidth\":$MQ_BW,\"downtime-limit\":$MQ_DOWNTIME$MQ_PARAMS_SRC" || return 1
+	if [ "$MQ_WATCH" = 1 ]; then
+		for u in $src; do mq_watch_start "$u"; done
+	fi
 	mq_migrate src "tcp:127.0.0.1:$MQ_PORT" || return 1
 	mq_wait_migrate src "$MQ_CONVERGE"
 	rc=$?
@@ -477,6 +556,12 @@ mq_live() {
 		done
 		mq_wait_migrate src "$MQ_MIG_TIMEOUT"
 		rc=$?
+	fi
+	if [ "$MQ_WATCH" = 1 ]; then
+		for u in $src; do
+			mq_watch_stop "$u"
+			mq_note "$u: migration_state seen during the migration: $(mq_watched "$u")"
+		done
 	fi
 	[ $rc -eq 0 ] || return 1
 	mq_wait_migrate dst 60 || return 1
