@@ -73,7 +73,13 @@
 /* What a figure may move by itself, bytes, on top of the bound. */
 #define LK_SLACK_SUNRECLAIM	(128 << 10)	/* whole slabs */
 #define LK_SLACK_VMALLOC	(128 << 10)	/* kernel thread stacks */
-#define LK_SLACK_KMALLOC	(16 << 10)
+/*
+ * The 6.12 debug kernel ends a measurement with about 28 more kmalloc-512
+ * objects than it began, whatever the number of cycles (171 small, 34
+ * large): a fixed offset, not a leak a cycle, which the bound a cycle is
+ * for.
+ */
+#define LK_SLACK_KMALLOC	(48 << 10)
 #define LK_SLACK_SLAB		(64 << 10)	/* dentries, inodes */
 /*
  * Growth the tests between --baseline and --check may leave, bytes: what
