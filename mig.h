@@ -7,6 +7,7 @@
  *   mig_dev.c     the device model: BAR0 registers, memory, engine, digest
  *   mig_state.c   the v1 device_state machine
  *   mig_region.c  the migration region: header traps, data section, mmap
+ *   mig_v2.c      protocol v2: the migration feature's states and data_fd
  *   mig_stream.c  the stream format: save generator, resume parser
  *   mig_debugfs.c per-instance statistics
  *   mig_trace.c   tracepoints (include/trace/mig_trace.h)
@@ -16,7 +17,8 @@
  * by the vfio callbacks, the sysfs attributes, debugfs and the engine's work
  * item, and never nests inside another lock of this driver.  The only other
  * lock, mig_budget_lock (mig_mdev.c), guards the memory budget and is never
- * held together with an instance lock.
+ * held together with an instance lock.  A v2 data_fd has a mutex of its own
+ * (struct mig_v2_file in mig_v2.c), taken before st->lock, never after.
  */
 #ifndef MIG_H
 #define MIG_H
@@ -94,6 +96,7 @@ struct mig_engine {
  * @header_sent: the stream header has been emitted
  * @tail: next tail record to emit (0 none yet, then MIG_REC_CONFIG ..)
  * @done: MIG_REC_END has been emitted
+ * @initial: the first pass over device memory is not complete yet
  * @cursor: next page index to scan for dirty pages
  * @item: staged bytes of the record being emitted (header part)
  * @item_len: valid bytes in @item
@@ -108,6 +111,7 @@ struct mig_save {
 	bool final;
 	bool header_sent;
 	bool done;
+	bool initial;
 	u32 tail;
 	u32 cursor;
 	u8 item[sizeof(struct mig_rec_header) + MIG_MDEV_CONFIG_SIZE];
@@ -171,6 +175,30 @@ struct mig_region {
 	u64 seq;
 };
 
+/* Which protocol owns migration (PROTOCOL.md, "Protocol v2 beside v1"). */
+enum mig_owner {
+	MIG_OWNER_NONE,
+	MIG_OWNER_V1,
+	MIG_OWNER_V2,
+};
+
+/* The protocols an instance offers (module parameter "protocols"). */
+#define MIG_PROTO_V1	BIT(0)
+#define MIG_PROTO_V2	BIT(1)
+
+struct mig_v2_file;
+
+/**
+ * struct mig_v2 - protocol v2 state of an instance
+ * @state: enum vfio_device_mig_state; RUNNING unless v2 owns migration
+ * @file: the data_fd of the session in progress, or NULL; the file keeps
+ *        its own reference, this one is cleared when the session ends
+ */
+struct mig_v2 {
+	u32 state;
+	struct mig_v2_file *file;
+};
+
 /**
  * struct mig_stats - counters shown in debugfs
  * @chunks_saved: chunks queued by the save side
@@ -214,7 +242,12 @@ struct mig_stats {
  *                yet; only a resume session leaves bits set here (lock)
  * @stale_page: a page whose hash is not current yet (a resume stopped
  *              inside it), rehashed before the next digest; -1 if none (lock)
- * @mig_state: the v1 device_state, MIG_STATE_* (lock)
+ * @protocols: MIG_PROTO_* this instance offers (constant)
+ * @owner: the protocol that owns migration, enum mig_owner (lock)
+ * @running: the device runs: the protocol that owns migration let it (lock)
+ * @mig_state: the v1 device_state, MIG_STATE_*; RUNNING unless v1 owns
+ *             migration (lock)
+ * @v2: protocol v2 state (lock)
  * @save: save session (lock)
  * @load: resume session (lock)
  * @region: the migration region (lock)
@@ -241,7 +274,11 @@ struct mig_mdev_state {
 	__le64 *page_hash;
 	unsigned long *zero_pending;
 	long stale_page;
+	u32 protocols;
+	u32 owner;
+	bool running;
 	u32 mig_state;
+	struct mig_v2 v2;
 	struct mig_save save;
 	struct mig_load load;
 	struct mig_region region;
@@ -259,6 +296,7 @@ extern unsigned int mig_pci_vendor;
 extern unsigned int mig_pci_device;
 extern unsigned int mig_pci_class;
 extern unsigned int mig_engine_max_rate;
+extern unsigned int mig_protocols;
 extern struct workqueue_struct *mig_wq;
 
 /* mig_cfg.c: PCI config space; callers hold st->lock */
@@ -296,6 +334,7 @@ void mig_dev_page_load_part(struct mig_mdev_state *st, u32 page, u32 off,
 u64 mig_dev_digest(struct mig_mdev_state *st);
 void mig_dev_engine_admin(struct mig_mdev_state *st, u32 rate);
 void mig_dev_set_user(struct mig_mdev_state *st, bool present);
+void mig_dev_set_running(struct mig_mdev_state *st, bool running);
 void mig_dev_regs_to_rec(struct mig_mdev_state *st, struct mig_rec_regs *r);
 void mig_dev_regs_from_rec(struct mig_mdev_state *st,
 			   const struct mig_rec_regs *r);
@@ -309,6 +348,14 @@ int mig_state_set(struct mig_mdev_state *st, u32 new_state);
 void mig_state_error(struct mig_mdev_state *st);
 void mig_state_drop(struct mig_mdev_state *st);
 const char *mig_state_name(u32 state);
+u32 mig_state_v1_view(struct mig_mdev_state *st);
+
+/* mig_v2.c */
+extern const struct vfio_migration_ops mig_v2_ops;
+u32 mig_v2_flags(void);
+void mig_v2_drop(struct mig_mdev_state *st);
+u32 mig_v2_view(struct mig_mdev_state *st);
+const char *mig_v2_state_name(u32 state);
 
 /* mig_region.c */
 int mig_region_init(struct mig_mdev_state *st);		/* no lock needed */
@@ -332,6 +379,9 @@ size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max);
 void mig_load_open(struct mig_mdev_state *st);
 void mig_load_close(struct mig_mdev_state *st);
 int mig_load_feed(struct mig_mdev_state *st, const void *buf, size_t len);
+void mig_save_precopy_info(struct mig_mdev_state *st, u64 *initial,
+			   u64 *dirty);
+u64 mig_save_final_size(struct mig_mdev_state *st);
 
 /* mig_debugfs.c */
 void mig_debugfs_init(void);

@@ -79,4 +79,31 @@ static inline void mig_vfio_free_device(struct vfio_device *vdev)
 #endif
 }
 
+/*
+ * Protocol v2's pre-copy states, their flag and VFIO_MIG_GET_PRECOPY_INFO
+ * came in 6.2; the state numbers are ABI, so the driver's tables can name
+ * them on every kernel.  Without VFIO_MIGRATION_PRE_COPY the device does
+ * not offer them and the core refuses them before the driver sees them.
+ */
+#ifdef VFIO_MIGRATION_PRE_COPY
+#define MIG_V2_STATE_PRE_COPY		VFIO_DEVICE_STATE_PRE_COPY
+#define MIG_V2_STATE_PRE_COPY_P2P	VFIO_DEVICE_STATE_PRE_COPY_P2P
+#define MIG_V2_FLAG_PRE_COPY		VFIO_MIGRATION_PRE_COPY
+#else
+#define MIG_V2_STATE_PRE_COPY		6
+#define MIG_V2_STATE_PRE_COPY_P2P	7
+#define MIG_V2_FLAG_PRE_COPY		0
+#endif
+#define MIG_V2_NR_STATES		(MIG_V2_STATE_PRE_COPY_P2P + 1)
+
+/*
+ * vfio_migration_ops.migration_get_data_size (VFIO_DEVICE_FEATURE_
+ * MIG_DATA_SIZE) came in 6.3.
+ */
+#ifdef VFIO_DEVICE_FEATURE_MIG_DATA_SIZE
+#define MIG_V2_DATA_SIZE_OP(fn)		.migration_get_data_size = fn,
+#else
+#define MIG_V2_DATA_SIZE_OP(fn)
+#endif
+
 #endif /* MIG_COMPAT_H */

@@ -14,14 +14,17 @@ static int mig_stats_show(struct seq_file *m, void *unused)
 {
 	struct mig_mdev_state *st = m->private;
 	struct mig_stats s;
-	u32 state;
+	const char *state;
 
 	mutex_lock(&st->lock);
 	s = st->stats;
-	state = st->mig_state;
+	if (st->owner == MIG_OWNER_V2)
+		state = mig_v2_state_name(st->v2.state);
+	else
+		state = mig_state_name(st->mig_state);
 	mutex_unlock(&st->lock);
 
-	seq_printf(m, "state %s\n", mig_state_name(state));
+	seq_printf(m, "state %s\n", state);
 	seq_printf(m, "chunks_saved %llu\n", s.chunks_saved);
 	seq_printf(m, "bytes_saved %llu\n", s.bytes_saved);
 	seq_printf(m, "chunks_loaded %llu\n", s.chunks_loaded);

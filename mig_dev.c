@@ -62,7 +62,8 @@ static u64 mig_prng_next(u64 *x)
 }
 
 /*
- * The engine runs while the device runs, the engine is enabled with a
+ * The engine runs while the device runs (the protocol that owns migration
+ * says so through mig_dev_set_running()), the engine is enabled with a
  * nonzero rate, and either the device has a user (its fd is open) or the
  * administrator started it through sysfs: an engine the fd holder started
  * does not outlive the fd.
@@ -71,8 +72,7 @@ static bool mig_engine_should_run(struct mig_mdev_state *st)
 {
 	const struct mig_engine *e = &st->engine;
 
-	return (st->mig_state & VFIO_DEVICE_STATE_V1_RUNNING) &&
-	       st->mig_state != MIG_STATE_ERROR &&
+	return st->running &&
 	       (st->regs.control & MIG_CTRL_ENGINE_EN) && st->regs.engine_rate &&
 	       (e->user || e->admin);
 }
@@ -232,6 +232,23 @@ void mig_dev_set_user(struct mig_mdev_state *st, bool present)
 {
 	lockdep_assert_held(&st->lock);
 	st->engine.user = present;
+	mig_dev_engine_update(st);
+}
+
+/**
+ * mig_dev_set_running() - the device runs or stops
+ * @st: the instance
+ * @running: true if the device may start work of its own (the engine)
+ *
+ * The migration state machines call this; the device keeps serving MMIO
+ * and config accesses either way.
+ *
+ * Context: st->lock held.
+ */
+void mig_dev_set_running(struct mig_mdev_state *st, bool running)
+{
+	lockdep_assert_held(&st->lock);
+	st->running = running;
 	mig_dev_engine_update(st);
 }
 

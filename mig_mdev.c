@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mig-mdev: a sample mediated device with a VFIO migration v1 region.
+ * mig-mdev: a sample mediated device with VFIO migration: the v1 region and
+ * protocol v2 (VFIO_DEVICE_FEATURE_MIGRATION), on the same device model.
  *
  * This file is the plumbing: module parameters, the parent device and its
  * mdev types, the memory budget, the vfio_device_ops (region reads and
  * writes, ioctls, mmap, interrupts) and the per-instance sysfs attributes.
  * The device itself lives in mig_dev.c and mig_cfg.c, the migration region
- * in mig_region.c, mig_state.c and mig_stream.c.
+ * in mig_region.c, mig_state.c and mig_stream.c, protocol v2 in mig_v2.c.
  *
  * Lock order: mig_budget_lock and an instance's st->lock are never held
  * together; st->lock is the innermost lock of the driver (see mig.h).
@@ -92,6 +93,42 @@ unsigned int mig_engine_max_rate = 131072;
 module_param_cb(engine_max_rate, &mig_engine_max_rate_ops,
 		&mig_engine_max_rate, 0644);
 MODULE_PARM_DESC(engine_max_rate, "Highest engine rate of any instance, pages per second (1-1048576, default 131072)");
+
+/* The values of "protocols", indexed by MIG_PROTO_* mask. */
+static const char * const mig_protocol_names[] = {
+	[MIG_PROTO_V1] = "v1",
+	[MIG_PROTO_V2] = "v2",
+	[MIG_PROTO_V1 | MIG_PROTO_V2] = "both",
+};
+
+static int mig_protocols_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int i;
+
+	for (i = 1; i < ARRAY_SIZE(mig_protocol_names); i++) {
+		if (sysfs_streq(val, mig_protocol_names[i])) {
+			WRITE_ONCE(*(unsigned int *)kp->arg, i);
+			return 0;
+		}
+	}
+	pr_err(MIG_NAME ": protocols must be v1, v2 or both, not '%s'\n", val);
+	return -EINVAL;
+}
+
+static int mig_protocols_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n",
+			  mig_protocol_names[READ_ONCE(*(unsigned int *)kp->arg)]);
+}
+
+static const struct kernel_param_ops mig_protocols_ops = {
+	.set = mig_protocols_set,
+	.get = mig_protocols_get,
+};
+
+unsigned int mig_protocols = MIG_PROTO_V1 | MIG_PROTO_V2;
+module_param_cb(protocols, &mig_protocols_ops, &mig_protocols, 0644);
+MODULE_PARM_DESC(protocols, "Migration protocols new instances offer: v1 (the region), v2 (VFIO_DEVICE_FEATURE_MIGRATION) or both (default)");
 
 unsigned int mig_pci_vendor = MIG_MDEV_PCI_VENDOR;
 module_param_named(pci_vendor, mig_pci_vendor, uint, 0444);
@@ -350,10 +387,25 @@ static long mig_ioctl_set_irqs(struct mig_mdev_state *st, void __user *arg)
 
 /* ---- region access ---- */
 
-/* Is the device frozen for a save (stop-and-copy)?  Context: st->lock. */
+/*
+ * Is the device frozen for a save (stop-and-copy, either protocol)?
+ * Context: st->lock.
+ */
 static bool mig_frozen(struct mig_mdev_state *st)
 {
-	return st->mig_state == MIG_STATE_SAVING;
+	return st->save.active && st->save.final;
+}
+
+/* Is a resume stream being loaded (either protocol)?  Context: st->lock. */
+static bool mig_loading(struct mig_mdev_state *st)
+{
+	return st->load.active;
+}
+
+/* Does the instance have the v1 migration region? */
+static bool mig_has_v1(struct mig_mdev_state *st)
+{
+	return st->protocols & MIG_PROTO_V1;
 }
 
 /*
@@ -438,7 +490,7 @@ static int mig_bar2_piece(struct mig_mdev_state *st, void *bounce, size_t n,
 		return 0;
 	}
 	/* Stopped for a save, or being loaded: memory must not move. */
-	if (mig_frozen(st) || st->mig_state == MIG_STATE_RESUMING)
+	if (mig_frozen(st) || mig_loading(st))
 		return -EBUSY;
 	mig_dev_mem_write(st, off, bounce, n);
 	return 0;
@@ -514,7 +566,8 @@ static ssize_t mig_rw(struct mig_mdev_state *st, char __user *buf,
 		ret = mig_bar2_rw(st, buf, count, off, write);
 		break;
 	case MIG_MDEV_MIGRATION_REGION_INDEX:
-		ret = mig_region_rw(st, buf, count, off, write);
+		ret = mig_has_v1(st) ? mig_region_rw(st, buf, count, off, write) :
+				       -EINVAL;
 		break;
 	default:
 		ret = -EINVAL;
@@ -549,14 +602,21 @@ static int mig_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
 						 vdev);
 	u64 pos = (u64)vma->vm_pgoff << PAGE_SHIFT;
 
-	if (pos >> MIG_OFFSET_SHIFT != MIG_MDEV_MIGRATION_REGION_INDEX)
+	if (pos >> MIG_OFFSET_SHIFT != MIG_MDEV_MIGRATION_REGION_INDEX ||
+	    !mig_has_v1(st))
 		return -EINVAL;
 	return mig_region_mmap(st, vma, pos & MIG_OFFSET_MASK);
 }
 
 /* ---- ioctls ---- */
 
-static long mig_ioctl_get_info(void __user *arg)
+/* The region count: the migration region only where v1 is offered. */
+static u32 mig_num_regions(struct mig_mdev_state *st)
+{
+	return mig_has_v1(st) ? MIG_NUM_REGIONS : VFIO_PCI_NUM_REGIONS;
+}
+
+static long mig_ioctl_get_info(struct mig_mdev_state *st, void __user *arg)
 {
 	unsigned long minsz = offsetofend(struct vfio_device_info, num_irqs);
 	struct vfio_device_info info;
@@ -566,7 +626,7 @@ static long mig_ioctl_get_info(void __user *arg)
 	if (info.argsz < minsz)
 		return -EINVAL;
 	info.flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
-	info.num_regions = MIG_NUM_REGIONS;
+	info.num_regions = mig_num_regions(st);
 	info.num_irqs = VFIO_PCI_NUM_IRQS;
 	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
 }
@@ -581,7 +641,7 @@ static long mig_ioctl_get_region_info(struct mig_mdev_state *st,
 
 	if (copy_from_user(&info, arg, minsz))
 		return -EFAULT;
-	if (info.argsz < minsz || info.index >= MIG_NUM_REGIONS)
+	if (info.argsz < minsz || info.index >= mig_num_regions(st))
 		return -EINVAL;
 
 	info.offset = (u64)info.index << MIG_OFFSET_SHIFT;
@@ -639,12 +699,26 @@ static long mig_ioctl_get_irq_info(void __user *arg)
 	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
 }
 
+/*
+ * Reset and close end any migration, whichever protocol owned it: no
+ * session, the data_fd stale, both protocols' states RUNNING, no owner.
+ * Context: st->lock held.
+ */
+static void mig_migration_end(struct mig_mdev_state *st)
+{
+	lockdep_assert_held(&st->lock);
+	mig_state_drop(st);
+	mig_v2_drop(st);
+	st->mig_state = MIG_STATE_RUNNING;
+	st->owner = MIG_OWNER_NONE;
+	mig_dev_set_running(st, true);
+}
+
 /* VFIO_DEVICE_RESET: power-on state, no session, RUNNING.  Context: lock. */
 static void mig_reset(struct mig_mdev_state *st)
 {
 	lockdep_assert_held(&st->lock);
-	mig_state_drop(st);
-	st->mig_state = MIG_STATE_RUNNING;
+	mig_migration_end(st);
 	mig_dev_reset(st);
 	st->intx_masked = false;
 	st->stats.resets++;
@@ -660,7 +734,7 @@ static long mig_ioctl(struct vfio_device *vdev, unsigned int cmd,
 
 	switch (cmd) {
 	case VFIO_DEVICE_GET_INFO:
-		return mig_ioctl_get_info(uarg);
+		return mig_ioctl_get_info(st, uarg);
 	case VFIO_DEVICE_GET_REGION_INFO:
 		return mig_ioctl_get_region_info(st, uarg);
 	case VFIO_DEVICE_GET_IRQ_INFO:
@@ -702,8 +776,7 @@ static void mig_close_device(struct vfio_device *vdev)
 	 * open; see mig_dev_set_user()).
 	 */
 	mutex_lock(&st->lock);
-	mig_state_drop(st);
-	st->mig_state = MIG_STATE_RUNNING;
+	mig_migration_end(st);
 	mig_irq_put(&st->intx_trigger);
 	mig_irq_put(&st->msi_trigger);
 	st->irq_index = -1;
@@ -723,6 +796,13 @@ static int mig_init_dev(struct vfio_device *vdev)
 	st->type = container_of(mdev->type, struct mig_type, mtype);
 	st->irq_index = -1;
 	st->mig_state = MIG_STATE_RUNNING;
+	st->v2.state = VFIO_DEVICE_STATE_RUNNING;
+	st->running = true;
+	st->protocols = READ_ONCE(mig_protocols);
+	if (st->protocols & MIG_PROTO_V2) {
+		vdev->mig_ops = &mig_v2_ops;
+		vdev->migration_flags = mig_v2_flags();
+	}
 	mutex_init(&st->lock);
 
 	ret = mig_budget_take(st->type->mem_size);
@@ -860,7 +940,7 @@ static ssize_t engine_rate_store(struct device *dev,
 		return ret;
 	}
 	mutex_lock(&st->lock);
-	if (mig_frozen(st) || st->mig_state == MIG_STATE_RESUMING)
+	if (mig_frozen(st) || mig_loading(st))
 		ret = -EBUSY;
 	else
 		mig_dev_engine_admin(st, rate);
@@ -886,14 +966,25 @@ static ssize_t migration_state_show(struct device *dev,
 				    struct device_attribute *attr, char *buf)
 {
 	struct mig_mdev_state *st = mig_from_dev(dev);
-	u32 state;
+	const char *name;
 
 	mutex_lock(&st->lock);
-	state = st->mig_state;
+	if (st->owner == MIG_OWNER_V2)
+		name = mig_v2_state_name(st->v2.state);
+	else
+		name = mig_state_name(st->mig_state);
 	mutex_unlock(&st->lock);
-	return sysfs_emit(buf, "%s\n", mig_state_name(state));
+	return sysfs_emit(buf, "%s\n", name);
 }
 static DEVICE_ATTR_RO(migration_state);
+
+static ssize_t protocols_show(struct device *dev,
+			      struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n",
+			  mig_protocol_names[mig_from_dev(dev)->protocols]);
+}
+static DEVICE_ATTR_RO(protocols);
 
 static ssize_t section_size_show(struct device *dev,
 				 struct device_attribute *attr, char *buf)
@@ -907,6 +998,7 @@ static struct attribute *mig_dev_attrs[] = {
 	&dev_attr_engine_rate.attr,
 	&dev_attr_engine_count.attr,
 	&dev_attr_migration_state.attr,
+	&dev_attr_protocols.attr,
 	&dev_attr_section_size.attr,
 	NULL,
 };
@@ -1009,5 +1101,5 @@ module_init(mig_init);
 module_exit(mig_exit);
 
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("Sample mediated device with a VFIO migration v1 region");
+MODULE_DESCRIPTION("Sample mediated device with VFIO migration, protocols v1 and v2");
 MODULE_VERSION("0.1");

@@ -37,7 +37,7 @@
 
 static u64 mig_hdr_state_read(struct mig_mdev_state *st, u64 *token)
 {
-	return st->mig_state;
+	return mig_state_v1_view(st);
 }
 
 static int mig_hdr_state_write(struct mig_mdev_state *st, u64 val)
@@ -181,25 +181,28 @@ static int mig_hdr_data_size_write(struct mig_mdev_state *st, u64 val)
  * @commit: the read's side effect, once the value reached user space, or
  *          NULL if it has none
  * @write: writes it, or NULL if it is read only
+ * @shared: it may be read while protocol v2 owns migration; every other
+ *          access then gets -EBUSY and changes nothing
  */
 struct mig_hdr_field {
 	u32 off;
 	u32 width;
+	bool shared;
 	u64 (*read)(struct mig_mdev_state *st, u64 *token);
 	void (*commit)(struct mig_mdev_state *st, u64 token);
 	int (*write)(struct mig_mdev_state *st, u64 val);
 };
 
 static const struct mig_hdr_field mig_hdr_fields[] = {
-	{ MIG_HDR_DEVICE_STATE, 4, mig_hdr_state_read, NULL,
+	{ MIG_HDR_DEVICE_STATE, 4, true, mig_hdr_state_read, NULL,
 	  mig_hdr_state_write },
-	{ MIG_HDR_RESERVED, 4, mig_hdr_reserved_read, NULL,
+	{ MIG_HDR_RESERVED, 4, false, mig_hdr_reserved_read, NULL,
 	  mig_hdr_reserved_write },
-	{ MIG_HDR_PENDING_BYTES, 8, mig_hdr_pending_read,
+	{ MIG_HDR_PENDING_BYTES, 8, false, mig_hdr_pending_read,
 	  mig_hdr_pending_commit, NULL },
-	{ MIG_HDR_DATA_OFFSET, 8, mig_hdr_data_offset_read,
+	{ MIG_HDR_DATA_OFFSET, 8, false, mig_hdr_data_offset_read,
 	  mig_hdr_data_offset_commit, NULL },
-	{ MIG_HDR_DATA_SIZE, 8, mig_hdr_data_size_read, NULL,
+	{ MIG_HDR_DATA_SIZE, 8, false, mig_hdr_data_size_read, NULL,
 	  mig_hdr_data_size_write },
 };
 
@@ -235,21 +238,27 @@ static ssize_t mig_hdr_rw(struct mig_mdev_state *st, char __user *buf,
 			return -EFAULT;
 		}
 		mutex_lock(&st->lock);
-		ret = f->write(st, val);
+		ret = st->owner == MIG_OWNER_V2 ? -EBUSY : f->write(st, val);
 		mutex_unlock(&st->lock);
 		return ret ? ret : count;
 	}
 
 	mutex_lock(&st->lock);
-	val = f->read(st, &token);
+	ret = st->owner == MIG_OWNER_V2 && !f->shared ? -EBUSY : 0;
+	if (!ret)
+		val = f->read(st, &token);
 	mutex_unlock(&st->lock);
+	if (ret)
+		return ret;
 	v32 = val;
 	if (copy_to_user(buf, count == sizeof(u32) ? (void *)&v32 : &val,
 			 count))
 		return -EFAULT;
 	if (f->commit) {
 		mutex_lock(&st->lock);
-		f->commit(st, token);
+		/* v2 may have taken over since: its session is not ours. */
+		if (st->owner != MIG_OWNER_V2)
+			f->commit(st, token);
 		mutex_unlock(&st->lock);
 	}
 	return count;

@@ -90,14 +90,52 @@ const char *mig_state_name(u32 state)
 	return mig_state_names[state];
 }
 
+/*
+ * v1 owns migration from the moment it takes the device out of RUNNING
+ * until it brings it back; the device runs in the states with the RUNNING
+ * bit.
+ */
 static void mig_state_commit(struct mig_mdev_state *st, u32 new)
 {
 	if (new != st->mig_state)
 		dev_dbg(st->vdev.dev, "device_state %s -> %s\n",
 			mig_state_name(st->mig_state), mig_state_name(new));
 	st->mig_state = new;
+	st->owner = new == RUN ? MIG_OWNER_NONE : MIG_OWNER_V1;
 	st->stats.transitions++;
-	mig_dev_engine_update(st);
+	mig_dev_set_running(st, new & VFIO_DEVICE_STATE_V1_RUNNING);
+}
+
+/*
+ * What a v1 read of device_state shows while v2 owns migration: the v1
+ * state that matches best.  v1 has no P2P states: a device that only serves
+ * MMIO reads as running, a pre-copy whose device initiates nothing as
+ * PRECOPY.
+ */
+static const u32 mig_v2_to_v1[] = {
+	[VFIO_DEVICE_STATE_ERROR] = MIG_STATE_ERROR,
+	[VFIO_DEVICE_STATE_STOP] = STOP,
+	[VFIO_DEVICE_STATE_RUNNING] = RUN,
+	[VFIO_DEVICE_STATE_STOP_COPY] = SAVE,
+	[VFIO_DEVICE_STATE_RESUMING] = RES,
+	[VFIO_DEVICE_STATE_RUNNING_P2P] = RUN,
+	[MIG_V2_STATE_PRE_COPY] = PRE,
+	[MIG_V2_STATE_PRE_COPY_P2P] = PRE,
+};
+
+/**
+ * mig_state_v1_view() - device_state as a v1 read shows it
+ * @st: the instance
+ *
+ * Context: st->lock held.
+ * Return: the v1 state; while v2 owns migration, its state mapped to v1.
+ */
+u32 mig_state_v1_view(struct mig_mdev_state *st)
+{
+	lockdep_assert_held(&st->lock);
+	if (st->owner == MIG_OWNER_V2 && st->v2.state < ARRAY_SIZE(mig_v2_to_v1))
+		return mig_v2_to_v1[st->v2.state];
+	return st->mig_state;
 }
 
 /**
@@ -106,15 +144,20 @@ static void mig_state_commit(struct mig_mdev_state *st, u32 new)
  * @new: the value user space wrote
  *
  * Context: st->lock held.
- * Return: 0, or -EINVAL if @new has reserved bits, is not a state user space
- * may request, the arc is refused, or the resume stream is not complete.
- * On error device_state is unchanged.
+ * Return: 0; -EBUSY if protocol v2 owns migration; -EINVAL if @new has
+ * reserved bits, is not a state user space may request, the arc is refused,
+ * or the resume stream is not complete.  On error device_state is
+ * unchanged.
  */
 int mig_state_set(struct mig_mdev_state *st, u32 new)
 {
 	u8 arc;
 
 	lockdep_assert_held(&st->lock);
+	if (st->owner == MIG_OWNER_V2) {
+		st->stats.errors++;
+		return -EBUSY;
+	}
 	if (new & ~MIG_STATE_BITS)
 		goto refuse;
 	arc = mig_arcs[st->mig_state][new];
@@ -161,6 +204,7 @@ refuse:
  */
 void mig_state_error(struct mig_mdev_state *st)
 {
+	lockdep_assert_held(&st->lock);
 	mig_state_drop(st);
 	st->stats.errors++;
 	trace_mig_state(dev_name(st->vdev.dev), st->mig_state, MIG_STATE_ERROR,
@@ -168,7 +212,8 @@ void mig_state_error(struct mig_mdev_state *st)
 	dev_dbg(st->vdev.dev, "device_state %s -> ERROR\n",
 		mig_state_name(st->mig_state));
 	st->mig_state = MIG_STATE_ERROR;
-	mig_dev_engine_update(st);
+	st->owner = MIG_OWNER_V1;
+	mig_dev_set_running(st, false);
 }
 
 /**

@@ -257,6 +257,7 @@ static bool mig_save_stage_pages(struct mig_mdev_state *st)
 
 	first = find_next_bit(st->dirty, n, s->cursor);
 	if (first >= n) {
+		s->initial = false;
 		if (!s->cursor)
 			return false;
 		if (!s->final)
@@ -318,20 +319,56 @@ static void mig_save_item_done(struct mig_save *s)
 	s->run_off = 0;
 }
 
-/* Bytes the generator emits for the dirty log as it stands. */
-static u64 mig_save_dirty_cost(struct mig_mdev_state *st)
+/* Bytes of the page records for the dirty pages in [@from, @to). */
+static u64 mig_save_run_cost(struct mig_mdev_state *st, unsigned long from,
+			     unsigned long to)
 {
-	unsigned long n = st->npages;
 	unsigned long first, end;
 	u64 cost = 0;
 
-	for (first = find_first_bit(st->dirty, n); first < n;
-	     first = find_next_bit(st->dirty, n, end)) {
-		end = find_next_zero_bit(st->dirty, n, first);
+	for (first = find_next_bit(st->dirty, to, from); first < to;
+	     first = find_next_bit(st->dirty, to, end)) {
+		end = find_next_zero_bit(st->dirty, to, first);
 		cost += DIV_ROUND_UP(end - first, MIG_MAX_RUN_PAGES) *
 			(u64)MIG_PAGES_HDR_SIZE +
 			(u64)(end - first) * MIG_PAGE_SIZE;
 	}
+	return cost;
+}
+
+/*
+ * Bytes the generator emits for the dirty log as it stands.  The scan goes
+ * from the cursor to the end and then wraps to page 0, so a run of dirty
+ * pages that straddles the cursor is sent as two records: count the two
+ * sides apart and the figure is exact.
+ */
+static u64 mig_save_dirty_cost(struct mig_mdev_state *st)
+{
+	u32 cursor = min(st->save.cursor, st->npages);
+
+	return mig_save_run_cost(st, cursor, st->npages) +
+	       mig_save_run_cost(st, 0, cursor);
+}
+
+/* The rest of the item in progress, or the stream header not staged yet. */
+static u64 mig_save_left(struct mig_mdev_state *st)
+{
+	const struct mig_save *s = &st->save;
+	u64 left = mig_save_item_left(s);
+
+	if (!s->header_sent && !left)
+		left += sizeof(struct mig_stream_header);
+	return left;
+}
+
+/* Bytes of the tail records after @tail (0: none staged yet). */
+static u64 mig_save_tail_cost(u32 tail)
+{
+	u64 cost = 0;
+	u32 type;
+
+	for (type = mig_save_next_tail(tail); type <= MIG_REC_END; type++)
+		cost += MIG_REC_HDR_SIZE + mig_recs[type].len;
 	return cost;
 }
 
@@ -350,6 +387,7 @@ void mig_save_open(struct mig_mdev_state *st, bool final)
 	memset(s, 0, sizeof(*s));
 	s->active = true;
 	s->final = final;
+	s->initial = true;
 	mig_dev_mark_all_dirty(st);
 }
 
@@ -398,22 +436,80 @@ void mig_save_close(struct mig_mdev_state *st)
 u64 mig_save_pending(struct mig_mdev_state *st)
 {
 	struct mig_save *s = &st->save;
-	u64 left;
-	u32 type;
 
 	if (!s->active || s->done)
 		return 0;
-	left = mig_save_item_left(s);
-	if (!s->header_sent && !left)
-		left += sizeof(struct mig_stream_header);
-	if (!s->tail)
-		left += mig_save_dirty_cost(st);
-	if (s->final) {
-		for (type = mig_save_next_tail(s->tail); type <= MIG_REC_END;
-		     type++)
-			left += MIG_REC_HDR_SIZE + mig_recs[type].len;
+	return mig_save_left(st) + (s->tail ? 0 : mig_save_dirty_cost(st)) +
+	       (s->final ? mig_save_tail_cost(s->tail) : 0);
+}
+
+/**
+ * mig_save_precopy_info() - what pre-copy has left to send, split in two
+ * @st: the instance
+ * @initial: bytes left of the first pass over device memory (the stream
+ *           header and every page once); 0 once that pass was emitted
+ * @dirty: the rest: pages written again since they were sent
+ *
+ * @initial + @dirty is mig_save_pending(): what mig_save_fill() produces
+ * before it runs dry, if nothing is written meanwhile.
+ *
+ * Context: st->lock held.
+ */
+void mig_save_precopy_info(struct mig_mdev_state *st, u64 *initial,
+			   u64 *dirty)
+{
+	struct mig_save *s = &st->save;
+	u32 cursor = min(s->cursor, st->npages);
+	u64 ahead, behind;
+
+	lockdep_assert_held(&st->lock);
+	*initial = 0;
+	*dirty = 0;
+	if (!s->active || s->done)
+		return;
+	ahead = mig_save_left(st);
+	behind = 0;
+	if (!s->tail) {
+		ahead += mig_save_run_cost(st, cursor, st->npages);
+		behind = mig_save_run_cost(st, 0, cursor);
 	}
-	return left;
+	if (s->final)
+		ahead += mig_save_tail_cost(s->tail);
+	if (s->initial) {
+		*initial = ahead;
+		*dirty = behind;
+	} else {
+		*dirty = ahead + behind;
+	}
+}
+
+/**
+ * mig_save_final_size() - bytes a stop-and-copy would send from now on
+ * @st: the instance
+ *
+ * What mig_save_pending() would return if the session turned final now;
+ * without a session, the size of a whole stream.  Exact while nothing
+ * writes device memory, which a stopped device does not.
+ *
+ * Context: st->lock held.
+ * Return: the byte count.
+ */
+u64 mig_save_final_size(struct mig_mdev_state *st)
+{
+	struct mig_save *s = &st->save;
+	u64 pages = st->npages;
+
+	lockdep_assert_held(&st->lock);
+	if (s->active && s->done)
+		return 0;
+	/* Turning final restarts the scan at page 0 (mig_save_set_final()). */
+	if (s->active)
+		return mig_save_left(st) + mig_save_tail_cost(s->tail) +
+		       (s->tail ? 0 : s->final ? mig_save_dirty_cost(st) :
+			mig_save_run_cost(st, 0, st->npages));
+	return sizeof(struct mig_stream_header) +
+	       DIV_ROUND_UP(pages, MIG_MAX_RUN_PAGES) * (u64)MIG_PAGES_HDR_SIZE +
+	       pages * MIG_PAGE_SIZE + mig_save_tail_cost(0);
 }
 
 /**

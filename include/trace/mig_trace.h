@@ -33,6 +33,26 @@ TRACE_EVENT(mig_state,
 		  __entry->to, __entry->ret)
 );
 
+/* A protocol v2 state change: enum vfio_device_mig_state values. */
+TRACE_EVENT(mig_v2_state,
+	TP_PROTO(const char *dev, u32 from, u32 to, int ret),
+	TP_ARGS(dev, from, to, ret),
+	TP_STRUCT__entry(
+		__string(dev, dev)
+		__field(u32, from)
+		__field(u32, to)
+		__field(int, ret)
+	),
+	TP_fast_assign(
+		mig_assign_str(dev, dev);
+		__entry->from = from;
+		__entry->to = to;
+		__entry->ret = ret;
+	),
+	TP_printk("%s from=%u to=%u ret=%d", __get_str(dev), __entry->from,
+		  __entry->to, __entry->ret)
+);
+
 DECLARE_EVENT_CLASS(mig_chunk,
 	TP_PROTO(const char *dev, u64 size, u64 pending),
 	TP_ARGS(dev, size, pending),
