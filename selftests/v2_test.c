@@ -401,10 +401,12 @@ TEST_F(v2_one, pre_copy_to_stop_copy_keeps_the_fd_and_the_stream)
 	ASSERT_OK(read_n(self->fd, &self->stream, 3000));
 	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY_P2P, &fd));
 	EXPECT_EQ(-1, fd);
+	mv2_close(&fd);
 	EXPECT_ERRNO(ENOMSG, mv2_read(self->fd, &self->stream, MV2_PIECE,
 				      PRE_COPY_MAX, &got));
 	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &fd));
 	EXPECT_EQ(-1, fd);
+	mv2_close(&fd);
 	ASSERT_OK(mv2_read_all(self->fd, &self->stream));
 	ASSERT_OK(mt_stream_parse(self->stream.data, self->stream.len, &s)) {
 		TH_LOG("%s", s.why);
@@ -462,6 +464,7 @@ TEST_F(v2_one, data_size_is_exact_in_pre_copy_p2p)
 	/* What STOP_COPY then returns on the same fd, to its end. */
 	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &fd));
 	EXPECT_EQ(-1, fd);
+	mv2_close(&fd);
 	ASSERT_OK(mv2_read(self->fd, NULL, MV2_PIECE, UINT64_MAX, &rest));
 	EXPECT_EQ(rest, size);
 
@@ -713,10 +716,12 @@ TEST_F(v2_pair, live_pre_copy_with_the_engine_running_gives_equal_digest)
 	}
 	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY_P2P, &fd));
 	EXPECT_EQ(-1, fd);
+	mv2_close(&fd);
 	ASSERT_ERRNO(ENOMSG, mv2_read(self->fd, &self->stream, MV2_PIECE,
 				      PRE_COPY_MAX, &got));
 	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &fd));
 	EXPECT_EQ(-1, fd);
+	mv2_close(&fd);
 	ASSERT_OK(mv2_read_all(self->fd, &self->stream));
 	ASSERT_OK(mv2_set_state(d, MV2_STOP, NULL));
 	self->digest = mt_digest(&self->src);
