@@ -297,6 +297,48 @@ TEST_F(v2_one, resume_fd_closed_mid_stream_stop_refused_reset_recovers)
 	EXPECT_EQ(digest, mt_digest(&self->a));
 }
 
+/* Whether the engine of @in writes a page in the next 200 ms. */
+static bool engine_moves(struct mt_inst *in)
+{
+	uint64_t count = mt_engine_count(in);
+
+	usleep(200000);
+	return mt_engine_count(in) != count;
+}
+
+TEST_F(v2_one, engine_runs_in_running_only)
+{
+	static const uint32_t stopped[] = {
+		MV2_RUNNING_P2P, MV2_STOP, MV2_STOP_COPY, MV2_STOP,
+	};
+	struct mig_dev *d = &self->a.d;
+	size_t i;
+
+	ASSERT_OK(mt_set_rate(&self->a, 20000));
+	EXPECT_TRUE(engine_moves(&self->a));
+	for (i = 0; i < ARRAY_SIZE(stopped); i++) {
+		ASSERT_OK(mv2_set_state(d, stopped[i], NULL));
+		EXPECT_FALSE(engine_moves(&self->a))
+			TH_LOG("%s", mv2_state_name(stopped[i]));
+	}
+	ASSERT_OK(mv2_set_state(d, MV2_RUNNING, NULL));
+	EXPECT_TRUE(engine_moves(&self->a));
+}
+
+TEST_F(v2_one, engine_runs_in_pre_copy_not_in_pre_copy_p2p)
+{
+	struct mig_dev *d = &self->a.d;
+
+	SKIP_WITHOUT_PRE_COPY();
+	ASSERT_OK(mt_set_rate(&self->a, 20000));
+	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY, &self->fd));
+	EXPECT_TRUE(engine_moves(&self->a));
+	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY_P2P, NULL));
+	EXPECT_FALSE(engine_moves(&self->a));
+	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY, NULL));
+	EXPECT_TRUE(engine_moves(&self->a));
+}
+
 TEST_F(v2_one, pre_copy_reads_until_enomsg_when_caught_up)
 {
 	struct mig_dev *d = &self->a.d;
