@@ -26,12 +26,17 @@
 #include <linux/eventfd.h>
 #include <linux/mdev.h>
 #include <linux/mutex.h>
+#include <linux/pci_regs.h>
 #include <linux/types.h>
 #include <linux/vfio.h>
 #include <linux/workqueue.h>
 #include <linux/mig_mdev.h>
 
 #include "mig_compat.h"
+
+/* The device's BARs, by PCI BAR number: registers and device memory. */
+#define MIG_BAR_REGS	0
+#define MIG_BAR_MEM	2
 
 struct dentry;
 struct vm_area_struct;
@@ -229,7 +234,7 @@ struct mig_stats {
  * @lock: guards every field below it
  * @config: PCI config space (lock)
  * @cfg_wmask: writable bits of each config byte (constant after init)
- * @bar_size: sizes of the BARs, by vfio region index (constant)
+ * @bar_size: sizes of the BARs, by BAR number (MIG_BAR_*; constant)
  * @regs: BAR0 register file (lock)
  * @engine: the engine (lock)
  * @mem: device memory, @npages pages, vzalloc'ed (lock)
@@ -265,7 +270,7 @@ struct mig_mdev_state {
 	struct mutex lock;	/* guards the fields below */
 	u8 config[MIG_MDEV_CONFIG_SIZE];
 	u8 cfg_wmask[MIG_MDEV_CONFIG_SIZE];
-	u64 bar_size[VFIO_PCI_NUM_REGIONS];
+	u64 bar_size[PCI_STD_NUM_BARS];
 	struct mig_regs regs;
 	struct mig_engine engine;
 	u8 *mem;
@@ -304,6 +309,7 @@ void mig_cfg_init(struct mig_mdev_state *st);
 int mig_cfg_read(struct mig_mdev_state *st, u32 off, void *val, size_t len);
 int mig_cfg_write(struct mig_mdev_state *st, u32 off, const void *val,
 		  size_t len);
+void mig_cfg_save(struct mig_mdev_state *st, void *out);
 int mig_cfg_load(struct mig_mdev_state *st, const void *rec);
 bool mig_cfg_msi_enabled(struct mig_mdev_state *st);
 bool mig_cfg_intx_disabled(struct mig_mdev_state *st);
@@ -325,6 +331,10 @@ void mig_dev_engine_update(struct mig_mdev_state *st);
 void mig_dev_engine_cancel(struct mig_mdev_state *st);	/* without lock */
 void mig_dev_mark_dirty(struct mig_mdev_state *st, u32 first, u32 count);
 void mig_dev_mark_all_dirty(struct mig_mdev_state *st);
+bool mig_dev_dirty_run(struct mig_mdev_state *st, u32 from, u32 to, u32 max,
+		       u32 *first, u32 *end);
+void mig_dev_dirty_clear(struct mig_mdev_state *st, u32 first, u32 count);
+const void *mig_dev_mem_peek(struct mig_mdev_state *st, u64 off);
 void mig_dev_mem_written(struct mig_mdev_state *st, u32 first, u32 count);
 void mig_dev_page_rehash(struct mig_mdev_state *st, u32 page);
 void mig_dev_page_stale(struct mig_mdev_state *st, u32 page);
@@ -342,6 +352,12 @@ void mig_dev_engine_to_rec(struct mig_mdev_state *st,
 			   struct mig_rec_engine *e);
 void mig_dev_engine_from_rec(struct mig_mdev_state *st,
 			     const struct mig_rec_engine *e);
+
+/* Pages of device memory; constant for the instance's life. */
+static inline u32 mig_dev_npages(const struct mig_mdev_state *st)
+{
+	return st->npages;
+}
 
 /* mig_state.c */
 int mig_state_set(struct mig_mdev_state *st, u32 new_state);
@@ -379,6 +395,7 @@ size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max);
 void mig_load_open(struct mig_mdev_state *st);
 void mig_load_close(struct mig_mdev_state *st);
 int mig_load_feed(struct mig_mdev_state *st, const void *buf, size_t len);
+int mig_load_chunk(struct mig_mdev_state *st, const void *buf, size_t len);
 void mig_save_precopy_info(struct mig_mdev_state *st, u64 *initial,
 			   u64 *dirty);
 u64 mig_save_final_size(struct mig_mdev_state *st);

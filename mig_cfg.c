@@ -62,9 +62,9 @@ static void mig_cfg_put(u8 *cfg, u32 off, u32 len, u32 val)
 
 static void mig_cfg_init_wmask(struct mig_mdev_state *st)
 {
-	u64 bar2_mask = ~(st->bar_size[VFIO_PCI_BAR2_REGION_INDEX] - 1) &
+	u64 bar2_mask = ~(st->bar_size[MIG_BAR_MEM] - 1) &
 			PCI_BASE_ADDRESS_MEM_MASK;
-	u32 bar0_mask = ~(u32)(st->bar_size[VFIO_PCI_BAR0_REGION_INDEX] - 1) &
+	u32 bar0_mask = ~(u32)(st->bar_size[MIG_BAR_REGS] - 1) &
 			PCI_BASE_ADDRESS_MEM_MASK;
 	unsigned int i;
 
@@ -173,6 +173,19 @@ int mig_cfg_write(struct mig_mdev_state *st, u32 off, const void *val,
 }
 
 /**
+ * mig_cfg_save() - config space as the stream carries it
+ * @st: the instance
+ * @out: MIG_MDEV_CONFIG_SIZE bytes
+ *
+ * Context: st->lock held.
+ */
+void mig_cfg_save(struct mig_mdev_state *st, void *out)
+{
+	lockdep_assert_held(&st->lock);
+	memcpy(out, st->config, MIG_MDEV_CONFIG_SIZE);
+}
+
+/**
  * mig_cfg_load() - restore config space from a migration stream
  * @st: the instance
  * @rec: MIG_MDEV_CONFIG_SIZE bytes of the source's config space
@@ -209,6 +222,7 @@ int mig_cfg_load(struct mig_mdev_state *st, const void *rec)
  */
 bool mig_cfg_msi_enabled(struct mig_mdev_state *st)
 {
+	lockdep_assert_held(&st->lock);
 	return get_unaligned_le16(st->config + MIG_MSI_FLAGS) &
 	       PCI_MSI_FLAGS_ENABLE;
 }
@@ -222,6 +236,7 @@ bool mig_cfg_msi_enabled(struct mig_mdev_state *st)
  */
 bool mig_cfg_intx_disabled(struct mig_mdev_state *st)
 {
+	lockdep_assert_held(&st->lock);
 	return get_unaligned_le16(st->config + PCI_COMMAND) &
 	       PCI_COMMAND_INTX_DISABLE;
 }

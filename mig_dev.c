@@ -257,9 +257,12 @@ void mig_dev_set_running(struct mig_mdev_state *st, bool running)
  * @st: the instance
  * @first: first page
  * @count: number of pages; the caller checked the range
+ *
+ * Context: st->lock held.
  */
 void mig_dev_mark_dirty(struct mig_mdev_state *st, u32 first, u32 count)
 {
+	lockdep_assert_held(&st->lock);
 	bitmap_set(st->dirty, first, count);
 }
 
@@ -267,9 +270,12 @@ void mig_dev_mark_dirty(struct mig_mdev_state *st, u32 first, u32 count)
  * mig_dev_page_rehash() - recompute the hash of one page of memory
  * @st: the instance
  * @page: the page, < st->npages
+ *
+ * Context: st->lock held.
  */
 void mig_dev_page_rehash(struct mig_mdev_state *st, u32 page)
 {
+	lockdep_assert_held(&st->lock);
 	st->page_hash[page] = cpu_to_le64(xxh64(st->mem + (size_t)page *
 						MIG_PAGE_SIZE,
 						MIG_PAGE_SIZE, 0));
@@ -283,9 +289,12 @@ void mig_dev_page_rehash(struct mig_mdev_state *st, u32 page)
  * Hashing a page on every partial write would cost a page of work per
  * byte when a resume stream arrives a byte at a time; instead the page is
  * rehashed once, when the digest needs it or another page goes stale.
+ *
+ * Context: st->lock held.
  */
 void mig_dev_page_stale(struct mig_mdev_state *st, u32 page)
 {
+	lockdep_assert_held(&st->lock);
 	if (st->stale_page >= 0 && st->stale_page != page)
 		mig_dev_page_rehash(st, st->stale_page);
 	st->stale_page = page;
@@ -298,22 +307,89 @@ void mig_dev_page_stale(struct mig_mdev_state *st, u32 page)
  * @count: number of pages; the caller checked the range
  *
  * Logs the pages as dirty and rehashes them.
+ *
+ * Context: st->lock held.
  */
 void mig_dev_mem_written(struct mig_mdev_state *st, u32 first, u32 count)
 {
 	u32 page;
 
+	lockdep_assert_held(&st->lock);
 	mig_dev_mark_dirty(st, first, count);
 	for (page = first; page < first + count; page++)
 		mig_dev_page_rehash(st, page);
 }
 
 /**
+ * mig_dev_dirty_run() - the next run of pages logged as written
+ * @st: the instance
+ * @from: the first page to look at
+ * @to: one past the last page to look at (at most the device's pages)
+ * @max: the longest run to return
+ * @first: set to the run's first page
+ * @end: set to one past its last page
+ *
+ * Context: st->lock held.
+ * Return: true if [@first, @end) is a run of logged pages in [@from, @to)
+ * of at most @max pages, false if none is logged there.
+ */
+bool mig_dev_dirty_run(struct mig_mdev_state *st, u32 from, u32 to, u32 max,
+		       u32 *first, u32 *end)
+{
+	unsigned long f;
+
+	lockdep_assert_held(&st->lock);
+	to = min(to, st->npages);
+	if (from >= to)
+		return false;
+	f = find_next_bit(st->dirty, to, from);
+	if (f >= to)
+		return false;
+	*first = f;
+	*end = find_next_zero_bit(st->dirty, f + min(max, to - (u32)f), f);
+	return true;
+}
+
+/**
+ * mig_dev_dirty_clear() - take pages off the log (they were sent)
+ * @st: the instance
+ * @first: first page
+ * @count: number of pages; the caller checked the range
+ *
+ * Context: st->lock held.
+ */
+void mig_dev_dirty_clear(struct mig_mdev_state *st, u32 first, u32 count)
+{
+	lockdep_assert_held(&st->lock);
+	bitmap_clear(st->dirty, first, count);
+}
+
+/**
+ * mig_dev_mem_peek() - device memory at an offset, for a copy out
+ * @st: the instance
+ * @off: byte offset, below the memory size (checked by the caller)
+ *
+ * The pointer is valid while st->lock is held; the bytes behind it change
+ * only under the lock.
+ *
+ * Context: st->lock held.
+ * Return: the address of byte @off of device memory.
+ */
+const void *mig_dev_mem_peek(struct mig_mdev_state *st, u64 off)
+{
+	lockdep_assert_held(&st->lock);
+	return st->mem + off;
+}
+
+/**
  * mig_dev_mark_all_dirty() - log every page as written (a new save)
  * @st: the instance
+ *
+ * Context: st->lock held.
  */
 void mig_dev_mark_all_dirty(struct mig_mdev_state *st)
 {
+	lockdep_assert_held(&st->lock);
 	bitmap_fill(st->dirty, st->npages);
 }
 
@@ -321,11 +397,14 @@ void mig_dev_mark_all_dirty(struct mig_mdev_state *st)
  * mig_dev_regs_to_rec() - the register file in stream form
  * @st: the instance
  * @r: filled with the registers, little endian
+ *
+ * Context: st->lock held.
  */
 void mig_dev_regs_to_rec(struct mig_mdev_state *st, struct mig_rec_regs *r)
 {
 	unsigned int i;
 
+	lockdep_assert_held(&st->lock);
 	memset(r, 0, sizeof(*r));
 	r->control = cpu_to_le32(st->regs.control);
 	r->status = cpu_to_le32(st->regs.status);
@@ -340,12 +419,15 @@ void mig_dev_regs_to_rec(struct mig_mdev_state *st, struct mig_rec_regs *r)
  * mig_dev_regs_from_rec() - load the register file from stream form
  * @st: the instance
  * @r: registers, little endian; bits the registers do not have are dropped
+ *
+ * Context: st->lock held.
  */
 void mig_dev_regs_from_rec(struct mig_mdev_state *st,
 			   const struct mig_rec_regs *r)
 {
 	unsigned int i;
 
+	lockdep_assert_held(&st->lock);
 	st->regs.control = le32_to_cpu(r->control) & MIG_CTRL_MASK;
 	st->regs.status = le32_to_cpu(r->status) & MIG_STATUS_IRQ;
 	st->regs.irq_count = le32_to_cpu(r->irq_count);
@@ -361,10 +443,13 @@ void mig_dev_regs_from_rec(struct mig_mdev_state *st,
  * mig_dev_engine_to_rec() - the engine state in stream form
  * @st: the instance
  * @e: filled with the engine state, little endian
+ *
+ * Context: st->lock held.
  */
 void mig_dev_engine_to_rec(struct mig_mdev_state *st,
 			   struct mig_rec_engine *e)
 {
+	lockdep_assert_held(&st->lock);
 	e->prng = cpu_to_le64(st->engine.prng);
 	e->count = cpu_to_le64(st->engine.count);
 }
@@ -376,10 +461,13 @@ void mig_dev_engine_to_rec(struct mig_mdev_state *st,
  *
  * The engine does not start here: the state machine starts it when the
  * device leaves RESUMING for RUNNING.
+ *
+ * Context: st->lock held.
  */
 void mig_dev_engine_from_rec(struct mig_mdev_state *st,
 			     const struct mig_rec_engine *e)
 {
+	lockdep_assert_held(&st->lock);
 	st->engine.prng = le64_to_cpu(e->prng);
 	st->engine.count = le64_to_cpu(e->count);
 }
@@ -392,6 +480,7 @@ void mig_dev_engine_from_rec(struct mig_mdev_state *st,
  * form, and the xxh64 of each page of device memory.  Two instances with
  * equal state have equal digests whatever their history.
  *
+ * Context: st->lock held.
  * Return: the digest.
  */
 u64 mig_dev_digest(struct mig_mdev_state *st)
@@ -400,6 +489,7 @@ u64 mig_dev_digest(struct mig_mdev_state *st)
 	struct mig_rec_engine eng;
 	struct xxh64_state h;
 
+	lockdep_assert_held(&st->lock);
 	if (st->stale_page >= 0) {
 		mig_dev_page_rehash(st, st->stale_page);
 		st->stale_page = -1;
@@ -420,10 +510,12 @@ u64 mig_dev_digest(struct mig_mdev_state *st)
  * @off: register offset, 4-byte aligned, checked by the caller
  * @val: the value
  *
+ * Context: st->lock held.
  * Return: 0, or -EINVAL past the end of BAR0.
  */
 int mig_dev_bar0_read(struct mig_mdev_state *st, u32 off, u32 *val)
 {
+	lockdep_assert_held(&st->lock);
 	if (off >= MIG_MDEV_BAR0_SIZE || off & 3)
 		return -EINVAL;
 
@@ -554,9 +646,12 @@ static void mig_dev_reset_state(struct mig_mdev_state *st)
  *
  * Config space, registers, engine (stopped) and memory (zero); the dirty
  * log is cleared.
+ *
+ * Context: st->lock held.
  */
 void mig_dev_reset(struct mig_mdev_state *st)
 {
+	lockdep_assert_held(&st->lock);
 	mig_dev_reset_state(st);
 	bitmap_fill(st->zero_pending, st->npages);
 	mig_dev_mem_settle(st, 0, st->npages);
@@ -574,9 +669,12 @@ void mig_dev_reset(struct mig_mdev_state *st)
  * memory only to overwrite it.  The caller must settle all of memory before
  * anything but those functions and mig_dev_mem_settle() reads or writes it
  * (see mig_load_close()).
+ *
+ * Context: st->lock held.
  */
 void mig_dev_reset_lazy(struct mig_mdev_state *st)
 {
+	lockdep_assert_held(&st->lock);
 	mig_dev_reset_state(st);
 	bitmap_fill(st->zero_pending, st->npages);
 }
@@ -590,12 +688,15 @@ void mig_dev_reset_lazy(struct mig_mdev_state *st)
  * Afterwards the bytes of the range in memory are the device's state.  The
  * CPU is yielded every MIG_RESCHED_PAGES pages cleared (all of memory can be
  * up to 1 GiB).
+ *
+ * Context: st->lock held.
  */
 void mig_dev_mem_settle(struct mig_mdev_state *st, u32 first, u32 count)
 {
 	unsigned long end = (unsigned long)first + count;
 	unsigned long page, stop;
 
+	lockdep_assert_held(&st->lock);
 	for (page = find_next_bit(st->zero_pending, end, first); page < end;
 	     page = find_next_bit(st->zero_pending, end, stop)) {
 		stop = find_next_zero_bit(st->zero_pending, end, page);
@@ -719,12 +820,15 @@ static u64 mig_copy_page_xxh64(void *dst, const void *src)
  * @src: MIG_PAGE_SIZE bytes
  *
  * The page's hash is brought up to date; the page is no longer pending zero.
+ *
+ * Context: st->lock held.
  */
 void mig_dev_page_load(struct mig_mdev_state *st, u32 page, const void *src)
 {
 	u64 hash = mig_copy_page_xxh64(st->mem + (size_t)page * MIG_PAGE_SIZE,
 				       src);
 
+	lockdep_assert_held(&st->lock);
 	st->page_hash[page] = cpu_to_le64(hash);
 	__clear_bit(page, st->zero_pending);
 	if (st->stale_page == page)
@@ -743,12 +847,15 @@ void mig_dev_page_load(struct mig_mdev_state *st, u32 page, const void *src)
  * zero as the device's state says.  If the write ends the page, its hash is
  * brought up to date; otherwise the page is stale until the next write ends
  * it or the digest is needed (mig_dev_page_stale()).
+ *
+ * Context: st->lock held.
  */
 void mig_dev_page_load_part(struct mig_mdev_state *st, u32 page, u32 off,
 			    const void *src, size_t len)
 {
 	u8 *p = st->mem + (size_t)page * MIG_PAGE_SIZE;
 
+	lockdep_assert_held(&st->lock);
 	if (__test_and_clear_bit(page, st->zero_pending))
 		memset(p, 0, MIG_PAGE_SIZE);
 	memcpy(p + off, src, len);
@@ -771,9 +878,8 @@ void mig_dev_page_load_part(struct mig_mdev_state *st, u32 page, u32 off,
 int mig_dev_init(struct mig_mdev_state *st)
 {
 	st->npages = st->type->mem_size / MIG_PAGE_SIZE;
-	st->bar_size[VFIO_PCI_BAR0_REGION_INDEX] = MIG_MDEV_BAR0_SIZE;
-	st->bar_size[VFIO_PCI_BAR2_REGION_INDEX] = st->type->mem_size;
-	st->bar_size[VFIO_PCI_CONFIG_REGION_INDEX] = MIG_MDEV_CONFIG_SIZE;
+	st->bar_size[MIG_BAR_REGS] = MIG_MDEV_BAR0_SIZE;
+	st->bar_size[MIG_BAR_MEM] = st->type->mem_size;
 	INIT_DELAYED_WORK(&st->engine.work, mig_engine_work);
 
 	st->mem = vzalloc((size_t)st->npages * MIG_PAGE_SIZE);

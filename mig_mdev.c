@@ -507,7 +507,7 @@ static int mig_bar2_piece(struct mig_mdev_state *st, void *bounce, size_t n,
 static ssize_t mig_bar2_rw(struct mig_mdev_state *st, char __user *buf,
 			   size_t count, u64 off, bool write)
 {
-	u64 size = st->bar_size[VFIO_PCI_BAR2_REGION_INDEX];
+	u64 size = st->bar_size[MIG_BAR_MEM];
 	size_t done, n, bsize = min_t(size_t, count, MIG_BOUNCE_MAX);
 	u64 small;
 	void *bounce = &small;
@@ -631,6 +631,16 @@ static long mig_ioctl_get_info(struct mig_mdev_state *st, void __user *arg)
 	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
 }
 
+/* Size of a vfio region of the PCI layout: config space or a BAR. */
+static u64 mig_vfio_region_size(struct mig_mdev_state *st, u32 index)
+{
+	if (index == VFIO_PCI_CONFIG_REGION_INDEX)
+		return MIG_MDEV_CONFIG_SIZE;
+	if (index <= VFIO_PCI_BAR5_REGION_INDEX)
+		return st->bar_size[index - VFIO_PCI_BAR0_REGION_INDEX];
+	return 0;
+}
+
 static long mig_ioctl_get_region_info(struct mig_mdev_state *st,
 				      void __user *arg)
 {
@@ -653,7 +663,7 @@ static long mig_ioctl_get_region_info(struct mig_mdev_state *st,
 		if (ret)
 			goto out;
 	} else {
-		info.size = st->bar_size[info.index];
+		info.size = mig_vfio_region_size(st, info.index);
 		info.flags = info.size ? VFIO_REGION_INFO_FLAG_READ |
 					 VFIO_REGION_INFO_FLAG_WRITE : 0;
 	}

@@ -83,6 +83,7 @@ void mig_region_clear(struct mig_mdev_state *st)
 	struct mig_region *r = &st->region;
 	size_t off, n;
 
+	lockdep_assert_held(&st->lock);
 	mig_region_unqueue(st);
 	for (off = 0; off < r->section_size; off += n) {
 		n = min_t(size_t, r->section_size - off, SZ_1M);
@@ -152,20 +153,10 @@ static int mig_hdr_data_size_write(struct mig_mdev_state *st, u64 val)
 
 	if (st->mig_state != MIG_STATE_RESUMING || !st->load.active)
 		return -EINVAL;
-	if (!val || val > st->region.section_size)
-		ret = -EINVAL;
-	else
-		ret = mig_load_feed(st, st->region.section, val);
-	trace_mig_resume_chunk(dev_name(st->vdev.dev), val, ret);
-	if (!ret) {
-		st->stats.chunks_loaded++;
-		st->stats.bytes_loaded += val;
+	ret = mig_load_chunk(st, st->region.section,
+			     val > st->region.section_size ? 0 : val);
+	if (!ret)
 		return 0;
-	}
-	st->stats.errors++;
-	trace_mig_error(dev_name(st->vdev.dev), st->load.applied ?
-			"resume stream rejected after apply" :
-			"resume stream rejected", ret);
 	if (st->load.applied)
 		mig_state_error(st);
 	else
@@ -325,11 +316,13 @@ u64 mig_region_size(struct mig_mdev_state *st)
  * @info: flags and size are filled in
  * @caps: the type and sparse-mmap capabilities are added to it
  *
+ * Context: st->lock held.
  * Return: 0 or -ENOMEM.
  */
 int mig_region_info(struct mig_mdev_state *st, struct vfio_region_info *info,
 		    struct vfio_info_cap *caps)
 {
+	lockdep_assert_held(&st->lock);
 	struct vfio_region_info_cap_type type = {
 		.header.id = VFIO_REGION_INFO_CAP_TYPE,
 		.header.version = 1,

@@ -39,6 +39,7 @@
 #include <linux/string.h>
 
 #include "mig.h"
+#include <trace/mig_trace.h>
 
 /* What the next bytes of a resume stream are. */
 enum mig_load_phase {
@@ -74,7 +75,7 @@ struct mig_rec_desc {
 
 static void mig_save_config(struct mig_mdev_state *st, void *out)
 {
-	memcpy(out, st->config, MIG_MDEV_CONFIG_SIZE);
+	mig_cfg_save(st, out);
 }
 
 static void mig_save_regs(struct mig_mdev_state *st, void *out)
@@ -251,25 +252,23 @@ static void mig_save_stage_header(struct mig_mdev_state *st)
 static bool mig_save_stage_pages(struct mig_mdev_state *st)
 {
 	struct mig_save *s = &st->save;
-	unsigned long n = st->npages;
-	unsigned long first, end;
+	u32 n = mig_dev_npages(st);
 	struct mig_rec_pages p;
+	u32 first, end;
 
-	first = find_next_bit(st->dirty, n, s->cursor);
-	if (first >= n) {
+	if (!mig_dev_dirty_run(st, s->cursor, n, MIG_MAX_RUN_PAGES, &first,
+			       &end)) {
 		s->initial = false;
 		if (!s->cursor)
 			return false;
 		if (!s->final)
 			st->stats.passes++;
 		s->cursor = 0;
-		first = find_first_bit(st->dirty, n);
-		if (first >= n)
+		if (!mig_dev_dirty_run(st, 0, n, MIG_MAX_RUN_PAGES, &first,
+				       &end))
 			return false;
 	}
-	end = find_next_zero_bit(st->dirty, min(n, first + MIG_MAX_RUN_PAGES),
-				 first);
-	bitmap_clear(st->dirty, first, end - first);
+	mig_dev_dirty_clear(st, first, end - first);
 	s->cursor = end;
 
 	s->run_first = first;
@@ -320,19 +319,16 @@ static void mig_save_item_done(struct mig_save *s)
 }
 
 /* Bytes of the page records for the dirty pages in [@from, @to). */
-static u64 mig_save_run_cost(struct mig_mdev_state *st, unsigned long from,
-			     unsigned long to)
+static u64 mig_save_run_cost(struct mig_mdev_state *st, u32 from, u32 to)
 {
-	unsigned long first, end;
+	u32 first, end;
 	u64 cost = 0;
 
-	for (first = find_next_bit(st->dirty, to, from); first < to;
-	     first = find_next_bit(st->dirty, to, end)) {
-		end = find_next_zero_bit(st->dirty, to, first);
+	for (; mig_dev_dirty_run(st, from, to, U32_MAX, &first, &end);
+	     from = end)
 		cost += DIV_ROUND_UP(end - first, MIG_MAX_RUN_PAGES) *
 			(u64)MIG_PAGES_HDR_SIZE +
 			(u64)(end - first) * MIG_PAGE_SIZE;
-	}
 	return cost;
 }
 
@@ -344,9 +340,9 @@ static u64 mig_save_run_cost(struct mig_mdev_state *st, unsigned long from,
  */
 static u64 mig_save_dirty_cost(struct mig_mdev_state *st)
 {
-	u32 cursor = min(st->save.cursor, st->npages);
+	u32 cursor = min(st->save.cursor, mig_dev_npages(st));
 
-	return mig_save_run_cost(st, cursor, st->npages) +
+	return mig_save_run_cost(st, cursor, mig_dev_npages(st)) +
 	       mig_save_run_cost(st, 0, cursor);
 }
 
@@ -379,11 +375,14 @@ static u64 mig_save_tail_cost(u32 tail)
  *         PRECOPY
  *
  * Marks every page dirty; the stream header is the first thing sent.
+ *
+ * Context: st->lock held.
  */
 void mig_save_open(struct mig_mdev_state *st, bool final)
 {
 	struct mig_save *s = &st->save;
 
+	lockdep_assert_held(&st->lock);
 	memset(s, 0, sizeof(*s));
 	s->active = true;
 	s->final = final;
@@ -398,11 +397,14 @@ void mig_save_open(struct mig_mdev_state *st, bool final)
  * Keeps what was sent and the item in progress (a page record cut by a
  * chunk stays in progress), enables the tail records and restarts the page
  * scan at page 0, so that mig_save_pending() is exact from now on.
+ *
+ * Context: st->lock held.
  */
 void mig_save_set_final(struct mig_mdev_state *st)
 {
 	struct mig_save *s = &st->save;
 
+	lockdep_assert_held(&st->lock);
 	if (!s->active)
 		return;
 	s->final = true;
@@ -414,9 +416,12 @@ void mig_save_set_final(struct mig_mdev_state *st)
  * @st: the instance
  *
  * Whatever was not sent is discarded; the device keeps its state.
+ *
+ * Context: st->lock held.
  */
 void mig_save_close(struct mig_mdev_state *st)
 {
+	lockdep_assert_held(&st->lock);
 	memset(&st->save, 0, sizeof(st->save));
 }
 
@@ -431,12 +436,14 @@ void mig_save_close(struct mig_mdev_state *st)
  * without the tail: what can be sent now, so a nonzero count guarantees
  * that mig_save_fill() produces data, and 0 means caught up.
  *
+ * Context: st->lock held.
  * Return: the byte count; 0 without a session.
  */
 u64 mig_save_pending(struct mig_mdev_state *st)
 {
 	struct mig_save *s = &st->save;
 
+	lockdep_assert_held(&st->lock);
 	if (!s->active || s->done)
 		return 0;
 	return mig_save_left(st) + (s->tail ? 0 : mig_save_dirty_cost(st)) +
@@ -459,7 +466,8 @@ void mig_save_precopy_info(struct mig_mdev_state *st, u64 *initial,
 			   u64 *dirty)
 {
 	struct mig_save *s = &st->save;
-	u32 cursor = min(s->cursor, st->npages);
+	u32 n = mig_dev_npages(st);
+	u32 cursor = min(s->cursor, n);
 	u64 ahead, behind;
 
 	lockdep_assert_held(&st->lock);
@@ -470,7 +478,7 @@ void mig_save_precopy_info(struct mig_mdev_state *st, u64 *initial,
 	ahead = mig_save_left(st);
 	behind = 0;
 	if (!s->tail) {
-		ahead += mig_save_run_cost(st, cursor, st->npages);
+		ahead += mig_save_run_cost(st, cursor, n);
 		behind = mig_save_run_cost(st, 0, cursor);
 	}
 	if (s->final)
@@ -497,7 +505,7 @@ void mig_save_precopy_info(struct mig_mdev_state *st, u64 *initial,
 u64 mig_save_final_size(struct mig_mdev_state *st)
 {
 	struct mig_save *s = &st->save;
-	u64 pages = st->npages;
+	u64 pages = mig_dev_npages(st);
 
 	lockdep_assert_held(&st->lock);
 	if (s->active && s->done)
@@ -506,7 +514,7 @@ u64 mig_save_final_size(struct mig_mdev_state *st)
 	if (s->active)
 		return mig_save_left(st) + mig_save_tail_cost(s->tail) +
 		       (s->tail ? 0 : s->final ? mig_save_dirty_cost(st) :
-			mig_save_run_cost(st, 0, st->npages));
+			mig_save_run_cost(st, 0, pages));
 	return sizeof(struct mig_stream_header) +
 	       DIV_ROUND_UP(pages, MIG_MAX_RUN_PAGES) * (u64)MIG_PAGES_HDR_SIZE +
 	       pages * MIG_PAGE_SIZE + mig_save_tail_cost(0);
@@ -522,6 +530,7 @@ u64 mig_save_final_size(struct mig_mdev_state *st)
  * @max bytes.  Records are packed densely and may be cut at any byte; the
  * next call goes on where this one stopped.
  *
+ * Context: st->lock held.
  * Return: bytes written to @buf; 0 if there is nothing to send now.
  */
 size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max)
@@ -529,8 +538,9 @@ size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max)
 	struct mig_save *s = &st->save;
 	u8 *out = buf;
 	size_t done = 0;
-	u64 n;
+	u64 n, off;
 
+	lockdep_assert_held(&st->lock);
 	if (!s->active)
 		return 0;
 	while (done < max) {
@@ -543,9 +553,8 @@ size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max)
 		} else {
 			n = min_t(u64, max - done,
 				  (u64)s->run_count * MIG_PAGE_SIZE - s->run_off);
-			memcpy(out + done, st->mem +
-			       (size_t)s->run_first * MIG_PAGE_SIZE + s->run_off,
-			       n);
+			off = (u64)s->run_first * MIG_PAGE_SIZE + s->run_off;
+			memcpy(out + done, mig_dev_mem_peek(st, off), n);
 			s->run_off += n;
 		}
 		done += n;
@@ -638,7 +647,8 @@ static int mig_load_pages_head(struct mig_mdev_state *st)
 	first = le32_to_cpu(p.first);
 	count = le32_to_cpu(p.count);
 	if (!count || count > MIG_MAX_RUN_PAGES ||
-	    first > st->npages || count > st->npages - first ||
+	    first > mig_dev_npages(st) ||
+	    count > mig_dev_npages(st) - first ||
 	    le32_to_cpu(h.len) != sizeof(p) + count * MIG_PAGE_SIZE)
 		return -EINVAL;
 	ld->page = first;
@@ -729,11 +739,14 @@ static int mig_load_parse(struct mig_mdev_state *st)
  * parser starts over, which is cheap: the device was not changed by the
  * stream and accesses made while RESUMING are kept.  Either way the parser
  * then waits for a stream header.
+ *
+ * Context: st->lock held.
  */
 void mig_load_open(struct mig_mdev_state *st)
 {
 	struct mig_load *ld = &st->load;
 
+	lockdep_assert_held(&st->lock);
 	if (!ld->active || ld->applied)
 		mig_dev_reset_lazy(st);
 	memset(ld, 0, sizeof(*ld));
@@ -747,11 +760,14 @@ void mig_load_open(struct mig_mdev_state *st)
  *
  * Whether the stream was complete or not, the pages it did not bring are
  * cleared now, as the reset that opened the session said.
+ *
+ * Context: st->lock held.
  */
 void mig_load_close(struct mig_mdev_state *st)
 {
+	lockdep_assert_held(&st->lock);
 	if (st->load.active)
-		mig_dev_mem_settle(st, 0, st->npages);
+		mig_dev_mem_settle(st, 0, mig_dev_npages(st));
 	memset(&st->load, 0, sizeof(st->load));
 }
 
@@ -772,6 +788,7 @@ void mig_load_close(struct mig_mdev_state *st)
  * further mig_load_open() is cheap and changes nothing more); if it was,
  * every further byte is rejected until the session is closed.
  *
+ * Context: st->lock held.
  * Return: 0, or -EINVAL if the bytes were rejected.
  */
 int mig_load_feed(struct mig_mdev_state *st, const void *buf, size_t len)
@@ -781,6 +798,7 @@ int mig_load_feed(struct mig_mdev_state *st, const void *buf, size_t len)
 	int ret = 0;
 	size_t n;
 
+	lockdep_assert_held(&st->lock);
 	if (!ld->active)
 		return -EINVAL;
 	while (len && !ret) {
@@ -816,5 +834,38 @@ int mig_load_feed(struct mig_mdev_state *st, const void *buf, size_t len)
 			mig_load_restart(ld);
 		}
 	}
+	return ret;
+}
+
+/**
+ * mig_load_chunk() - apply a piece of the resume stream and account for it
+ * @st: the instance
+ * @buf: the bytes (kernel memory)
+ * @len: how many
+ *
+ * mig_load_feed() with the statistics and tracepoints both protocols keep
+ * for a piece of the stream.  The caller decides what a refusal does to
+ * the state: a stream refused while st->load.applied is clear starts over,
+ * one refused after it changed the device leaves the device in ERROR.
+ *
+ * Context: st->lock held.
+ * Return: as mig_load_feed().
+ */
+int mig_load_chunk(struct mig_mdev_state *st, const void *buf, size_t len)
+{
+	int ret;
+
+	lockdep_assert_held(&st->lock);
+	ret = len ? mig_load_feed(st, buf, len) : -EINVAL;
+	trace_mig_resume_chunk(dev_name(st->vdev.dev), len, ret);
+	if (!ret) {
+		st->stats.chunks_loaded++;
+		st->stats.bytes_loaded += len;
+		return 0;
+	}
+	st->stats.errors++;
+	trace_mig_error(dev_name(st->vdev.dev), st->load.applied ?
+			"resume stream rejected after apply" :
+			"resume stream rejected", ret);
 	return ret;
 }

@@ -29,6 +29,7 @@
 #include <linux/compat.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/sched.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -296,6 +297,7 @@ static ssize_t mig_v2_read(struct file *filp, char __user *ubuf, size_t len,
 		WRITE_ONCE(migf->head, migf->head + n);
 		done += n;
 		len -= n;
+		cond_resched();
 	}
 	mutex_unlock(&migf->lock);
 	return done ? done : ret;
@@ -312,22 +314,12 @@ static int mig_v2_feed(struct mig_v2_file *migf, size_t len)
 		ret = -EINVAL;
 		goto out;
 	}
-	ret = mig_load_feed(st, migf->buf, len);
-	trace_mig_resume_chunk(dev_name(st->vdev.dev), len, ret);
-	if (!ret) {
-		st->stats.chunks_loaded++;
-		st->stats.bytes_loaded += len;
-		goto out;
-	}
 	/*
 	 * As in v1: a stream refused before it changed the device starts
 	 * over from a stream header; one refused after leaves ERROR.
 	 */
-	st->stats.errors++;
-	trace_mig_error(dev_name(st->vdev.dev), st->load.applied ?
-			"resume stream rejected after apply" :
-			"resume stream rejected", ret);
-	if (st->load.applied)
+	ret = mig_load_chunk(st, migf->buf, len);
+	if (ret && st->load.applied)
 		mig_v2_error(st);
 out:
 	mutex_unlock(&st->lock);
@@ -356,6 +348,7 @@ static ssize_t mig_v2_write(struct file *filp, const char __user *ubuf,
 			break;
 		done += n;
 		len -= n;
+		cond_resched();
 	}
 	mutex_unlock(&migf->lock);
 	/* A refused stream is reported even after earlier pieces went in. */

@@ -387,39 +387,40 @@ static bool lk_compare(const struct lk_figs *a, const struct lk_figs *b,
 	int64_t bound = cycles ? (int64_t)cycles * LK_BOUND_PER_CYCLE :
 				 LK_CHECK_BOUND;
 	int groups = b->iommu_groups - a->iommu_groups;
-	bool ok = true, core_leak = false;
+	bool ok = true, all;
 
 	/*
-	 * An iommu group left behind by the tests between --baseline and
-	 * --check is the vfio core's own leak, not mig-mdev's: under fault
-	 * injection, vfio_create_group()'s error path keeps a reference to
-	 * the group (docs/FUZZ.md, "What the sweep found in the kernel
-	 * core").  Its sysfs nodes and kmemleak's records of them land in
-	 * SUnreclaim and the slab caches, so those two figures are then
-	 * reported, not asserted; the figures that hold what mig-mdev
-	 * allocates (kmalloc-*, VmallocUsed), the budget and the instance
-	 * count still are.  Cycles without injection leave no group at all.
+	 * Each instance has an iommu group of its own (the vfio core's
+	 * emulated-IOMMU group); one left behind is a leak, with or without
+	 * fault injection.  (The vfio core of 6.12 kept one per failed
+	 * vfio_create_group(); the debug kernel carries the fix,
+	 * patches/6.12/0001-*.patch.)
 	 */
 	if (groups > 0) {
-		lk_diag("%d iommu groups left in %s (%d before)%s",
-			b->iommu_groups, LK_IOMMU_GROUPS, a->iommu_groups,
-			cycles ? "" : ": the vfio core's vfio_create_group() error-path leak (docs/FUZZ.md)");
-		if (cycles)
-			ok = false;
-		else
-			core_leak = true;
+		lk_diag("%d iommu groups left in %s (%d before)",
+			b->iommu_groups, LK_IOMMU_GROUPS, a->iommu_groups);
+		ok = false;
 	}
-	ok &= lk_within("SUnreclaim", a->sunreclaim, b->sunreclaim, cycles,
-			bound, LK_SLACK_SUNRECLAIM) || core_leak;
+	/*
+	 * After the fail-nth sweep (--check), SUnreclaim and "all slabs"
+	 * are shown, not asserted: the sweep fails allocations all over the
+	 * VFS paths it crosses, and the VFS caches (filp, names_cache,
+	 * proc_inode_cache, dentries) come out a few hundred KiB above the
+	 * baseline, run to run (docs/TESTING.md, "The leak check").  What
+	 * the module allocates lives in the kmalloc caches and vmalloc,
+	 * which stay asserted, as do the budget, the instances and the
+	 * iommu groups; kmemleak, scanned at the end of the run, catches an
+	 * object nobody references.
+	 */
+	all = lk_within("SUnreclaim", a->sunreclaim, b->sunreclaim, cycles,
+			bound, LK_SLACK_SUNRECLAIM);
 	ok &= lk_within("VmallocUsed", a->vmalloc, b->vmalloc, cycles, bound,
 			LK_SLACK_VMALLOC);
 	if (a->have_slabinfo && b->have_slabinfo) {
 		ok &= lk_within("kmalloc-*", a->kmalloc, b->kmalloc, cycles,
 				bound, LK_SLACK_KMALLOC);
-		ok &= lk_within("all slabs", a->slab, b->slab, cycles, bound,
-				LK_SLACK_SLAB) || core_leak;
-		if (core_leak)
-			lk_diag("SUnreclaim and all slabs: reported only (the core's leaked groups)");
+		all &= lk_within("all slabs", a->slab, b->slab, cycles, bound,
+				 LK_SLACK_SLAB);
 		lk_diag_caches(a, b, cycles);
 	} else {
 		lk_diag("no /proc/slabinfo: kmalloc caches not measured");
@@ -436,7 +437,9 @@ static bool lk_compare(const struct lk_figs *a, const struct lk_figs *b,
 			b->instances, MIG_SYSFS_DEVICES, a->instances);
 		ok = false;
 	}
-	return ok;
+	if (!all && !cycles)
+		lk_diag("SUnreclaim / all slabs over their bound: shown, not asserted after fault injection");
+	return ok && (all || !cycles);
 }
 
 /* ---------------------------------------------------------------- */

@@ -14,7 +14,8 @@
 
 #include "mig_compat.h"
 
-TRACE_EVENT(mig_state,
+/* A state change: v1 device_state or v2 enum vfio_device_mig_state values. */
+DECLARE_EVENT_CLASS(mig_state_class,
 	TP_PROTO(const char *dev, u32 from, u32 to, int ret),
 	TP_ARGS(dev, from, to, ret),
 	TP_STRUCT__entry(
@@ -33,24 +34,14 @@ TRACE_EVENT(mig_state,
 		  __entry->to, __entry->ret)
 );
 
-/* A protocol v2 state change: enum vfio_device_mig_state values. */
-TRACE_EVENT(mig_v2_state,
+DEFINE_EVENT(mig_state_class, mig_state,
 	TP_PROTO(const char *dev, u32 from, u32 to, int ret),
-	TP_ARGS(dev, from, to, ret),
-	TP_STRUCT__entry(
-		__string(dev, dev)
-		__field(u32, from)
-		__field(u32, to)
-		__field(int, ret)
-	),
-	TP_fast_assign(
-		mig_assign_str(dev, dev);
-		__entry->from = from;
-		__entry->to = to;
-		__entry->ret = ret;
-	),
-	TP_printk("%s from=%u to=%u ret=%d", __get_str(dev), __entry->from,
-		  __entry->to, __entry->ret)
+	TP_ARGS(dev, from, to, ret)
+);
+
+DEFINE_EVENT(mig_state_class, mig_v2_state,
+	TP_PROTO(const char *dev, u32 from, u32 to, int ret),
+	TP_ARGS(dev, from, to, ret)
 );
 
 DECLARE_EVENT_CLASS(mig_chunk,

@@ -10,11 +10,13 @@
 #include "../kshim.h"
 
 #define trace_mig_state(...)		kshim_trace(0, __VA_ARGS__)
+#define trace_mig_v2_state(...)		kshim_trace(0, __VA_ARGS__)
 #define trace_mig_chunk_queue(...)	kshim_trace(0, __VA_ARGS__)
 #define trace_mig_chunk_retire(...)	kshim_trace(0, __VA_ARGS__)
 #define trace_mig_resume_chunk(...)	kshim_trace(0, __VA_ARGS__)
 #define trace_mig_error(...)		kshim_trace(0, __VA_ARGS__)
 #define trace_mig_state_enabled()	false
+#define trace_mig_v2_state_enabled()	false
 #define trace_mig_chunk_queue_enabled()	false
 #define trace_mig_chunk_retire_enabled() false
 #define trace_mig_resume_chunk_enabled() false
