@@ -44,52 +44,11 @@ static uint32_t other_type(const char *type)
 	return strcmp(type, "small") ? MIG_TYPE_SMALL : MIG_TYPE_LARGE;
 }
 
-/*
- * A stream that fails after part of it was applied: a valid header for
- * @in, one page record (page 1, applied), then a record of unknown type.
- */
-static size_t error_stream(struct mt_inst *in, uint32_t stream_type,
-			   uint8_t *buf)
-{
-	struct mig_stream_header h = {
-		.magic = htole32(MIG_STREAM_MAGIC),
-		.version = htole16(MIG_STREAM_VERSION),
-		.header_len = htole16(MT_HDR_LEN),
-		.device_type = htole32(stream_type),
-		.page_size = htole32(MIG_PAGE_SIZE),
-		.mem_size = htole64(in->mem_size),
-	};
-	struct mig_rec_header r = {
-		.type = htole32(MIG_REC_PAGES),
-		.len = htole32(sizeof(struct mig_rec_pages) + MIG_PAGE_SIZE),
-	};
-	struct mig_rec_pages rp = {
-		.first = htole32(1),
-		.count = htole32(1),
-	};
-	struct mig_rec_header bad = { .type = htole32(0x77), .len = 0 };
-	size_t off = 0;
-
-	memcpy(buf + off, &h, sizeof(h));
-	off += sizeof(h);
-	memcpy(buf + off, &r, sizeof(r));
-	off += sizeof(r);
-	memcpy(buf + off, &rp, sizeof(rp));
-	off += sizeof(rp);
-	memset(buf + off, 0xa5, MIG_PAGE_SIZE);
-	off += MIG_PAGE_SIZE;
-	memcpy(buf + off, &bad, sizeof(bad));
-	off += sizeof(bad);
-	return off;
-}
-
-#define ERROR_STREAM_MAX	(MIG_PAGE_SIZE + 256)
-
 /* Drives @in from RUNNING into ERROR through a partially applied stream. */
 static int reach_error(struct mt_inst *in, uint32_t stream_type)
 {
-	uint8_t buf[ERROR_STREAM_MAX];
-	size_t len = error_stream(in, stream_type, buf);
+	uint8_t buf[MT_ERROR_STREAM_MAX];
+	size_t len = mt_error_stream(in, stream_type, buf);
 	int ret;
 
 	ret = mig_set_state(&in->d, MIG_STATE_RESUMING);

@@ -597,4 +597,124 @@ static inline uint8_t *mt_dup(const struct mig_buf *b)
 	return p;
 }
 
+/*
+ * A stream that fails after part of it was applied: a valid header for
+ * @in, one page record (page 1, applied), then a record of unknown type.
+ * @buf holds MT_ERROR_STREAM_MAX bytes; returns the stream's length.
+ */
+#define MT_ERROR_STREAM_MAX	(MIG_PAGE_SIZE + 256)
+
+static inline size_t mt_error_stream(struct mt_inst *in, uint32_t stream_type,
+				     uint8_t *buf)
+{
+	struct mig_stream_header h = {
+		.magic = htole32(MIG_STREAM_MAGIC),
+		.version = htole16(MIG_STREAM_VERSION),
+		.header_len = htole16(MT_HDR_LEN),
+		.device_type = htole32(stream_type),
+		.page_size = htole32(MIG_PAGE_SIZE),
+		.mem_size = htole64(in->mem_size),
+	};
+	struct mig_rec_header r = {
+		.type = htole32(MIG_REC_PAGES),
+		.len = htole32(sizeof(struct mig_rec_pages) + MIG_PAGE_SIZE),
+	};
+	struct mig_rec_pages rp = {
+		.first = htole32(1),
+		.count = htole32(1),
+	};
+	struct mig_rec_header bad = { .type = htole32(0x77), .len = 0 };
+	size_t off = 0;
+
+	memcpy(buf + off, &h, sizeof(h));
+	off += sizeof(h);
+	memcpy(buf + off, &r, sizeof(r));
+	off += sizeof(r);
+	memcpy(buf + off, &rp, sizeof(rp));
+	off += sizeof(rp);
+	memset(buf + off, 0xa5, MIG_PAGE_SIZE);
+	off += MIG_PAGE_SIZE;
+	memcpy(buf + off, &bad, sizeof(bad));
+	off += sizeof(bad);
+	return off;
+}
+
+static inline bool mt_page_is_zero(const uint8_t *p)
+{
+	size_t i;
+
+	for (i = 0; i < MIG_PAGE_SIZE; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/*
+ * The same device state in fewer bytes: a copy of a whole, valid stream
+ * (mt_stream_parse()) with one MIG_REC_PAGES record per page that is not
+ * all zero, the zero pages left out, and the end marker's stream_len
+ * fixed.  A resume clears the pages a stream does not bring, so both
+ * streams load the same state; the short one is cheap to feed a byte at a
+ * time.  Returns 0, -EBADMSG for a stream that does not parse, or -ENOMEM.
+ */
+static inline int mt_stream_compact(const uint8_t *buf, size_t len,
+				    struct mig_buf *out)
+{
+	struct mt_stream s;
+	size_t off = MT_HDR_LEN;
+	int ret;
+
+	ret = mt_stream_parse(buf, len, &s);
+	mt_stream_free(&s);
+	if (ret)
+		return ret;
+	out->len = 0;
+	ret = mig_buf_sink(out, buf, MT_HDR_LEN);
+	while (!ret && off < len) {
+		struct mig_rec_header r;
+		const uint8_t *pl = buf + off + MT_REC_LEN;
+		uint32_t rlen;
+
+		memcpy(&r, buf + off, sizeof(r));
+		rlen = le32toh(r.len);
+		if (le32toh(r.type) == MIG_REC_PAGES) {
+			struct mig_rec_pages rp;
+			struct mig_rec_header one = {
+				.type = htole32(MIG_REC_PAGES),
+				.len = htole32(sizeof(rp) + MIG_PAGE_SIZE),
+			};
+			uint32_t first, i;
+
+			memcpy(&rp, pl, sizeof(rp));
+			first = le32toh(rp.first);
+			for (i = 0; i < le32toh(rp.count) && !ret; i++) {
+				const uint8_t *pg = pl + sizeof(rp) +
+						    (size_t)i * MIG_PAGE_SIZE;
+
+				if (mt_page_is_zero(pg))
+					continue;
+				rp.first = htole32(first + i);
+				rp.count = htole32(1);
+				ret = mig_buf_sink(out, &one, sizeof(one));
+				if (!ret)
+					ret = mig_buf_sink(out, &rp, sizeof(rp));
+				if (!ret)
+					ret = mig_buf_sink(out, pg, MIG_PAGE_SIZE);
+			}
+		} else if (le32toh(r.type) == MIG_REC_END) {
+			struct mig_rec_end e;
+
+			memcpy(&e, pl, sizeof(e));
+			e.stream_len = htole64(out->len);
+			ret = mig_buf_sink(out, &r, sizeof(r));
+			if (!ret)
+				ret = mig_buf_sink(out, &e, sizeof(e));
+		} else {
+			ret = mig_buf_sink(out, buf + off, MT_REC_LEN + rlen);
+		}
+		off += MT_REC_LEN + rlen;
+	}
+	return ret;
+}
+
 #endif /* MIGRATION_UTILS_H */
