@@ -1871,7 +1871,7 @@ static int probe_one(struct probe *p, uint32_t round)
 			ret = mt_bar0_read(&p->b->d, MIG_REG_SCRATCH0, &v32);
 		return ret ? ret : v32 != round ? -EPROTO : 0;
 	case PROBE_B_CONFIG:
-		return mig_cfg_read(&p->b->d, PCI_VENDOR_ID, &v32, 4);
+		return mig_config_read(&p->b->d, PCI_VENDOR_ID, &v32, 4);
 	case PROBE_B_DIGEST:
 		return mig_digest(p->b->uuid, &v);
 	default:
@@ -2120,9 +2120,9 @@ TEST_F_TIMEOUT(stall, user_copy_stalled_by_userfaultfd_blocks_no_one_else,
 		TH_LOG("the engine did not run during the stall");
 
 	/* What the stalled calls moved. */
-	ASSERT_EQ(0, mig_cfg_read(&a->d, PCI_VENDOR_ID, &id, 4));
+	ASSERT_EQ(0, mig_config_read(&a->d, PCI_VENDOR_ID, &id, 4));
 	EXPECT_EQ(0, memcmp(&id, c[0].page, 4));
-	ASSERT_EQ(0, mig_cfg_read(&a->d, PCI_INTERRUPT_LINE, got, 1));
+	ASSERT_EQ(0, mig_config_read(&a->d, PCI_INTERRUPT_LINE, got, 1));
 	EXPECT_EQ(0x0b, got[0]);
 	memset(want, 0xa5, PAGE);
 	ASSERT_EQ(0, mig_mem_read(&a->d, 2 * PAGE, got, PAGE));
@@ -2228,7 +2228,7 @@ static void hammer_step(struct hammer *h, uint64_t x)
 			    mt_hdr_write(d, MIG_HDR_DEVICE_STATE, &s, 4), true);
 		break;
 	case 11:
-		hammer_note(h, "reset", mig_dev_reset(d), false);
+		hammer_note(h, "reset", mig_device_reset(d), false);
 		break;
 	case 12: case 13: {
 		const uint64_t sizes[] = { 0, 1 + r % d->section_size,
@@ -2319,7 +2319,7 @@ TEST_F_TIMEOUT(hammer, two_threads_on_one_fd_then_reset_migrates, 120)
 	}
 
 	/* From a clean state the device migrates. */
-	ASSERT_EQ(0, mig_dev_reset(&a->d));
+	ASSERT_EQ(0, mig_device_reset(&a->d));
 	EXPECT_EQ(MIG_STATE_RUNNING, mt_state(&a->d));
 	ASSERT_EQ(0, mt_fill(a, 7));
 	check_migrates(_metadata, a, &self->in.b);

@@ -103,7 +103,7 @@ static uint32_t cfg32(struct mig_dev *d, uint32_t off)
 {
 	uint32_t v = 0xdeadbeef;
 
-	if (mig_cfg_read(d, off, &v, 4))
+	if (mig_config_read(d, off, &v, 4))
 		return 0xdeadbeef;
 	return v;
 }
@@ -112,7 +112,7 @@ static uint16_t cfg16(struct mig_dev *d, uint32_t off)
 {
 	uint16_t v = 0xdead;
 
-	if (mig_cfg_read(d, off, &v, 2))
+	if (mig_config_read(d, off, &v, 2))
 		return 0xdead;
 	return v;
 }
@@ -121,24 +121,24 @@ static uint8_t cfg8(struct mig_dev *d, uint32_t off)
 {
 	uint8_t v = 0xde;
 
-	if (mig_cfg_read(d, off, &v, 1))
+	if (mig_config_read(d, off, &v, 1))
 		return 0xde;
 	return v;
 }
 
 static int cfg_write32(struct mig_dev *d, uint32_t off, uint32_t v)
 {
-	return mig_cfg_write(d, off, &v, 4);
+	return mig_config_write(d, off, &v, 4);
 }
 
 static int cfg_write16(struct mig_dev *d, uint32_t off, uint16_t v)
 {
-	return mig_cfg_write(d, off, &v, 2);
+	return mig_config_write(d, off, &v, 2);
 }
 
 static int cfg_write8(struct mig_dev *d, uint32_t off, uint8_t v)
 {
-	return mig_cfg_write(d, off, &v, 1);
+	return mig_config_write(d, off, &v, 1);
 }
 
 static uint32_t reg(struct mig_dev *d, uint32_t off)
@@ -578,7 +578,7 @@ TEST_F(dev, config_writes_to_read_only_fields_are_ignored)
 	unsigned int i;
 
 	for (i = 0; i < MIG_MDEV_CONFIG_SIZE; i += 4)
-		ASSERT_OK(mig_cfg_read(self->d, i, before + i, 4));
+		ASSERT_OK(mig_config_read(self->d, i, before + i, 4));
 	for (i = 0; i < ARRAY_SIZE(ro32); i++)
 		ASSERT_OK(cfg_write32(self->d, ro32[i], 0xa5a5a5a5));
 	ASSERT_OK(cfg_write16(self->d, PCI_STATUS, 0xffff));
@@ -588,7 +588,7 @@ TEST_F(dev, config_writes_to_read_only_fields_are_ignored)
 	ASSERT_OK(cfg_write8(self->d, PCI_MIN_GNT, 0xff));
 	ASSERT_OK(cfg_write16(self->d, MIG_MDEV_MSI_CAP, 0x1234));
 	for (i = 0; i < MIG_MDEV_CONFIG_SIZE; i += 4)
-		ASSERT_OK(mig_cfg_read(self->d, i, after + i, 4));
+		ASSERT_OK(mig_config_read(self->d, i, after + i, 4));
 	EXPECT_EQ(0, memcmp(before, after, sizeof(before)));
 }
 
@@ -637,9 +637,9 @@ TEST_F(dev, config_whole_space_reads_in_one_go)
 	uint8_t whole[MIG_MDEV_CONFIG_SIZE], dw[MIG_MDEV_CONFIG_SIZE];
 	unsigned int i;
 
-	ASSERT_OK(mig_cfg_read(self->d, 0, whole, sizeof(whole)));
+	ASSERT_OK(mig_config_read(self->d, 0, whole, sizeof(whole)));
 	for (i = 0; i < MIG_MDEV_CONFIG_SIZE; i += 4)
-		ASSERT_OK(mig_cfg_read(self->d, i, dw + i, 4));
+		ASSERT_OK(mig_config_read(self->d, i, dw + i, 4));
 	EXPECT_EQ(0, memcmp(whole, dw, sizeof(whole)));
 }
 
@@ -647,23 +647,23 @@ TEST_F(dev, config_out_of_range_access_is_einval)
 {
 	uint32_t v = 0;
 
-	EXPECT_ERRNO(EINVAL, mig_cfg_read(self->d, MIG_MDEV_CONFIG_SIZE, &v, 1));
-	EXPECT_ERRNO(EINVAL, mig_cfg_read(self->d, MIG_MDEV_CONFIG_SIZE, &v, 4));
-	EXPECT_ERRNO(EINVAL, mig_cfg_read(self->d, 0x1000, &v, 4));
+	EXPECT_ERRNO(EINVAL, mig_config_read(self->d, MIG_MDEV_CONFIG_SIZE, &v, 1));
+	EXPECT_ERRNO(EINVAL, mig_config_read(self->d, MIG_MDEV_CONFIG_SIZE, &v, 4));
+	EXPECT_ERRNO(EINVAL, mig_config_read(self->d, 0x1000, &v, 4));
 	EXPECT_ERRNO(EINVAL,
-		     mig_cfg_write(self->d, MIG_MDEV_CONFIG_SIZE, &v, 4));
+		     mig_config_write(self->d, MIG_MDEV_CONFIG_SIZE, &v, 4));
 }
 
 TEST_F(dev, config_misaligned_or_odd_width_access_is_einval)
 {
 	uint32_t v = 0xffffffff;
 
-	EXPECT_ERRNO(EINVAL, mig_cfg_read(self->d, 0x01, &v, 2));
-	EXPECT_ERRNO(EINVAL, mig_cfg_read(self->d, 0x02, &v, 4));
-	EXPECT_ERRNO(EINVAL, mig_cfg_read(self->d, 0x00, &v, 3));
-	EXPECT_ERRNO(EINVAL, mig_cfg_write(self->d, 0x0d, &v, 2));
-	EXPECT_ERRNO(EINVAL, mig_cfg_write(self->d, 0x11, &v, 4));
-	EXPECT_ERRNO(EINVAL, mig_cfg_write(self->d, 0x04, &v, 3));
+	EXPECT_ERRNO(EINVAL, mig_config_read(self->d, 0x01, &v, 2));
+	EXPECT_ERRNO(EINVAL, mig_config_read(self->d, 0x02, &v, 4));
+	EXPECT_ERRNO(EINVAL, mig_config_read(self->d, 0x00, &v, 3));
+	EXPECT_ERRNO(EINVAL, mig_config_write(self->d, 0x0d, &v, 2));
+	EXPECT_ERRNO(EINVAL, mig_config_write(self->d, 0x11, &v, 4));
+	EXPECT_ERRNO(EINVAL, mig_config_write(self->d, 0x04, &v, 3));
 	/* The rejected writes changed nothing. */
 	EXPECT_EQ(0, cfg16(self->d, PCI_COMMAND));
 	EXPECT_EQ(0, cfg8(self->d, PCI_LATENCY_TIMER));
@@ -937,7 +937,7 @@ TEST_F(dev, region_info_gives_size_flags_and_offset_of_each_region)
 	int i;
 
 	for (i = 0; i < VFIO_PCI_NUM_REGIONS + 1; i++) {
-		ASSERT_OK(mig_region_info(self->d, i, &ri));
+		ASSERT_OK(mig_get_region_info(self->d, i, &ri));
 		EXPECT_EQ(i, ri->index);
 		EXPECT_EQ(REGION_OFFSET(i), ri->offset);
 		switch (i) {
@@ -1098,7 +1098,7 @@ TEST_F(dev, reset_restores_registers_memory_and_config)
 
 	ASSERT_NE(NULL, mem);
 	for (i = 0; i < MIG_MDEV_CONFIG_SIZE; i += 4)
-		ASSERT_OK(mig_cfg_read(self->d, i, cfg0 + i, 4));
+		ASSERT_OK(mig_config_read(self->d, i, cfg0 + i, 4));
 
 	/* Dirty everything the guest can reach. */
 	for (i = 0; i < MIG_NR_SCRATCH; i++)
@@ -1118,7 +1118,7 @@ TEST_F(dev, reset_restores_registers_memory_and_config)
 	ASSERT_OK(cfg_write16(self->d, MSI_FLAGS, cfg16(self->d, MSI_FLAGS) |
 			      PCI_MSI_FLAGS_ENABLE));
 
-	ASSERT_OK(mig_dev_reset(self->d));
+	ASSERT_OK(mig_device_reset(self->d));
 
 	EXPECT_EQ(MIG_REG_ID_VALUE, reg(self->d, MIG_REG_ID));
 	EXPECT_EQ(0, reg(self->d, MIG_REG_CONTROL));
@@ -1132,7 +1132,7 @@ TEST_F(dev, reset_restores_registers_memory_and_config)
 	ASSERT_OK(mig_mem_read(self->d, 0, mem, self->mem_size));
 	EXPECT_TRUE(all_zero(mem, self->mem_size));
 	for (i = 0; i < MIG_MDEV_CONFIG_SIZE; i += 4)
-		ASSERT_OK(mig_cfg_read(self->d, i, cfg1 + i, 4));
+		ASSERT_OK(mig_config_read(self->d, i, cfg1 + i, 4));
 	EXPECT_EQ(0, memcmp(cfg0, cfg1, sizeof(cfg0)));
 	ASSERT_OK(mig_get_state(self->d, &state));
 	EXPECT_EQ(MIG_STATE_RUNNING, state);
@@ -1149,7 +1149,7 @@ TEST_F(dev, reset_returns_the_digest_of_a_new_instance)
 	ASSERT_OK(mig_mem_write(self->d, 4096, &v, 8));
 	ASSERT_OK(cfg_write8(self->d, PCI_LATENCY_TIMER, 0x20));
 	EXPECT_NE(fresh, digest_of(self->inst.uuid));
-	ASSERT_OK(mig_dev_reset(self->d));
+	ASSERT_OK(mig_device_reset(self->d));
 	EXPECT_EQ(fresh, digest_of(self->inst.uuid));
 }
 
@@ -1159,7 +1159,7 @@ TEST_F(dev, reset_stops_the_engine)
 
 	ASSERT_OK(mig_engine_rate(self->inst.uuid, 2000));
 	sleep_ms(100);
-	ASSERT_OK(mig_dev_reset(self->d));
+	ASSERT_OK(mig_device_reset(self->d));
 	EXPECT_EQ(0, attr_u64(self->inst.uuid, "engine_rate"));
 	EXPECT_EQ(0, reg(self->d, MIG_REG_STATUS) & MIG_STATUS_ENGINE_ACTIVE);
 	d1 = digest_of(self->inst.uuid);

@@ -279,7 +279,7 @@ static int fn_region_infos(struct mig_dev *d)
 		return -ENODEV;
 	for (i = 0; i < d->num_regions; i++) {
 		struct vfio_region_info *ri;
-		int ret = mig_region_info(d, (int)i, &ri);
+		int ret = mig_get_region_info(d, (int)i, &ri);
 
 		if (ret)
 			return ret;
@@ -587,7 +587,7 @@ static void fn_recover(struct __test_metadata *_metadata,
 	for (i = 0; i < ARRAY_SIZE(in); i++) {
 		if (in[i]->d.fd < 0 || in[i]->d.mig_index < 0)
 			continue;
-		ASSERT_OK(mig_dev_reset(&in[i]->d))
+		ASSERT_OK(mig_device_reset(&in[i]->d))
 			TH_LOG("%s nth %u (%s): reset of the %s failed",
 			       q->name, nth, s->step ?: "-",
 			       i ? "destination" : "source");

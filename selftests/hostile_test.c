@@ -293,7 +293,7 @@ TEST_F(hostile, refused_chunk_after_an_apply_enters_error)
 	part = self->parsed.first_pages + MT_REC_LEN +
 	       sizeof(struct mig_rec_pages) + 100;
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
-		ASSERT_OK(mig_dev_reset(d));
+		ASSERT_OK(mig_device_reset(d));
 		ASSERT_OK(mig_set_state(d, MIG_STATE_RESUMING));
 		ASSERT_OK(feed_chunk(d, self->stream.data, part, part));
 		EXPECT_ERRNO(EINVAL, mig_set_data_size(d, bad[i]))
@@ -324,7 +324,7 @@ TEST_F(hostile, data_section_is_clear_after_close_and_reset)
 	save_src(_metadata, self);
 	ASSERT_OK(read_section(d, buf));
 	ASSERT_FALSE(all_zero(buf, d->section_size));
-	ASSERT_OK(mig_dev_reset(d));
+	ASSERT_OK(mig_device_reset(d));
 	ASSERT_OK(read_section(d, buf));
 	EXPECT_TRUE(all_zero(buf, d->section_size));
 	free(buf);
@@ -338,7 +338,7 @@ TEST_F(hostile, data_section_is_clear_when_a_session_opens)
 	ASSERT_FALSE(all_zero(d->section, d->section_size));
 	ASSERT_OK(mig_set_state(d, MIG_STATE_RESUMING));
 	EXPECT_TRUE(all_zero(d->section, d->section_size));
-	ASSERT_OK(mig_dev_reset(d));
+	ASSERT_OK(mig_device_reset(d));
 	ASSERT_OK(mt_fill(&self->src, 6));
 	ASSERT_OK(mig_set_state(d, MIG_STATE_SAVING));
 	ASSERT_NE(0, mt_pending(d));
@@ -393,19 +393,19 @@ TEST_F(hostile, config_record_with_changed_read_only_bits_is_refused)
 	for (i = 0; i < ARRAY_SIZE(ro_bits); i++) {
 		memcpy(forged, self->stream.data, end);
 		forged[cfg + ro_bits[i].off] ^= ro_bits[i].flip;
-		ASSERT_OK(mig_dev_reset(d));
-		ASSERT_OK(mig_cfg_read(d, ro_bits[i].off, &before, 1));
+		ASSERT_OK(mig_device_reset(d));
+		ASSERT_OK(mig_config_read(d, ro_bits[i].off, &before, 1));
 		ASSERT_OK(mig_set_state(d, MIG_STATE_RESUMING));
 		EXPECT_ERRNO(EINVAL, mt_feed(d, MIG_PATH_PREAD, forged, end,
 					     MT_CUT_FIXED, 0, NULL))
 			TH_LOG("%s flipped", ro_bits[i].what);
 		EXPECT_STATE(d, MIG_STATE_ERROR);
-		ASSERT_OK(mig_cfg_read(d, ro_bits[i].off, &after, 1));
+		ASSERT_OK(mig_config_read(d, ro_bits[i].off, &after, 1));
 		EXPECT_EQ(before, after) TH_LOG("%s", ro_bits[i].what);
 	}
 	free(forged);
 	/* The record as saved is taken. */
-	ASSERT_OK(mig_dev_reset(d));
+	ASSERT_OK(mig_device_reset(d));
 	ASSERT_OK(mt_resume(d, self->stream.data, self->stream.len,
 			    MIG_STATE_RUNNING));
 	EXPECT_EQ(mt_digest(&self->src), mt_digest(&self->dst));

@@ -154,14 +154,14 @@ static inline void mig_inst_teardown(struct mig_inst *in)
 }
 
 /* Config space, BAR0 and BAR2 accesses of exactly the given width. */
-static inline int mig_cfg_read(struct mig_dev *d, uint32_t off, void *val,
+static inline int mig_config_read(struct mig_dev *d, uint32_t off, void *val,
 			       size_t len)
 {
 	return mig_region_pread(d, VFIO_PCI_CONFIG_REGION_INDEX, val, len,
 				off);
 }
 
-static inline int mig_cfg_write(struct mig_dev *d, uint32_t off,
+static inline int mig_config_write(struct mig_dev *d, uint32_t off,
 				const void *val, size_t len)
 {
 	return mig_region_pwrite(d, VFIO_PCI_CONFIG_REGION_INDEX, val, len,

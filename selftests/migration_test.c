@@ -160,7 +160,7 @@ TEST_F(mig_one, region_flags_read_write_mmap_caps)
 {
 	struct vfio_region_info *ri = NULL;
 
-	ASSERT_EQ(0, mig_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
+	ASSERT_EQ(0, mig_get_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
 				     &ri));
 	EXPECT_EQ(VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
 		  VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS,
@@ -174,7 +174,7 @@ TEST_F(mig_one, region_size_is_data_offset_plus_section)
 	uint64_t section = section_attr(&self->a);
 
 	ASSERT_NE(0, section);
-	ASSERT_EQ(0, mig_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
+	ASSERT_EQ(0, mig_get_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
 				     &ri));
 	EXPECT_EQ(mt_data_offset(&self->a.d) + section, ri->size);
 	EXPECT_EQ(section, self->a.d.section_size);
@@ -186,7 +186,7 @@ TEST_F(mig_one, region_cap_type_is_migration_3_1)
 	struct vfio_region_info_cap_type *ct;
 	struct vfio_region_info *ri = NULL;
 
-	ASSERT_EQ(0, mig_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
+	ASSERT_EQ(0, mig_get_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
 				     &ri));
 	ct = (void *)region_cap(ri, VFIO_REGION_INFO_CAP_TYPE);
 	ASSERT_NE(NULL, ct);
@@ -202,7 +202,7 @@ TEST_F(mig_one, region_cap_sparse_mmap_one_area_is_data_section)
 	uint64_t psz = sysconf(_SC_PAGESIZE);
 	uint64_t off = mt_data_offset(&self->a.d);
 
-	ASSERT_EQ(0, mig_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
+	ASSERT_EQ(0, mig_get_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
 				     &ri));
 	sp = (void *)region_cap(ri, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
 	ASSERT_NE(NULL, sp);
@@ -257,7 +257,7 @@ TEST_F(mig_one, data_offset_constant_through_every_state)
 	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_RUNNING));
 	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_RESUMING));
 	EXPECT_EQ(off, mt_data_offset(&self->a.d));
-	ASSERT_EQ(0, mig_dev_reset(&self->a.d));
+	ASSERT_EQ(0, mig_device_reset(&self->a.d));
 	EXPECT_EQ(off, mt_data_offset(&self->a.d));
 }
 
@@ -900,7 +900,7 @@ TEST_F(mig_one, error_rejects_data_size_write)
 TEST_F_TIMEOUT(mig_one, reset_leaves_error_and_device_works, 120)
 {
 	ASSERT_EQ(0, reach_error(&self->a, variant->stream_type));
-	ASSERT_EQ(0, mig_dev_reset(&self->a.d));
+	ASSERT_EQ(0, mig_device_reset(&self->a.d));
 	ASSERT_STATE(&self->a.d, MIG_STATE_RUNNING);
 	ASSERT_EQ(0, mt_fill(&self->a, 5));
 	self->digest = mt_digest(&self->a);
@@ -922,7 +922,7 @@ TEST_F(mig_one, reset_gives_power_on_state_of_a_new_instance)
 	ASSERT_EQ(0, mt_set_rate(&self->a, 100));
 	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_PRECOPY));
 	ASSERT_NE(0, mt_pending(&self->a.d));
-	ASSERT_EQ(0, mig_dev_reset(&self->a.d));
+	ASSERT_EQ(0, mig_device_reset(&self->a.d));
 	EXPECT_STATE(&self->a.d, MIG_STATE_RUNNING);
 	EXPECT_EQ(want, mt_digest(&self->a));
 	ASSERT_EQ(0, mig_region_pread(&self->a.d, MT_BAR2, page, sizeof(page),
@@ -939,7 +939,7 @@ TEST_F(mig_one, resuming_takes_config_and_bar0_accesses)
 
 	ASSERT_EQ(0, self_save(&self->a, &self->stream));
 	half = self->stream.len / 2;
-	ASSERT_EQ(0, mig_dev_reset(&self->a.d));
+	ASSERT_EQ(0, mig_device_reset(&self->a.d));
 	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_RESUMING));
 	ASSERT_EQ(0, mt_feed(&self->a.d, MIG_PATH_MMAP, self->stream.data, half,
 			     MT_CUT_FIXED, 0, NULL));
@@ -1205,7 +1205,7 @@ TEST_F(mig_matrix, write_with_bits_3_to_31_einval)
 
 TEST_F(mig_matrix, reset_returns_running)
 {
-	ASSERT_EQ(0, mig_dev_reset(&self->a.d));
+	ASSERT_EQ(0, mig_device_reset(&self->a.d));
 	EXPECT_STATE(&self->a.d, MIG_STATE_RUNNING);
 	EXPECT_EQ(0, mt_data_size(&self->a.d));
 	/* Any session is gone: a new save starts from its header. */
@@ -1391,7 +1391,7 @@ TEST_F_TIMEOUT(mig_pair, save_from_one_page_section_resumes, 180)
 TEST_F_TIMEOUT(mig_pair, resume_after_destination_reset, 120)
 {
 	pair_save(_metadata, self);
-	ASSERT_EQ(0, mig_dev_reset(&self->dst.d));
+	ASSERT_EQ(0, mig_device_reset(&self->dst.d));
 	ASSERT_EQ(0, mt_resume(&self->dst.d, self->stream.data,
 			       self->stream.len, MIG_STATE_RUNNING));
 	pair_check(_metadata, self);
@@ -1613,7 +1613,7 @@ static void corrupt_resume(struct __test_metadata *_metadata,
 		ASSERT_EQ(0, mig_set_state(d, MIG_STATE_RUNNING));
 		pair_check(_metadata, self);
 	}
-	ASSERT_EQ(0, mig_dev_reset(d));
+	ASSERT_EQ(0, mig_device_reset(d));
 	EXPECT_STATE(d, MIG_STATE_RUNNING);
 	EXPECT_EQ(self->digest, mt_digest(&self->src));
 }
@@ -1669,7 +1669,7 @@ TEST_F_TIMEOUT(mig_pair, stream_onto_other_type_instance_einval, 120)
 				   self->stream.data, self->stream.len,
 				   MT_CUT_FIXED, 0, NULL));
 	EXPECT_STATE(&self->other.d, MIG_STATE_RESUMING);
-	ASSERT_EQ(0, mig_dev_reset(&self->other.d));
+	ASSERT_EQ(0, mig_device_reset(&self->other.d));
 	EXPECT_STATE(&self->other.d, MIG_STATE_RUNNING);
 	EXPECT_EQ(self->digest, mt_digest(&self->src));
 }
@@ -1752,7 +1752,7 @@ TEST_F_TIMEOUT(mig_pair, data_after_complete_stream_gives_error, 120)
 	EXPECT_EQ(-EINVAL, mt_feed(d, MIG_PATH_PREAD, &zero, 1, MT_CUT_FIXED,
 				   0, NULL));
 	EXPECT_STATE(d, MIG_STATE_ERROR);
-	ASSERT_EQ(0, mig_dev_reset(d));
+	ASSERT_EQ(0, mig_device_reset(d));
 	EXPECT_STATE(d, MIG_STATE_RUNNING);
 	EXPECT_EQ(self->digest, mt_digest(&self->src));
 }
@@ -1787,7 +1787,7 @@ static void flip_one(struct __test_metadata *_metadata,
 	} else {
 		EXPECT_EQ(MIG_STATE_RESUMING, state) TH_LOG("byte %zu", pos);
 	}
-	ASSERT_EQ(0, mig_dev_reset(d));
+	ASSERT_EQ(0, mig_device_reset(d));
 	ASSERT_STATE(d, MIG_STATE_RUNNING);
 }
 
@@ -1846,7 +1846,7 @@ TEST_F_TIMEOUT(mig_pair, stream_header_only_cannot_leave_resuming, 120)
 			     MT_CUT_FIXED, 0, NULL));
 	EXPECT_EQ(-EINVAL, mig_set_state(d, MIG_STATE_RUNNING));
 	EXPECT_STATE(d, MIG_STATE_RESUMING);
-	ASSERT_EQ(0, mig_dev_reset(d));
+	ASSERT_EQ(0, mig_device_reset(d));
 	EXPECT_STATE(d, MIG_STATE_RUNNING);
 }
 
@@ -2040,7 +2040,7 @@ TEST_F_TIMEOUT(mig_multi, header_race_survives_and_reset_recovers, 120)
 	pthread_join(b, NULL);
 	EXPECT_GT(r.ops, 0);
 
-	EXPECT_EQ(0, mig_dev_reset(&in.d));
+	EXPECT_EQ(0, mig_device_reset(&in.d));
 	EXPECT_STATE(&in.d, MIG_STATE_RUNNING);
 	/* Afterwards a whole save and resume works. */
 	EXPECT_EQ(0, mt_fill(&in, 12));

@@ -290,7 +290,7 @@ TEST_F(v2_one, resume_fd_closed_mid_stream_stop_refused_reset_recovers)
 	mv2_close(&self->fd);
 	EXPECT_ERRNO(EINVAL, mv2_set_state(d, MV2_STOP, NULL));
 	EXPECT_V2(d, MV2_RESUMING);
-	ASSERT_OK(mig_dev_reset(d));
+	ASSERT_OK(mig_device_reset(d));
 	ASSERT_V2(d, MV2_RUNNING);
 	ASSERT_OK(mv2_resume(d, self->stream.data, self->stream.len,
 			     MT_CUT_FIXED, 0, MV2_STOP));
@@ -572,7 +572,7 @@ TEST_F(v2_pair, resume_one_byte_per_write_gives_equal_digest)
 	unsigned int i;
 
 	/* Power-on memory but three pages, so that the stream is short. */
-	ASSERT_OK(mig_dev_reset(&self->src.d));
+	ASSERT_OK(mig_device_reset(&self->src.d));
 	for (i = 0; i < 3; i++) {
 		mt_pattern(11 + i, (uint64_t)pages[i] * MIG_PAGE_SIZE, page,
 			   sizeof(page));
@@ -601,7 +601,7 @@ TEST_F(v2_pair, resume_random_splits_gives_equal_digest)
 			     MT_CUT_RANDOM, 42, MV2_STOP));
 	EXPECT_EQ(self->digest, mt_digest(&self->dst));
 	/* Page-sized writes that start one byte into each page. */
-	ASSERT_OK(mig_dev_reset(&self->dst.d));
+	ASSERT_OK(mig_device_reset(&self->dst.d));
 	ASSERT_OK(mv2_set_state(&self->dst.d, MV2_RESUMING, &self->fd));
 	ASSERT_OK(mv2_write(self->fd, self->stream.data, 1, MT_CUT_FIXED, 0,
 			    NULL));
@@ -680,7 +680,7 @@ TEST_F(v2_pair, page_byte_flipped_after_bytes_applied_gives_error)
 	EXPECT_ERRNO(EINVAL, mv2_write_some(self->fd, &byte, 1));
 	EXPECT_V2(d, MV2_ERROR);
 
-	ASSERT_OK(mig_dev_reset(d));
+	ASSERT_OK(mig_device_reset(d));
 	ASSERT_V2(d, MV2_RUNNING);
 	ASSERT_OK(mv2_resume(d, self->stream.data, self->stream.len,
 			     MT_CUT_FIXED, 0, MV2_STOP));
@@ -856,7 +856,7 @@ static int arc_stream(struct mt_inst *in, struct mig_buf *out)
 		ret = mt_stream_compact(full.data, full.len, out);
 	mig_buf_free(&full);
 	if (!ret)
-		ret = mig_dev_reset(&in->d);
+		ret = mig_device_reset(&in->d);
 	return ret;
 }
 
@@ -1023,7 +1023,7 @@ TEST_F(v2_arc, set_state_to_every_target)
 	for (i = 0; i < ARRAY_SIZE(arc_targets); i++) {
 		mv2_close(&self->fd);
 		mv2_close(&self->fd2);
-		ASSERT_OK(mig_dev_reset(d));
+		ASSERT_OK(mig_device_reset(d));
 		ASSERT_V2(d, MV2_RUNNING);
 		ASSERT_OK(arc_reach(&self->a, variant->from, &self->stream,
 				    variant->state, &self->fd));
@@ -1074,7 +1074,7 @@ TEST_F(v2_arc, reset_then_close_give_running_and_a_stale_data_fd)
 	ASSERT_OK(arc_reach(&self->a, variant->from, &self->stream,
 			    variant->state, &self->fd));
 	ASSERT_V2(d, variant->state);
-	ASSERT_OK(mig_dev_reset(d));
+	ASSERT_OK(mig_device_reset(d));
 	arc_check_fresh(_metadata, self, variant, "VFIO_DEVICE_RESET");
 
 	mv2_close(&self->fd);
@@ -1174,7 +1174,7 @@ TEST_F(v2_excl, v1_owner_refuses_v2_set_state_ebusy)
 	for (i = 0; i < ARRAY_SIZE(owned); i++) {
 		uint32_t v1 = owned[i];
 
-		ASSERT_OK(mig_dev_reset(d));
+		ASSERT_OK(mig_device_reset(d));
 		ASSERT_OK(v1_reach(&self->a, v1)) TH_LOG("v1 %s",
 							 mig_state_str(v1));
 		ASSERT_EQ(v1, mt_state(d));
@@ -1215,7 +1215,7 @@ static void v2_owner_check(struct __test_metadata *_metadata,
 	uint8_t byte;
 	size_t i;
 
-	ASSERT_OK(mig_dev_reset(d));
+	ASSERT_OK(mig_device_reset(d));
 	mv2_close(&self->fd);
 	ASSERT_OK(v2_reach(&self->a, s, &self->fd))
 		TH_LOG("v2 %s", mv2_state_name(s));
@@ -1283,10 +1283,10 @@ TEST_F(v2_excl, reset_frees_both)
 	struct mig_dev *d = &self->a.d;
 
 	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &self->fd));
-	ASSERT_OK(mig_dev_reset(d));
+	ASSERT_OK(mig_device_reset(d));
 	ASSERT_OK(mig_set_state(d, MIG_STATE_SAVING));
 	ASSERT_ERRNO(EBUSY, mv2_set_state(d, MV2_STOP, NULL));
-	ASSERT_OK(mig_dev_reset(d));
+	ASSERT_OK(mig_device_reset(d));
 	ASSERT_OK(mv2_set_state(d, MV2_STOP, NULL));
 	EXPECT_V2(d, MV2_STOP);
 }

@@ -337,7 +337,7 @@ static int dev_create(struct fz_dev *v, const char *name, const char *type,
 	{
 		struct vfio_region_info *ri;
 
-		ret = mig_region_info(&v->d, VFIO_PCI_BAR2_REGION_INDEX, &ri);
+		ret = mig_get_region_info(&v->d, VFIO_PCI_BAR2_REGION_INDEX, &ri);
 		if (ret)
 			return ret;
 		v->mem_size = ri->size;
@@ -962,7 +962,7 @@ static void op_reset(struct fz_dev *v)
 
 	if (v->src)
 		return;
-	ret = mig_dev_reset(&v->d);
+	ret = mig_device_reset(&v->d);
 	if (ret) {
 		violation(INV_RESET, v->name, "VFIO_DEVICE_RESET: %s",
 			  result_str(ret));
@@ -1188,7 +1188,7 @@ static void op_resume(struct fz_dev *v)
 
 	s = dev_state(v);
 	if (reset || !(s == MIG_STATE_RUNNING || s == MIG_STATE_STOP)) {
-		if (mig_dev_reset(&v->d)) {
+		if (mig_device_reset(&v->d)) {
 			violation(INV_RESET, v->name, "VFIO_DEVICE_RESET failed");
 			return;
 		}
@@ -1505,7 +1505,7 @@ static void finish(void)
 			check_source("at the end");
 			op_save(v, 0, MIG_PATH_PREAD);
 		}
-		ret = mig_dev_reset(&v->d);
+		ret = mig_device_reset(&v->d);
 		if (ret || dev_state(v) != MIG_STATE_RUNNING)
 			violation(INV_RECOVER, v->name,
 				  "reset: %s, state %#x", result_str(ret),

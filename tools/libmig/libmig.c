@@ -90,7 +90,7 @@ static void mig_dev_init_fds(struct mig_dev *d)
 /* Region discovery                                                    */
 /* ------------------------------------------------------------------ */
 
-int mig_region_info(struct mig_dev *d, int index,
+int mig_get_region_info(struct mig_dev *d, int index,
 		    struct vfio_region_info **info)
 {
 	struct vfio_region_info *ri;
@@ -194,7 +194,7 @@ static int mig_find_migration_region(struct mig_dev *d)
 		struct vfio_region_info *ri;
 		int ret;
 
-		ret = mig_region_info(d, (int)i, &ri);
+		ret = mig_get_region_info(d, (int)i, &ri);
 		if (ret == -EINVAL)
 			continue;
 		if (ret)
@@ -410,7 +410,7 @@ void mig_dev_unmap(struct mig_dev *d)
 	}
 }
 
-int mig_dev_reset(struct mig_dev *d)
+int mig_device_reset(struct mig_dev *d)
 {
 	if (ioctl(d->fd, VFIO_DEVICE_RESET))
 		return mig_neg_errno();
@@ -430,7 +430,7 @@ static int mig_region_offset(struct mig_dev *d, int index, uint64_t *off)
 		*off = d->mig_offset;
 		return 0;
 	}
-	ret = mig_region_info(d, index, &ri);
+	ret = mig_get_region_info(d, index, &ri);
 	if (ret)
 		return ret;
 	*off = ri->offset;

@@ -131,14 +131,14 @@ int mig_dev_open_fd(struct mig_dev *d, int fd, const char *uuid);
 void mig_dev_close(struct mig_dev *d);
 int mig_dev_map(struct mig_dev *d);	/* mmap the data section */
 void mig_dev_unmap(struct mig_dev *d);
-int mig_dev_reset(struct mig_dev *d);	/* VFIO_DEVICE_RESET */
+int mig_device_reset(struct mig_dev *d);	/* VFIO_DEVICE_RESET */
 
 /* Region access: offsets are relative to the region's start. */
 int mig_region_pread(struct mig_dev *d, int index, void *buf, size_t len,
 		     uint64_t off);
 int mig_region_pwrite(struct mig_dev *d, int index, const void *buf,
 		      size_t len, uint64_t off);
-int mig_region_info(struct mig_dev *d, int index,
+int mig_get_region_info(struct mig_dev *d, int index,
 		    struct vfio_region_info **info);	/* caller frees */
 /* Capability @id in the chain of a GET_REGION_INFO answer, or NULL. */
 struct vfio_info_cap_header *mig_region_cap(struct vfio_region_info *ri,

@@ -455,7 +455,7 @@ static int mc_open(struct mc_dev *m, const char *name)
 		return ret;
 	}
 	if (m->d.mig_index >= 0) {
-		ret = mig_region_info(&m->d, m->d.mig_index, &ri);
+		ret = mig_get_region_info(&m->d, m->d.mig_index, &ri);
 		if (ret) {
 			mig_dev_close(&m->d);
 			return fail(EX_IO, "%s: VFIO_DEVICE_GET_REGION_INFO: %s",
@@ -1408,7 +1408,7 @@ static int cmd_info(const char *uuid)
 		goto out;
 	}
 	if (v1) {
-		ret = mig_region_info(&m.d, m.d.mig_index, &ri);
+		ret = mig_get_region_info(&m.d, m.d.mig_index, &ri);
 		if (ret) {
 			ret = fail(EX_IO, "%s: region info: %s", uuid,
 				   strerror(-ret));
@@ -1543,7 +1543,7 @@ static int cmd_reset(const char *uuid)
 		return ret;
 	if (libmig_get_state(&m.d, &before))
 		before = LIBMIG_STATE_INVALID;
-	ret = mig_dev_reset(&m.d);
+	ret = mig_device_reset(&m.d);
 	if (ret) {
 		ret = fail(EX_IO, "%s: VFIO_DEVICE_RESET: %s", uuid,
 			   strerror(-ret));
