@@ -197,4 +197,44 @@ TEST_F(cdev, save_and_resume_give_equal_digest)
 	EXPECT_EQ(a, b);
 }
 
+/*
+ * Protocol v2 through the cdevs: a live save (PRE_COPY, the engine
+ * running, then STOP_COPY) through one device's data_fd resumes through
+ * the other's, digests equal.
+ */
+TEST_F(cdev, v2_live_save_and_resume_give_equal_digest)
+{
+	uint64_t a, b, bytes, pending, pattern = 0x5a5a1234abcd0002ULL;
+	uint32_t state;
+
+	ASSERT_TRUE(libmig_offers(&self->s, LIBMIG_PROTO_V2));
+	ASSERT_TRUE(libmig_has_precopy(&self->s));
+	ASSERT_OK(libmig_use(&self->s, LIBMIG_PROTO_V2));
+	ASSERT_OK(libmig_use(&self->d, LIBMIG_PROTO_V2));
+	ASSERT_OK(mig_region_pwrite(&self->s, VFIO_PCI_BAR2_REGION_INDEX,
+				    &pattern, sizeof(pattern), 4096));
+	ASSERT_OK(mig_engine_rate(self->src, 200));
+
+	ASSERT_OK(libmig_precopy_begin(&self->s));
+	ASSERT_OK(libmig_save_pass(&self->s, MIG_PATH_MMAP, 0, mig_buf_sink,
+				   &self->stream, &bytes));
+	EXPECT_LT(0, bytes);
+	ASSERT_OK(libmig_pending(&self->s, &pending, NULL));
+	ASSERT_OK(libmig_stopcopy_begin(&self->s));
+	ASSERT_OK(libmig_save_pass(&self->s, MIG_PATH_MMAP, 0, mig_buf_sink,
+				   &self->stream, &bytes));
+	ASSERT_OK(mig_digest(self->src, &a));
+	ASSERT_OK(libmig_save_end(&self->s));
+
+	ASSERT_OK(libmig_resume_begin(&self->d));
+	ASSERT_OK(libmig_resume_feed(&self->d, MIG_PATH_PREAD,
+				     self->stream.data, self->stream.len));
+	ASSERT_OK(libmig_resume_end(&self->d, false));
+	ASSERT_OK(libmig_get_state(&self->d, &state));
+	EXPECT_EQ(VFIO_DEVICE_STATE_STOP, state);
+	ASSERT_OK(mig_digest(self->dst, &b));
+	EXPECT_EQ(a, b);
+	ASSERT_OK(mig_engine_rate(self->src, 0));
+}
+
 TEST_HARNESS_MAIN
