@@ -8,8 +8,8 @@
  *
  * As there, every helper returns 0 or a negative errno and none uses the
  * harness.  The selftests are built once against the build host's uapi
- * (Linux 6.1) and run on 6.1 and 6.12, so what later kernels added is
- * defined here and what the running kernel has is asked of uname().
+ * (Linux 6.1) and run on 6.1 and 6.12, so what later kernels added comes
+ * from libmig.h and what the running kernel has is asked of uname().
  */
 #ifndef MIGRATION_V2_UTILS_H
 #define MIGRATION_V2_UTILS_H
@@ -29,32 +29,7 @@
 #include "libmig.h"
 #include "migration_utils.h"
 
-/* ---------------------------------------------------------------- */
-/* The uapi of 6.2 and 6.3, for a build against older headers        */
-/* ---------------------------------------------------------------- */
-
-#ifndef VFIO_MIGRATION_PRE_COPY
-#define VFIO_MIGRATION_PRE_COPY		(1U << 2)
-#endif
-
-#ifndef VFIO_MIG_GET_PRECOPY_INFO
-struct vfio_precopy_info {
-	__u32 argsz;
-	__u32 flags;
-	__aligned_u64 initial_bytes;
-	__aligned_u64 dirty_bytes;
-};
-
-#define VFIO_MIG_GET_PRECOPY_INFO	_IO(VFIO_TYPE, VFIO_BASE + 21)
-#endif
-
-#ifndef VFIO_DEVICE_FEATURE_MIG_DATA_SIZE
-struct vfio_device_feature_mig_data_size {
-	__aligned_u64 stop_copy_length;
-};
-
-#define VFIO_DEVICE_FEATURE_MIG_DATA_SIZE 9
-#endif
+/* libmig.h defines what 6.2 and 6.3 added to the uapi (PRE_COPY & co.). */
 
 /*
  * The v2 states (enum vfio_device_mig_state).  Our own names: an enum
