@@ -297,6 +297,9 @@ static ssize_t mig_v2_read(struct file *filp, char __user *ubuf, size_t len,
 		WRITE_ONCE(migf->head, migf->head + n);
 		done += n;
 		len -= n;
+		/* A huge count against a busy engine: let a signal end it. */
+		if (signal_pending(current))
+			break;
 		cond_resched();
 	}
 	mutex_unlock(&migf->lock);
@@ -348,6 +351,9 @@ static ssize_t mig_v2_write(struct file *filp, const char __user *ubuf,
 			break;
 		done += n;
 		len -= n;
+		/* A huge count against a busy engine: let a signal end it. */
+		if (signal_pending(current))
+			break;
 		cond_resched();
 	}
 	mutex_unlock(&migf->lock);
