@@ -116,6 +116,94 @@ struct vfio_device_migration_info {
 #define MIG_NR_SCRATCH		16
 #define MIG_REG_END		(MIG_REG_SCRATCH0 + 4 * MIG_NR_SCRATCH)
 
+/*
+ * The DMA engine (register file revision 2).  The guest gives the device a
+ * ring of guest IOVA space; while the device runs and MIG_DMA_CTRL_EN is
+ * set, the device writes struct mig_dma_record entries into it, in order,
+ * at up to MIG_REG_DMA_RATE records per second.  Record @seq (counting from
+ * 0 since the ring was programmed) lives in slot @seq % (ring pages *
+ * MIG_DMA_RECS_PER_PAGE).  The ring is flow controlled: the device writes
+ * record HEAD only while HEAD - TAIL < the ring's slots, and the guest
+ * advances TAIL as it consumes records.
+ *
+ * RING_LO/HI, RING_PAGES and the HEAD/TAIL reset take effect only while
+ * MIG_DMA_CTRL_EN is clear: writing them while it is set is ignored.
+ * Setting MIG_DMA_CTRL_EN with a ring that is not page aligned or has 0 or
+ * more than MIG_DMA_MAX_RING_PAGES pages sets MIG_DMA_STATUS_FAULT instead.
+ * A DMA write that the IOMMU refuses (unmapped IOVA) also sets
+ * MIG_DMA_STATUS_FAULT and stops the engine; the record is not counted.
+ * Every MIG_REG_DMA_IRQ_EVERY records (0: never) with MIG_DMA_CTRL_IRQ_EN
+ * set the device raises its interrupt (the one the doorbell raises), and
+ * counts it in both MIG_REG_DMA_IRQ_COUNT and MIG_REG_IRQ_COUNT.
+ *
+ * 64-bit values are split in _LO/_HI halves; a reader that may race the
+ * device reads HI, LO, HI and retries if HI changed.
+ */
+#define MIG_REG_DMA_CONTROL	0x080	/* RW: MIG_DMA_CTRL_* */
+#define MIG_DMA_CTRL_EN		(1U << 0)	/* write records while running */
+#define MIG_DMA_CTRL_IRQ_EN	(1U << 1)	/* interrupt every IRQ_EVERY */
+#define MIG_DMA_CTRL_MASK	(MIG_DMA_CTRL_EN | MIG_DMA_CTRL_IRQ_EN)
+#define MIG_REG_DMA_STATUS	0x084	/* RO, bit 1 write-1-to-clear */
+#define MIG_DMA_STATUS_ACTIVE	(1U << 0)	/* the engine is writing */
+#define MIG_DMA_STATUS_FAULT	(1U << 1)	/* bad ring or refused write */
+#define MIG_REG_DMA_RING_LO	0x088	/* RW: ring IOVA, page aligned */
+#define MIG_REG_DMA_RING_HI	0x08c
+#define MIG_REG_DMA_RING_PAGES	0x090	/* RW: ring size in pages */
+#define MIG_REG_DMA_RATE	0x094	/* RW: records per second */
+#define MIG_REG_DMA_HEAD_LO	0x098	/* RO: records written */
+#define MIG_REG_DMA_HEAD_HI	0x09c
+#define MIG_REG_DMA_TAIL_LO	0x0a0	/* RW: records consumed */
+#define MIG_REG_DMA_TAIL_HI	0x0a4	/* (write LO last: it takes effect) */
+#define MIG_REG_DMA_IRQ_EVERY	0x0a8	/* RW: records per interrupt */
+#define MIG_REG_DMA_IRQ_COUNT	0x0ac	/* RO: interrupts the DMA raised */
+#define MIG_REG_DMA_END		0x0b0
+
+#define MIG_DMA_MAX_RING_PAGES	256
+#define MIG_DMA_RECORD_MAGIC	0x414d444dU	/* "MDMA" */
+
+/**
+ * struct mig_dma_record - one record the DMA engine writes into guest memory
+ * @seq: sequence number, 0 for the first record after the ring was set up
+ * @magic: MIG_DMA_RECORD_MAGIC
+ * @slots: slots in the ring when the record was written
+ * @payload: mig_dma_payload(@seq, i) for word i
+ * @check: mig_dma_check() of the words before it
+ *
+ * All fields little endian.  A reader tells a good record from a stale one
+ * (wrong @seq) or a torn one (@check or @payload wrong).
+ */
+struct mig_dma_record {
+	__le64 seq;
+	__le32 magic;
+	__le32 slots;
+	__le64 payload[5];
+	__le64 check;
+};
+
+#define MIG_DMA_RECORD_SIZE	64
+#define MIG_DMA_RECS_PER_PAGE	(4096 / MIG_DMA_RECORD_SIZE)
+
+/* Word @i of record @seq's payload. */
+static inline __u64 mig_dma_payload(__u64 seq, unsigned int i)
+{
+	__u64 x = seq * 0x9e3779b97f4a7c15ULL + i + 1;
+
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	return x ^ (x >> 29);
+}
+
+/* Check word over the seven words before it, taken as CPU-order values. */
+static inline __u64 mig_dma_check(const __u64 w[7])
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+	unsigned int i;
+
+	for (i = 0; i < 7; i++)
+		h = (h ^ w[i]) * 0x100000001b3ULL;
+	return h;
+}
+
 /* The device's page size, for the engine, the dirty log and the stream. */
 #define MIG_PAGE_SIZE		4096
 
