@@ -44,7 +44,6 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "mig_utils.h"
-#include "migration_utils.h"
 
 #ifndef offsetofend
 #define offsetofend(T, m)	(offsetof(T, m) + sizeof(((T *)0)->m))
@@ -176,7 +175,7 @@ static int insts_setup(struct insts *in, uint64_t seed)
 	mt_inst_init(&in->c);
 	ret = mt_inst_new(&in->a, "small");
 	if (!ret)
-		ret = mt_fill(&in->a, seed);
+		ret = _test_cmd_fill(&in->a, seed);
 	if (!ret)
 		ret = mt_inst_new(&in->b, "small");
 	if (ret)
@@ -197,19 +196,19 @@ static void check_migrates(struct __test_metadata *_metadata,
 	const char *step = "engine_rate 0";
 	int ret;
 
-	ret = mt_set_rate(src, 0);
+	ret = _test_cmd_engine_rate(src->uuid, 0);
 	if (!ret) {
 		step = "save";
-		ret = mt_save(&src->d, MIG_PATH_PREAD, &stream);
+		ret = _test_cmd_save(&src->d, MIG_PATH_PREAD, &stream);
 	}
 	if (!ret) {
 		step = "resume";
 		digest = mt_digest(src);
-		ret = mt_resume(&dst->d, stream.data, stream.len,
-				MIG_STATE_RUNNING);
+		ret = _test_cmd_resume(&dst->d, stream.data, stream.len,
+				       MIG_STATE_RUNNING);
 	}
 	mig_buf_free(&stream);
-	ASSERT_EQ(0, ret)
+	ASSERT_OK(ret)
 		TH_LOG("the device no longer migrates: %s: %s", step,
 		       strerror(-ret));
 	EXPECT_NE(0, digest);
@@ -586,7 +585,7 @@ static int walk_enter(FIXTURE_DATA(region_walk) *self, uint32_t state)
 		ret = mig_set_state(d, MIG_STATE_STOP);
 		return ret ? ret : mig_set_state(d, MIG_STATE_SAVING);
 	case MIG_STATE_RESUMING:
-		ret = mt_save(d, MIG_PATH_PREAD, &self->stream);
+		ret = _test_cmd_save(d, MIG_PATH_PREAD, &self->stream);
 		if (ret)
 			return ret;
 		self->digest = mt_digest(&self->in.a);
@@ -600,11 +599,11 @@ FIXTURE_SETUP(region_walk)
 {
 	int ret;
 
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 	ret = walk_enter(self, variant->state);
 	if (ret)
 		walk_cleanup(self);
-	ASSERT_EQ(0, ret) TH_LOG("setup: %s", strerror(-ret));
+	ASSERT_OK(ret) TH_LOG("setup: %s", strerror(-ret));
 }
 
 FIXTURE_TEARDOWN(region_walk)
@@ -624,12 +623,12 @@ static void walk_leave(struct __test_metadata *_metadata,
 
 	ASSERT_EQ(self->rules.state, mt_state(d));
 	if (self->rules.state == MIG_STATE_SAVING) {
-		ASSERT_EQ(0, mig_set_state(d, MIG_STATE_STOP));
+		test_cmd_set_state(d, MIG_STATE_STOP);
 	}
 	if (self->rules.state == MIG_STATE_RESUMING) {
-		ASSERT_EQ(0, mt_feed(d, MIG_PATH_PREAD, self->stream.data,
-				     self->stream.len, MT_CUT_FIXED, 0, NULL));
-		ASSERT_EQ(0, mig_set_state(d, MIG_STATE_RUNNING));
+		test_cmd_feed(d, MIG_PATH_PREAD, self->stream.data,
+			      self->stream.len, MT_CUT_FIXED, 0, NULL);
+		test_cmd_set_state(d, MIG_STATE_RUNNING);
 		EXPECT_EQ(self->digest, mt_digest(&self->in.a));
 	}
 	check_migrates(_metadata, &self->in.a, &self->in.b);
@@ -660,10 +659,10 @@ FIXTURE_SETUP(ioctl)
 {
 	int ret;
 
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 	self->efd = -1;
 	ret = insts_setup(&self->in, 3);
-	ASSERT_EQ(0, ret) TH_LOG("setup: %s", strerror(-ret));
+	ASSERT_OK(ret) TH_LOG("setup: %s", strerror(-ret));
 	self->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, self->efd);
 }
@@ -981,7 +980,7 @@ TEST_F_TIMEOUT(ioctl, set_irqs_follow_the_rule_table, 120)
 	TH_LOG("%u SET_IRQS cases, %u legal, %u wrong", cases, legal, bad);
 	EXPECT_EQ(0, bad);
 	EXPECT_LT(10, legal);
-	ASSERT_EQ(0, irqs_off(fd));
+	ASSERT_OK(irqs_off(fd));
 	check_migrates(_metadata, &self->in.a, &self->in.b);
 }
 
@@ -1016,7 +1015,7 @@ TEST_F(ioctl, set_irqs_count_0_only_disables_a_trigger_without_data)
 				TH_LOG("flags %#x", actions[i] | datas[j]);
 		}
 	}
-	ASSERT_EQ(0, irqs_off(fd));
+	ASSERT_OK(irqs_off(fd));
 	check_migrates(_metadata, &self->in.a, &self->in.b);
 }
 
@@ -1034,8 +1033,8 @@ TEST_F(ioctl, set_irqs_eventfd_that_is_no_fd_is_ebadf)
 	ASSERT_LE(0, closed);
 	close(closed);
 	for (i = 0; i < 2; i++) {
-		EXPECT_EQ(-EBADF, set_trigger_fd(fd, i, closed));
-		EXPECT_EQ(-EBADF, set_trigger_fd(fd, i, INT32_MAX));
+		EXPECT_ERRNO(EBADF, set_trigger_fd(fd, i, closed));
+		EXPECT_ERRNO(EBADF, set_trigger_fd(fd, i, INT32_MAX));
 	}
 	check_migrates(_metadata, &self->in.a, &self->in.b);
 }
@@ -1045,13 +1044,13 @@ TEST_F(ioctl, set_irqs_eventfd_that_is_no_eventfd_is_einval)
 	int fd = self->in.a.d.fd, pipefd[2], null;
 	uint32_t i;
 
-	ASSERT_EQ(0, pipe2(pipefd, O_CLOEXEC));
+	ASSERT_OK(pipe2(pipefd, O_CLOEXEC));
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, null);
 	for (i = 0; i < 2; i++) {
-		EXPECT_EQ(-EINVAL, set_trigger_fd(fd, i, fd));
-		EXPECT_EQ(-EINVAL, set_trigger_fd(fd, i, pipefd[0]));
-		EXPECT_EQ(-EINVAL, set_trigger_fd(fd, i, null));
+		EXPECT_ERRNO(EINVAL, set_trigger_fd(fd, i, fd));
+		EXPECT_ERRNO(EINVAL, set_trigger_fd(fd, i, pipefd[0]));
+		EXPECT_ERRNO(EINVAL, set_trigger_fd(fd, i, null));
 	}
 	close(null);
 	close(pipefd[0]);
@@ -1065,7 +1064,7 @@ static int64_t doorbell_count(struct mig_dev *d, int efd)
 	struct pollfd p = { .fd = efd, .events = POLLIN };
 	uint64_t cnt;
 
-	if (mt_bar0_write(d, MIG_REG_DOORBELL, 1))
+	if (_test_cmd_bar0_write(d, MIG_REG_DOORBELL, 1))
 		return -1;
 	if (poll(&p, 1, 200) != 1)
 		return 0;
@@ -1080,17 +1079,17 @@ TEST_F(ioctl, set_irqs_negative_eventfd_disables_the_trigger)
 	struct mig_dev *d = &self->in.a.d;
 	unsigned int i;
 
-	ASSERT_EQ(0, mt_bar0_write(d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN));
+	test_cmd_bar0_write(d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN);
 	for (i = 0; i < ARRAY_SIZE(fds); i++) {
-		ASSERT_EQ(0, set_trigger_fd(d->fd, VFIO_PCI_INTX_IRQ_INDEX,
-					    self->efd));
+		ASSERT_OK(set_trigger_fd(d->fd, VFIO_PCI_INTX_IRQ_INDEX,
+					 self->efd));
 		ASSERT_EQ(1, doorbell_count(d, self->efd));
-		EXPECT_EQ(0, set_trigger_fd(d->fd, VFIO_PCI_INTX_IRQ_INDEX,
-					    fds[i]));
-		EXPECT_EQ(0, doorbell_count(d, self->efd))
+		EXPECT_OK(set_trigger_fd(d->fd, VFIO_PCI_INTX_IRQ_INDEX,
+					 fds[i]));
+		EXPECT_OK(doorbell_count(d, self->efd))
 			TH_LOG("fd %d left the trigger in place", fds[i]);
 	}
-	ASSERT_EQ(0, mt_bar0_write(d, MIG_REG_CONTROL, 0));
+	test_cmd_bar0_write(d, MIG_REG_CONTROL, 0);
 	check_migrates(_metadata, &self->in.a, &self->in.b);
 }
 
@@ -1126,30 +1125,30 @@ TEST_F(ioctl, arguments_in_bad_memory_are_efault)
 	struct bad_mem m;
 	unsigned int i;
 
-	ASSERT_EQ(0, bad_mem_map(&m));
+	ASSERT_OK(bad_mem_map(&m));
 	for (i = 0; i < ARRAY_SIZE(reqs); i++) {
-		EXPECT_EQ(-EFAULT, ioctl_ret(fd, reqs[i], NULL));
-		EXPECT_EQ(-EFAULT, ioctl_ret(fd, reqs[i], m.rw + PAGE));
+		EXPECT_ERRNO(EFAULT, ioctl_ret(fd, reqs[i], NULL));
+		EXPECT_ERRNO(EFAULT, ioctl_ret(fd, reqs[i], m.rw + PAGE));
 	}
 
 	/* Valid requests the answer of which cannot be written. */
 	memset(m.ro, 0, PAGE);
 	((struct vfio_device_info *)m.ro)->argsz = PAGE;
-	ASSERT_EQ(0, mprotect(m.ro, PAGE, PROT_READ));
-	EXPECT_EQ(-EFAULT, ioctl_ret(fd, VFIO_DEVICE_GET_INFO, m.ro));
-	EXPECT_EQ(-EFAULT, ioctl_ret(fd, VFIO_DEVICE_GET_REGION_INFO, m.ro));
-	EXPECT_EQ(-EFAULT, ioctl_ret(fd, VFIO_DEVICE_GET_IRQ_INFO, m.ro));
-	ASSERT_EQ(0, mprotect(m.ro, PAGE, PROT_READ | PROT_WRITE));
+	ASSERT_OK(mprotect(m.ro, PAGE, PROT_READ));
+	EXPECT_ERRNO(EFAULT, ioctl_ret(fd, VFIO_DEVICE_GET_INFO, m.ro));
+	EXPECT_ERRNO(EFAULT, ioctl_ret(fd, VFIO_DEVICE_GET_REGION_INFO, m.ro));
+	EXPECT_ERRNO(EFAULT, ioctl_ret(fd, VFIO_DEVICE_GET_IRQ_INFO, m.ro));
+	ASSERT_OK(mprotect(m.ro, PAGE, PROT_READ | PROT_WRITE));
 	((struct vfio_region_info *)m.ro)->index = MT_MIG;
-	ASSERT_EQ(0, mprotect(m.ro, PAGE, PROT_READ));
-	EXPECT_EQ(-EFAULT, ioctl_ret(fd, VFIO_DEVICE_GET_REGION_INFO, m.ro));
+	ASSERT_OK(mprotect(m.ro, PAGE, PROT_READ));
+	EXPECT_ERRNO(EFAULT, ioctl_ret(fd, VFIO_DEVICE_GET_REGION_INFO, m.ro));
 
 	/* The capability chain runs into the inaccessible page. */
 	ri = (void *)(m.rw + PAGE - sizeof(*ri));
 	memset(ri, 0, sizeof(*ri));
 	ri->argsz = PAGE;
 	ri->index = MT_MIG;
-	EXPECT_EQ(-EFAULT, ioctl_ret(fd, VFIO_DEVICE_GET_REGION_INFO, ri));
+	EXPECT_ERRNO(EFAULT, ioctl_ret(fd, VFIO_DEVICE_GET_REGION_INFO, ri));
 
 	/* SET_IRQS whose eventfd lies in the inaccessible page. */
 	set = (void *)(m.rw + PAGE - IRQ_SET_MINSZ);
@@ -1158,7 +1157,7 @@ TEST_F(ioctl, arguments_in_bad_memory_are_efault)
 	set->index = VFIO_PCI_INTX_IRQ_INDEX;
 	set->start = 0;
 	set->count = 1;
-	EXPECT_EQ(-EFAULT, ioctl_ret(fd, VFIO_DEVICE_SET_IRQS, set));
+	EXPECT_ERRNO(EFAULT, ioctl_ret(fd, VFIO_DEVICE_SET_IRQS, set));
 
 	munmap(m.rw, 3 * PAGE);
 	check_migrates(_metadata, &self->in.a, &self->in.b);
@@ -1175,7 +1174,7 @@ TEST_F(ioctl, reset_ignores_its_argument_and_gives_power_on_state)
 	unsigned long args[4];
 	unsigned int i;
 
-	ASSERT_EQ(0, bad_mem_map(&m));
+	ASSERT_OK(bad_mem_map(&m));
 	args[0] = 0;
 	args[1] = ULONG_MAX;
 	args[2] = (unsigned long)(m.rw + PAGE);
@@ -1186,15 +1185,15 @@ TEST_F(ioctl, reset_ignores_its_argument_and_gives_power_on_state)
 
 		if (s != MIG_STATE_RUNNING) {
 			if (s == MIG_STATE_SAVING) {
-				ASSERT_EQ(0, mig_set_state(d, MIG_STATE_STOP));
+				test_cmd_set_state(d, MIG_STATE_STOP);
 			}
-			ASSERT_EQ(0, mig_set_state(d, s));
+			test_cmd_set_state(d, s);
 		}
-		EXPECT_EQ(0, ioctl(d->fd, VFIO_DEVICE_RESET, args[i]))
+		EXPECT_OK(ioctl(d->fd, VFIO_DEVICE_RESET, args[i]))
 			TH_LOG("arg %#lx: %s", args[i], strerror(errno));
 		EXPECT_EQ(MIG_STATE_RUNNING, mt_state(d));
 		EXPECT_EQ(fresh, mt_digest(&self->in.a));
-		ASSERT_EQ(0, mt_fill(&self->in.a, 30 + i));
+		test_cmd_fill(&self->in.a, 30 + i);
 	}
 	munmap(m.rw, 3 * PAGE);
 	check_migrates(_metadata, &self->in.a, &self->in.b);
@@ -1226,7 +1225,7 @@ TEST_F(ioctl, unknown_commands_are_enotty)
 	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		memset(buf, 0, sizeof(buf));
 		*(uint32_t *)buf = sizeof(buf);
-		EXPECT_EQ(-ENOTTY, ioctl_ret(fd, cmds[i], buf))
+		EXPECT_ERRNO(ENOTTY, ioctl_ret(fd, cmds[i], buf))
 			TH_LOG("cmd %#lx", cmds[i]);
 	}
 	EXPECT_EQ(MIG_STATE_RUNNING, mt_state(&self->in.a.d));
@@ -1248,9 +1247,9 @@ FIXTURE_SETUP(sysfs)
 {
 	int ret;
 
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 	ret = insts_setup(&self->in, 4);
-	ASSERT_EQ(0, ret) TH_LOG("setup: %s", strerror(-ret));
+	ASSERT_OK(ret) TH_LOG("setup: %s", strerror(-ret));
 	self->big = malloc(BIG_LEN);
 	ASSERT_NE(NULL, self->big);
 }
@@ -1334,7 +1333,7 @@ TEST_F(sysfs, engine_rate_garbage_gets_its_errno_and_keeps_the_rate)
 	ssize_t got;
 
 	attr_path(path, sizeof(path), a->uuid, "engine_rate");
-	ASSERT_EQ(0, mt_set_rate(a, 3));
+	test_cmd_engine_rate(a->uuid, 3);
 	for (i = 0; i < ARRAY_SIZE(rate_garbage); i++) {
 		const struct garbage *g = &rate_garbage[i];
 
@@ -1347,9 +1346,9 @@ TEST_F(sysfs, engine_rate_garbage_gets_its_errno_and_keeps_the_rate)
 	}
 	/* Longer than a page: the kernel takes the first page of it. */
 	memset(self->big, 'x', BIG_LEN);
-	EXPECT_EQ(-EINVAL, sysfs_put(path, self->big, BIG_LEN));
+	EXPECT_ERRNO(EINVAL, sysfs_put(path, self->big, BIG_LEN));
 	memset(self->big, '9', BIG_LEN);
-	EXPECT_EQ(-ERANGE, sysfs_put(path, self->big, BIG_LEN));
+	EXPECT_ERRNO(ERANGE, sysfs_put(path, self->big, BIG_LEN));
 	EXPECT_EQ(3, rate_of(a));
 	check_migrates(_metadata, a, &self->in.b);
 }
@@ -1360,8 +1359,8 @@ TEST_F(sysfs, engine_rate_empty_write_changes_nothing)
 	char path[256];
 
 	attr_path(path, sizeof(path), a->uuid, "engine_rate");
-	ASSERT_EQ(0, mt_set_rate(a, 3));
-	EXPECT_EQ(0, sysfs_put(path, "", 0));
+	test_cmd_engine_rate(a->uuid, 3);
+	EXPECT_OK(sysfs_put(path, "", 0));
 	EXPECT_EQ(3, rate_of(a));
 	check_migrates(_metadata, a, &self->in.b);
 }
@@ -1397,12 +1396,12 @@ TEST_F(sysfs, engine_rate_u32_max_keeps_the_instance_responsive)
 	uint32_t id;
 
 	c0 = mt_engine_count(a);
-	ASSERT_EQ(0, mig_attr_write(a->uuid, "engine_rate", "4294967295"));
+	ASSERT_OK(mig_attr_write(a->uuid, "engine_rate", "4294967295"));
 	t0 = mt_now_ms();
 	while (mt_now_ms() - t0 < 2000) {
 		t = mt_now_ms();
 		EXPECT_NE(0, mt_digest(a));
-		EXPECT_EQ(0, mt_bar0_read(&a->d, MIG_REG_ID, &id));
+		EXPECT_OK(_test_cmd_bar0_read(&a->d, MIG_REG_ID, &id));
 		EXPECT_EQ(MIG_STATE_RUNNING, mt_state(&a->d));
 		lat_add(&lat, mt_now_ms() - t);
 	}
@@ -1422,21 +1421,21 @@ TEST_F(sysfs, engine_rate_while_saving_or_resuming_is_ebusy)
 	char path[256];
 
 	attr_path(path, sizeof(path), a->uuid, "engine_rate");
-	ASSERT_EQ(0, mig_set_state(&a->d, MIG_STATE_STOP));
-	ASSERT_EQ(0, mig_set_state(&a->d, MIG_STATE_SAVING));
-	EXPECT_EQ(-EBUSY, sysfs_put(path, "5", 1));
-	EXPECT_EQ(-EINVAL, sysfs_put(path, "x", 1));
-	ASSERT_EQ(0, mig_save_loop(&a->d, MIG_PATH_PREAD, 0, mig_buf_sink,
-				   &stream, NULL));
-	ASSERT_EQ(0, mig_set_state(&a->d, MIG_STATE_RUNNING));
-	ASSERT_EQ(0, mig_set_state(&a->d, MIG_STATE_RESUMING));
-	EXPECT_EQ(-EBUSY, sysfs_put(path, "5", 1));
-	EXPECT_EQ(-EINVAL, sysfs_put(path, "x", 1));
-	EXPECT_EQ(0, rate_of(a));
-	ASSERT_EQ(0, mt_feed(&a->d, MIG_PATH_PREAD, stream.data, stream.len,
-			     MT_CUT_FIXED, 0, NULL));
+	test_cmd_set_state(&a->d, MIG_STATE_STOP);
+	test_cmd_set_state(&a->d, MIG_STATE_SAVING);
+	EXPECT_ERRNO(EBUSY, sysfs_put(path, "5", 1));
+	EXPECT_ERRNO(EINVAL, sysfs_put(path, "x", 1));
+	ASSERT_OK(mig_save_loop(&a->d, MIG_PATH_PREAD, 0, mig_buf_sink,
+				&stream, NULL));
+	test_cmd_set_state(&a->d, MIG_STATE_RUNNING);
+	test_cmd_set_state(&a->d, MIG_STATE_RESUMING);
+	EXPECT_ERRNO(EBUSY, sysfs_put(path, "5", 1));
+	EXPECT_ERRNO(EINVAL, sysfs_put(path, "x", 1));
+	EXPECT_OK(rate_of(a));
+	test_cmd_feed(&a->d, MIG_PATH_PREAD, stream.data, stream.len,
+		      MT_CUT_FIXED, 0, NULL);
 	mig_buf_free(&stream);
-	ASSERT_EQ(0, mig_set_state(&a->d, MIG_STATE_RUNNING));
+	test_cmd_set_state(&a->d, MIG_STATE_RUNNING);
 	check_migrates(_metadata, a, &self->in.b);
 }
 
@@ -1477,9 +1476,9 @@ TEST_F(sysfs, create_garbage_is_einval_and_creates_nothing)
 
 	snprintf(path, sizeof(path), "%s/mig_mdev-small/create",
 		 MIG_SYSFS_TYPES);
-	ASSERT_EQ(0, mig_uuid_gen(uuid));
+	ASSERT_OK(mig_uuid_gen(uuid));
 	n0 = type_instances("small");
-	ASSERT_EQ(0, mig_type_available("small", &avail0));
+	ASSERT_OK(mig_type_available("small", &avail0));
 
 	/* 36 or 37 bytes that are no UUID. */
 	for (i = 0; i < ARRAY_SIZE(bad); i++)
@@ -1494,26 +1493,26 @@ TEST_F(sysfs, create_garbage_is_einval_and_creates_nothing)
 	memset(bad[7], '-', MIG_UUID_LEN);	/* dashes */
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		got = sysfs_put(path, bad[i], MIG_UUID_LEN);
-		EXPECT_EQ(-EINVAL, got)
+		EXPECT_ERRNO(EINVAL, got)
 			TH_LOG("36 bytes #%u: got %s", i,
 			       result_str(got, s1, sizeof(s1)));
 	}
 
 	/* Too short or too long for a UUID, whatever they hold. */
-	EXPECT_EQ(-EINVAL, sysfs_put(path, "\n", 1));
-	EXPECT_EQ(-EINVAL, sysfs_put(path, "-1", 2));
-	EXPECT_EQ(-EINVAL, sysfs_put(path, uuid, MIG_UUID_LEN - 1));
+	EXPECT_ERRNO(EINVAL, sysfs_put(path, "\n", 1));
+	EXPECT_ERRNO(EINVAL, sysfs_put(path, "-1", 2));
+	EXPECT_ERRNO(EINVAL, sysfs_put(path, uuid, MIG_UUID_LEN - 1));
 	memcpy(bad[0], uuid, MIG_UUID_LEN);
 	memcpy(bad[0] + MIG_UUID_LEN, "\n\n", 2);
-	EXPECT_EQ(-EINVAL, sysfs_put(path, bad[0], MIG_UUID_LEN + 2));
+	EXPECT_ERRNO(EINVAL, sysfs_put(path, bad[0], MIG_UUID_LEN + 2));
 	memset(self->big, 'a', BIG_LEN);
-	EXPECT_EQ(-EINVAL, sysfs_put(path, self->big, BIG_LEN));
+	EXPECT_ERRNO(EINVAL, sysfs_put(path, self->big, BIG_LEN));
 	memcpy(self->big, uuid, MIG_UUID_LEN);
-	EXPECT_EQ(-EINVAL, sysfs_put(path, self->big, BIG_LEN));
-	EXPECT_EQ(0, sysfs_put(path, "", 0));
+	EXPECT_ERRNO(EINVAL, sysfs_put(path, self->big, BIG_LEN));
+	EXPECT_OK(sysfs_put(path, "", 0));
 
 	EXPECT_EQ(n0, type_instances("small"));
-	ASSERT_EQ(0, mig_type_available("small", &avail));
+	ASSERT_OK(mig_type_available("small", &avail));
 	EXPECT_EQ(avail0, avail);
 	if (instance_exists(uuid))
 		mig_instance_remove(uuid);
@@ -1538,9 +1537,7 @@ static void third_instance(struct __test_metadata *_metadata,
 			   struct mt_inst *c)
 {
 	mt_inst_init(c);
-	c->type = "small";
-	ASSERT_EQ(0, mig_instance_create("small", c->uuid));
-	c->created = true;
+	ASSERT_OK(mt_inst_create(c, "small"));
 }
 
 TEST_F(sysfs, remove_garbage_is_einval_and_removes_nothing)
@@ -1562,10 +1559,10 @@ TEST_F(sysfs, remove_garbage_is_einval_and_removes_nothing)
 		ASSERT_TRUE(instance_exists(c->uuid)) TH_LOG("%s", g->what);
 	}
 	memset(self->big, 'z', BIG_LEN);
-	EXPECT_EQ(-EINVAL, sysfs_put(path, self->big, BIG_LEN));
+	EXPECT_ERRNO(EINVAL, sysfs_put(path, self->big, BIG_LEN));
 	ASSERT_TRUE(instance_exists(c->uuid));
-	ASSERT_EQ(0, mt_inst_open(c));
-	ASSERT_EQ(0, mt_fill(c, 40));
+	ASSERT_OK(mt_inst_open(c));
+	test_cmd_fill(c, 40);
 	check_migrates(_metadata, c, &self->in.b);
 }
 
@@ -1583,10 +1580,10 @@ TEST_F(sysfs, remove_zero_removes_nothing)
 			  sysfs_put(path, zeros[i], strlen(zeros[i])));
 		ASSERT_TRUE(instance_exists(c->uuid)) TH_LOG("'%s'", zeros[i]);
 	}
-	EXPECT_EQ(0, sysfs_put(path, "", 0));
+	EXPECT_OK(sysfs_put(path, "", 0));
 	ASSERT_TRUE(instance_exists(c->uuid));
-	ASSERT_EQ(0, mt_inst_open(c));
-	ASSERT_EQ(0, mt_fill(c, 41));
+	ASSERT_OK(mt_inst_open(c));
+	test_cmd_fill(c, 41);
 	check_migrates(_metadata, c, &self->in.b);
 }
 
@@ -1602,12 +1599,12 @@ TEST_F(sysfs, read_only_attributes_refuse_write_open_with_eacces)
 
 	for (i = 0; i < ARRAY_SIZE(ro); i++) {
 		attr_path(path, sizeof(path), self->in.a.uuid, ro[i]);
-		EXPECT_EQ(-EACCES, sysfs_put(path, "1", 1)) TH_LOG("%s", ro[i]);
+		EXPECT_ERRNO(EACCES, sysfs_put(path, "1", 1)) TH_LOG("%s", ro[i]);
 	}
 	for (i = 0; i < ARRAY_SIZE(type_ro); i++) {
 		snprintf(path, sizeof(path), "%s/mig_mdev-small/%s",
 			 MIG_SYSFS_TYPES, type_ro[i]);
-		EXPECT_EQ(-EACCES, sysfs_put(path, "1", 1))
+		EXPECT_ERRNO(EACCES, sysfs_put(path, "1", 1))
 			TH_LOG("%s", type_ro[i]);
 	}
 	/* And the write-only ones do not open for reading. */
@@ -1646,13 +1643,13 @@ TEST_F(sysfs, digest_is_0400_and_unreadable_for_others)
 	struct stat st;
 
 	attr_path(path, sizeof(path), self->in.a.uuid, "digest");
-	ASSERT_EQ(0, stat(path, &st));
+	ASSERT_OK(stat(path, &st));
 	EXPECT_EQ(0400, st.st_mode & 07777) TH_LOG("digest is %04o",
 						   st.st_mode & 07777);
 	EXPECT_EQ(EACCES, open_as_nobody(path));
 	/* Others can read what is theirs to read: the check has teeth. */
 	attr_path(path, sizeof(path), self->in.a.uuid, "engine_count");
-	EXPECT_EQ(0, open_as_nobody(path));
+	EXPECT_OK(open_as_nobody(path));
 	EXPECT_NE(0, mt_digest(&self->in.a));
 }
 
@@ -1835,7 +1832,7 @@ static int probe_one(struct probe *p, uint32_t round)
 
 	switch (p->op) {
 	case PROBE_RATE_WRITE:
-		return mt_set_rate(p->a, 1000);
+		return _test_cmd_engine_rate(p->a->uuid, 1000);
 	case PROBE_DIGEST:
 		return mig_digest(p->a->uuid, &v);
 	case PROBE_RATE:
@@ -1863,15 +1860,15 @@ static int probe_one(struct probe *p, uint32_t round)
 	case PROBE_HDR_SIZE:
 		return mig_get_data_size(&p->a->d, &v);
 	case PROBE_BAR0:
-		ret = mt_bar0_read(&p->a->d, MIG_REG_ID, &v32);
+		ret = _test_cmd_bar0_read(&p->a->d, MIG_REG_ID, &v32);
 		return ret ? ret : v32 != MIG_REG_ID_VALUE ? -EPROTO : 0;
 	case PROBE_B_BAR0:
-		ret = mt_bar0_write(&p->b->d, MIG_REG_SCRATCH0, round);
+		ret = _test_cmd_bar0_write(&p->b->d, MIG_REG_SCRATCH0, round);
 		if (!ret)
-			ret = mt_bar0_read(&p->b->d, MIG_REG_SCRATCH0, &v32);
+			ret = _test_cmd_bar0_read(&p->b->d, MIG_REG_SCRATCH0, &v32);
 		return ret ? ret : v32 != round ? -EPROTO : 0;
 	case PROBE_B_CONFIG:
-		return mig_config_read(&p->b->d, PCI_VENDOR_ID, &v32, 4);
+		return _test_cmd_config_read(&p->b->d, PCI_VENDOR_ID, &v32, 4);
 	case PROBE_B_DIGEST:
 		return mig_digest(p->b->uuid, &v);
 	default:
@@ -1896,7 +1893,7 @@ static void *probe_run(void *arg)
 	}
 	/* Stop the engine before the stalled writes land. */
 	if (p->op == PROBE_RATE_WRITE)
-		mt_set_rate(p->a, 0);
+		_test_cmd_engine_rate(p->a->uuid, 0);
 	atomic_store(&p->done, true);
 	return NULL;
 }
@@ -1999,10 +1996,10 @@ FIXTURE_SETUP(stall)
 {
 	int ret;
 
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 	self->uffd = -1;
 	ret = insts_setup(&self->in, 5);
-	ASSERT_EQ(0, ret) TH_LOG("setup: %s", strerror(-ret));
+	ASSERT_OK(ret) TH_LOG("setup: %s", strerror(-ret));
 }
 
 FIXTURE_TEARDOWN(stall)
@@ -2047,15 +2044,15 @@ TEST_F_TIMEOUT(stall, user_copy_stalled_by_userfaultfd_blocks_no_one_else,
 	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
 	if (ioctl(self->uffd, UFFDIO_REGISTER, &reg))
 		SKIP(return, "UFFDIO_REGISTER: %s", strerror(errno));
-	ASSERT_EQ(0, mt_bar0_read(&a->d, MIG_REG_ID, &id));
+	test_cmd_bar0_read(&a->d, MIG_REG_ID, &id);
 
 	/* The stalled calls, then the other users. */
 	t0 = mt_now_ms();
 	for (i = 0; i < n; i++) {
 		c[i].fd = a->d.fd;
 		c[i].page = self->pages + i * PAGE;
-		ASSERT_EQ(0, pthread_create(&c[i].thread, NULL, stall_run,
-					    &c[i]));
+		ASSERT_OK(pthread_create(&c[i].thread, NULL, stall_run,
+					 &c[i]));
 	}
 	uffd_events(self->uffd, c, n, self->pages, t0 + 3000, false);
 	memset(p, 0, sizeof(p));
@@ -2064,8 +2061,8 @@ TEST_F_TIMEOUT(stall, user_copy_stalled_by_userfaultfd_blocks_no_one_else,
 		p[i].a = a;
 		p[i].b = &self->in.b;
 		p[i].stop = &stop;
-		ASSERT_EQ(0, pthread_create(&p[i].thread, NULL, probe_run,
-					    &p[i]));
+		ASSERT_OK(pthread_create(&p[i].thread, NULL, probe_run,
+					 &p[i]));
 	}
 	uffd_events(self->uffd, c, n, self->pages, t0 + STALL_MS, false);
 	sleep_ms(t0 + STALL_MS > mt_now_ms() ? t0 + STALL_MS - mt_now_ms() : 0);
@@ -2096,7 +2093,7 @@ TEST_F_TIMEOUT(stall, user_copy_stalled_by_userfaultfd_blocks_no_one_else,
 		pthread_join(c[i].thread, NULL);
 	for (i = 0; i < PROBE_NR; i++)
 		pthread_join(p[i].thread, NULL);
-	ASSERT_EQ(0, mt_set_rate(a, 0));
+	test_cmd_engine_rate(a->uuid, 0);
 
 	for (i = 0; i < n; i++) {
 		EXPECT_TRUE(c[i].stalled)
@@ -2120,12 +2117,12 @@ TEST_F_TIMEOUT(stall, user_copy_stalled_by_userfaultfd_blocks_no_one_else,
 		TH_LOG("the engine did not run during the stall");
 
 	/* What the stalled calls moved. */
-	ASSERT_EQ(0, mig_config_read(&a->d, PCI_VENDOR_ID, &id, 4));
+	test_cmd_config_read(&a->d, PCI_VENDOR_ID, &id, 4);
 	EXPECT_EQ(0, memcmp(&id, c[0].page, 4));
-	ASSERT_EQ(0, mig_config_read(&a->d, PCI_INTERRUPT_LINE, got, 1));
+	test_cmd_config_read(&a->d, PCI_INTERRUPT_LINE, got, 1);
 	EXPECT_EQ(0x0b, got[0]);
 	memset(want, 0xa5, PAGE);
-	ASSERT_EQ(0, mig_mem_read(&a->d, 2 * PAGE, got, PAGE));
+	test_cmd_mem_read(&a->d, 2 * PAGE, got, PAGE);
 	EXPECT_EQ(0, memcmp(want, got, PAGE));
 	EXPECT_EQ(0, memcmp(a->d.section, c[4].page, PAGE));
 	memset(want, 0x5a, PAGE);
@@ -2207,12 +2204,12 @@ static void hammer_step(struct hammer *h, uint64_t x)
 	switch (x % 16) {
 	case 0: case 1: case 2: case 3:
 		v = r % ARRAY_SIZE(fields);
-		hammer_note(h, "header read", mt_hdr_read(d, fields[v].off,
+		hammer_note(h, "header read", _test_cmd_hdr_read(d, fields[v].off,
 			    h->buf, fields[v].width), false);
 		break;
 	case 4: case 5:
 		hammer_window(d, r, &off, &len);
-		hammer_note(h, "section pread", mt_hdr_read(d,
+		hammer_note(h, "section pread", _test_cmd_hdr_read(d,
 			    d->data_offset + off, h->buf, len), false);
 		break;
 	case 6: case 7:
@@ -2225,7 +2222,7 @@ static void hammer_step(struct hammer *h, uint64_t x)
 		if (!(r & 0x700))
 			s |= 1U << (3 + (r >> 11) % 29);
 		hammer_note(h, "device_state write",
-			    mt_hdr_write(d, MIG_HDR_DEVICE_STATE, &s, 4), true);
+			    _test_cmd_hdr_write(d, MIG_HDR_DEVICE_STATE, &s, 4), true);
 		break;
 	case 11:
 		hammer_note(h, "reset", mig_device_reset(d), false);
@@ -2237,13 +2234,13 @@ static void hammer_step(struct hammer *h, uint64_t x)
 
 		v = sizes[(r >> 32) % ARRAY_SIZE(sizes)];
 		hammer_note(h, "data_size write",
-			    mt_hdr_write(d, MIG_HDR_DATA_SIZE, &v, 8), true);
+			    _test_cmd_hdr_write(d, MIG_HDR_DATA_SIZE, &v, 8), true);
 		break;
 	}
 	case 14:
 		hammer_window(d, r, &off, &len);
 		memset(h->buf, (int)r, len);
-		hammer_note(h, "section pwrite", mt_hdr_write(d,
+		hammer_note(h, "section pwrite", _test_cmd_hdr_write(d,
 			    d->data_offset + off, h->buf, len), false);
 		break;
 	default:
@@ -2272,9 +2269,9 @@ FIXTURE_SETUP(hammer)
 {
 	int ret;
 
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 	ret = insts_setup(&self->in, 6);
-	ASSERT_EQ(0, ret) TH_LOG("setup: %s", strerror(-ret));
+	ASSERT_OK(ret) TH_LOG("setup: %s", strerror(-ret));
 	self->buf[0] = malloc(65536);
 	self->buf[1] = malloc(65536);
 	ASSERT_NE(NULL, self->buf[0]);
@@ -2302,7 +2299,7 @@ TEST_F_TIMEOUT(hammer, two_threads_on_one_fd_then_reset_migrates, 120)
 		h[i].stop = &stop;
 		h[i].seed = 0x9e3779b97f4a7c15ULL * (i + 1);
 		h[i].buf = self->buf[i];
-		ASSERT_EQ(0, pthread_create(&t[i], NULL, hammer_run, &h[i]));
+		ASSERT_OK(pthread_create(&t[i], NULL, hammer_run, &h[i]));
 	}
 	sleep_ms(HAMMER_MS);
 	atomic_store(&stop, true);
@@ -2319,9 +2316,9 @@ TEST_F_TIMEOUT(hammer, two_threads_on_one_fd_then_reset_migrates, 120)
 	}
 
 	/* From a clean state the device migrates. */
-	ASSERT_EQ(0, mig_device_reset(&a->d));
+	test_cmd_device_reset(&a->d);
 	EXPECT_EQ(MIG_STATE_RUNNING, mt_state(&a->d));
-	ASSERT_EQ(0, mt_fill(a, 7));
+	test_cmd_fill(a, 7);
 	check_migrates(_metadata, a, &self->in.b);
 }
 

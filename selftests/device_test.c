@@ -103,7 +103,7 @@ static uint32_t cfg32(struct mig_dev *d, uint32_t off)
 {
 	uint32_t v = 0xdeadbeef;
 
-	if (mig_config_read(d, off, &v, 4))
+	if (_test_cmd_config_read(d, off, &v, 4))
 		return 0xdeadbeef;
 	return v;
 }
@@ -112,7 +112,7 @@ static uint16_t cfg16(struct mig_dev *d, uint32_t off)
 {
 	uint16_t v = 0xdead;
 
-	if (mig_config_read(d, off, &v, 2))
+	if (_test_cmd_config_read(d, off, &v, 2))
 		return 0xdead;
 	return v;
 }
@@ -121,31 +121,31 @@ static uint8_t cfg8(struct mig_dev *d, uint32_t off)
 {
 	uint8_t v = 0xde;
 
-	if (mig_config_read(d, off, &v, 1))
+	if (_test_cmd_config_read(d, off, &v, 1))
 		return 0xde;
 	return v;
 }
 
 static int cfg_write32(struct mig_dev *d, uint32_t off, uint32_t v)
 {
-	return mig_config_write(d, off, &v, 4);
+	return _test_cmd_config_write(d, off, &v, 4);
 }
 
 static int cfg_write16(struct mig_dev *d, uint32_t off, uint16_t v)
 {
-	return mig_config_write(d, off, &v, 2);
+	return _test_cmd_config_write(d, off, &v, 2);
 }
 
 static int cfg_write8(struct mig_dev *d, uint32_t off, uint8_t v)
 {
-	return mig_config_write(d, off, &v, 1);
+	return _test_cmd_config_write(d, off, &v, 1);
 }
 
 static uint32_t reg(struct mig_dev *d, uint32_t off)
 {
 	uint32_t v = 0xdeadbeef;
 
-	if (mig_bar0_read(d, off, &v))
+	if (_test_cmd_bar0_read(d, off, &v))
 		return 0xdeadbeef;
 	return v;
 }
@@ -256,13 +256,13 @@ static void fill_pattern(uint8_t *p, size_t len, uint32_t seed)
 /* ------------------------------------------------------------------ */
 
 FIXTURE(types) {
-	struct mig_inst inst[MAX_INSTANCES];
+	struct mt_inst inst[MAX_INSTANCES];
 	unsigned int n;
 };
 
 FIXTURE_SETUP(types)
 {
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 }
 
 FIXTURE_TEARDOWN(types)
@@ -270,7 +270,7 @@ FIXTURE_TEARDOWN(types)
 	unsigned int i;
 
 	for (i = 0; i < MAX_INSTANCES; i++)
-		mig_inst_teardown(&self->inst[i]);
+		mt_inst_del(&self->inst[i]);
 }
 
 static int types_add(FIXTURE_DATA(types) *self, const char *type)
@@ -279,7 +279,7 @@ static int types_add(FIXTURE_DATA(types) *self, const char *type)
 
 	if (self->n >= MAX_INSTANCES)
 		return -E2BIG;
-	ret = mig_inst_create(&self->inst[self->n], type);
+	ret = mt_inst_create(&self->inst[self->n], type);
 	if (!ret)
 		self->n++;
 	return ret;
@@ -307,7 +307,7 @@ TEST_F(types, small_and_large_have_name_description_and_vfio_pci_api)
 		EXPECT_STREQ("vfio-pci", buf);
 		snprintf(path, sizeof(path), "%s/%s/devices",
 			 MIG_SYSFS_TYPES, names[i]);
-		EXPECT_EQ(0, access(path, F_OK));
+		EXPECT_OK(access(path, F_OK));
 	}
 }
 
@@ -348,10 +348,10 @@ TEST_F(types, available_instances_counts_down_on_create_and_up_on_remove)
 	EXPECT_EQ(s0 - 1 - large / small, s);
 	EXPECT_EQ((s0 * small - small - large) / large, l);
 
-	ASSERT_OK(mig_inst_remove(&self->inst[1]));
+	ASSERT_OK(mt_inst_del(&self->inst[1]));
 	ASSERT_OK(mig_type_available("small", &s));
 	EXPECT_EQ(s0 - 1, s);
-	ASSERT_OK(mig_inst_remove(&self->inst[0]));
+	ASSERT_OK(mt_inst_del(&self->inst[0]));
 	ASSERT_OK(mig_type_available("small", &s));
 	ASSERT_OK(mig_type_available("large", &l));
 	EXPECT_EQ(s0, s);
@@ -360,21 +360,21 @@ TEST_F(types, available_instances_counts_down_on_create_and_up_on_remove)
 
 TEST_F(types, create_and_remove_through_sysfs)
 {
-	struct mig_inst *in = &self->inst[0];
+	struct mt_inst *in = &self->inst[0];
 	char path[256], buf[64];
 
 	ASSERT_OK(types_add(self, "small"));
 	EXPECT_TRUE(path_exists("%s/%s", MIG_SYSFS_DEVICES, in->uuid));
 	snprintf(path, sizeof(path), "%s/mig_mdev-small/devices/%s",
 		 MIG_SYSFS_TYPES, in->uuid);
-	EXPECT_EQ(0, access(path, F_OK));
+	EXPECT_OK(access(path, F_OK));
 	EXPECT_TRUE(path_exists("%s/%s/iommu_group", MIG_SYSFS_DEVICES,
 				in->uuid));
 	ASSERT_OK(mig_attr_read(in->uuid, "migration_state", buf,
 				sizeof(buf)));
 	EXPECT_STREQ("RUNNING", buf);
 
-	ASSERT_OK(mig_inst_remove(in));
+	ASSERT_OK(mt_inst_del(in));
 	EXPECT_FALSE(path_exists("%s/%s", MIG_SYSFS_DEVICES, in->uuid));
 	EXPECT_NE(0, access(path, F_OK));
 }
@@ -408,7 +408,7 @@ TEST_F(types, create_32_small_instances_at_once)
 			EXPECT_STRNE(self->inst[i].uuid, self->inst[j].uuid);
 	}
 	for (i = 0; i < 32; i++)
-		ASSERT_OK(mig_inst_remove(&self->inst[i]));
+		ASSERT_OK(mt_inst_del(&self->inst[i]));
 	ASSERT_OK(mig_type_available("small", &s));
 	EXPECT_EQ(s0, s);
 }
@@ -437,7 +437,7 @@ TEST_F(types, create_past_the_budget_fails_with_enospc)
 	EXPECT_ERRNO(ENOSPC, types_add(self, "small"));
 
 	/* One removal makes room again. */
-	ASSERT_OK(mig_inst_remove(&self->inst[0]));
+	ASSERT_OK(mt_inst_del(&self->inst[0]));
 	ASSERT_OK(mig_type_available("large", &l));
 	EXPECT_EQ(1, l);
 }
@@ -447,7 +447,7 @@ TEST_F(types, create_past_the_budget_fails_with_enospc)
 /* ------------------------------------------------------------------ */
 
 FIXTURE(dev) {
-	struct mig_inst inst;
+	struct mt_inst inst;
 	struct mig_dev *d;
 	uint64_t mem_size;
 	int efd[2];
@@ -455,13 +455,13 @@ FIXTURE(dev) {
 
 FIXTURE_SETUP(dev)
 {
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 	self->efd[0] = -1;
 	self->efd[1] = -1;
 	self->mem_size = type_mem_size("small");
 	ASSERT_NE(0, self->mem_size);
-	ASSERT_OK(mig_inst_setup(&self->inst, "small"));
-	self->d = &self->inst.dev;
+	ASSERT_OK(mt_inst_setup(&self->inst, "small"));
+	self->d = &self->inst.d;
 }
 
 FIXTURE_TEARDOWN(dev)
@@ -470,7 +470,7 @@ FIXTURE_TEARDOWN(dev)
 		close(self->efd[0]);
 	if (self->efd[1] >= 0)
 		close(self->efd[1]);
-	mig_inst_teardown(&self->inst);
+	mt_inst_del(&self->inst);
 }
 
 /* Config space */
@@ -493,7 +493,7 @@ TEST_F(dev, config_ids_and_class_come_from_module_params)
 TEST_F(dev, config_header_type_is_normal_single_function)
 {
 	EXPECT_EQ(PCI_HEADER_TYPE_NORMAL, cfg8(self->d, PCI_HEADER_TYPE));
-	EXPECT_EQ(0, cfg8(self->d, PCI_BIST));
+	EXPECT_OK(cfg8(self->d, PCI_BIST));
 }
 
 TEST_F(dev, config_cap_list_holds_only_msi_at_0x40)
@@ -504,7 +504,7 @@ TEST_F(dev, config_cap_list_holds_only_msi_at_0x40)
 	EXPECT_EQ(MIG_MDEV_MSI_CAP, cfg8(self->d, PCI_CAPABILITY_LIST));
 	EXPECT_EQ(PCI_CAP_ID_MSI,
 		  cfg8(self->d, MIG_MDEV_MSI_CAP + PCI_CAP_LIST_ID));
-	EXPECT_EQ(0, cfg8(self->d, MIG_MDEV_MSI_CAP + PCI_CAP_LIST_NEXT));
+	EXPECT_OK(cfg8(self->d, MIG_MDEV_MSI_CAP + PCI_CAP_LIST_NEXT));
 	flags = cfg16(self->d, MSI_FLAGS);
 	EXPECT_EQ(0, flags & PCI_MSI_FLAGS_ENABLE);
 	EXPECT_EQ(0, flags & PCI_MSI_FLAGS_QMASK);	/* one vector */
@@ -563,9 +563,9 @@ TEST_F(dev, config_unused_bars_read_zero_and_ignore_sizing)
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(bars); i++) {
-		EXPECT_EQ(0, cfg32(self->d, bars[i]));
+		EXPECT_OK(cfg32(self->d, bars[i]));
 		ASSERT_OK(cfg_write32(self->d, bars[i], 0xffffffff));
-		EXPECT_EQ(0, cfg32(self->d, bars[i]));
+		EXPECT_OK(cfg32(self->d, bars[i]));
 	}
 }
 
@@ -578,7 +578,7 @@ TEST_F(dev, config_writes_to_read_only_fields_are_ignored)
 	unsigned int i;
 
 	for (i = 0; i < MIG_MDEV_CONFIG_SIZE; i += 4)
-		ASSERT_OK(mig_config_read(self->d, i, before + i, 4));
+		test_cmd_config_read(self->d, i, before + i, 4);
 	for (i = 0; i < ARRAY_SIZE(ro32); i++)
 		ASSERT_OK(cfg_write32(self->d, ro32[i], 0xa5a5a5a5));
 	ASSERT_OK(cfg_write16(self->d, PCI_STATUS, 0xffff));
@@ -588,7 +588,7 @@ TEST_F(dev, config_writes_to_read_only_fields_are_ignored)
 	ASSERT_OK(cfg_write8(self->d, PCI_MIN_GNT, 0xff));
 	ASSERT_OK(cfg_write16(self->d, MIG_MDEV_MSI_CAP, 0x1234));
 	for (i = 0; i < MIG_MDEV_CONFIG_SIZE; i += 4)
-		ASSERT_OK(mig_config_read(self->d, i, after + i, 4));
+		test_cmd_config_read(self->d, i, after + i, 4);
 	EXPECT_EQ(0, memcmp(before, after, sizeof(before)));
 }
 
@@ -597,11 +597,11 @@ TEST_F(dev, config_command_keeps_only_memory_master_and_intx_disable)
 	const uint16_t rw = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
 			    PCI_COMMAND_INTX_DISABLE;
 
-	EXPECT_EQ(0, cfg16(self->d, PCI_COMMAND));
+	EXPECT_OK(cfg16(self->d, PCI_COMMAND));
 	ASSERT_OK(cfg_write16(self->d, PCI_COMMAND, 0xffff));
 	EXPECT_EQ(rw, cfg16(self->d, PCI_COMMAND));
 	ASSERT_OK(cfg_write16(self->d, PCI_COMMAND, 0));
-	EXPECT_EQ(0, cfg16(self->d, PCI_COMMAND));
+	EXPECT_OK(cfg16(self->d, PCI_COMMAND));
 }
 
 TEST_F(dev, config_cache_line_latency_and_interrupt_line_are_writable)
@@ -637,9 +637,9 @@ TEST_F(dev, config_whole_space_reads_in_one_go)
 	uint8_t whole[MIG_MDEV_CONFIG_SIZE], dw[MIG_MDEV_CONFIG_SIZE];
 	unsigned int i;
 
-	ASSERT_OK(mig_config_read(self->d, 0, whole, sizeof(whole)));
+	test_cmd_config_read(self->d, 0, whole, sizeof(whole));
 	for (i = 0; i < MIG_MDEV_CONFIG_SIZE; i += 4)
-		ASSERT_OK(mig_config_read(self->d, i, dw + i, 4));
+		test_cmd_config_read(self->d, i, dw + i, 4);
 	EXPECT_EQ(0, memcmp(whole, dw, sizeof(whole)));
 }
 
@@ -647,26 +647,26 @@ TEST_F(dev, config_out_of_range_access_is_einval)
 {
 	uint32_t v = 0;
 
-	EXPECT_ERRNO(EINVAL, mig_config_read(self->d, MIG_MDEV_CONFIG_SIZE, &v, 1));
-	EXPECT_ERRNO(EINVAL, mig_config_read(self->d, MIG_MDEV_CONFIG_SIZE, &v, 4));
-	EXPECT_ERRNO(EINVAL, mig_config_read(self->d, 0x1000, &v, 4));
+	test_err_config_read(EINVAL, self->d, MIG_MDEV_CONFIG_SIZE, &v, 1);
+	test_err_config_read(EINVAL, self->d, MIG_MDEV_CONFIG_SIZE, &v, 4);
+	test_err_config_read(EINVAL, self->d, 0x1000, &v, 4);
 	EXPECT_ERRNO(EINVAL,
-		     mig_config_write(self->d, MIG_MDEV_CONFIG_SIZE, &v, 4));
+		     _test_cmd_config_write(self->d, MIG_MDEV_CONFIG_SIZE, &v, 4));
 }
 
 TEST_F(dev, config_misaligned_or_odd_width_access_is_einval)
 {
 	uint32_t v = 0xffffffff;
 
-	EXPECT_ERRNO(EINVAL, mig_config_read(self->d, 0x01, &v, 2));
-	EXPECT_ERRNO(EINVAL, mig_config_read(self->d, 0x02, &v, 4));
-	EXPECT_ERRNO(EINVAL, mig_config_read(self->d, 0x00, &v, 3));
-	EXPECT_ERRNO(EINVAL, mig_config_write(self->d, 0x0d, &v, 2));
-	EXPECT_ERRNO(EINVAL, mig_config_write(self->d, 0x11, &v, 4));
-	EXPECT_ERRNO(EINVAL, mig_config_write(self->d, 0x04, &v, 3));
+	test_err_config_read(EINVAL, self->d, 0x01, &v, 2);
+	test_err_config_read(EINVAL, self->d, 0x02, &v, 4);
+	test_err_config_read(EINVAL, self->d, 0x00, &v, 3);
+	test_err_config_write(EINVAL, self->d, 0x0d, &v, 2);
+	test_err_config_write(EINVAL, self->d, 0x11, &v, 4);
+	test_err_config_write(EINVAL, self->d, 0x04, &v, 3);
 	/* The rejected writes changed nothing. */
-	EXPECT_EQ(0, cfg16(self->d, PCI_COMMAND));
-	EXPECT_EQ(0, cfg8(self->d, PCI_LATENCY_TIMER));
+	EXPECT_OK(cfg16(self->d, PCI_COMMAND));
+	EXPECT_OK(cfg8(self->d, PCI_LATENCY_TIMER));
 }
 
 /* BAR0 registers */
@@ -679,13 +679,13 @@ TEST_F(dev, bar0_id_and_revision_identify_the_register_file)
 
 TEST_F(dev, bar0_power_on_registers_are_zero)
 {
-	EXPECT_EQ(0, reg(self->d, MIG_REG_CONTROL));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_STATUS));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_IRQ_COUNT));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_ENGINE_RATE));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_ENGINE_SEED));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_ENGINE_COUNT_LO));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_ENGINE_COUNT_HI));
+	EXPECT_OK(reg(self->d, MIG_REG_CONTROL));
+	EXPECT_OK(reg(self->d, MIG_REG_STATUS));
+	EXPECT_OK(reg(self->d, MIG_REG_IRQ_COUNT));
+	EXPECT_OK(reg(self->d, MIG_REG_ENGINE_RATE));
+	EXPECT_OK(reg(self->d, MIG_REG_ENGINE_SEED));
+	EXPECT_OK(reg(self->d, MIG_REG_ENGINE_COUNT_LO));
+	EXPECT_OK(reg(self->d, MIG_REG_ENGINE_COUNT_HI));
 }
 
 TEST_F(dev, bar0_scratch_registers_round_trip)
@@ -693,8 +693,8 @@ TEST_F(dev, bar0_scratch_registers_round_trip)
 	unsigned int i;
 
 	for (i = 0; i < MIG_NR_SCRATCH; i++)
-		ASSERT_OK(mig_bar0_write(self->d, MIG_REG_SCRATCH0 + 4 * i,
-					 0x5c000000 | (i * 0x01010101)));
+		test_cmd_bar0_write(self->d, MIG_REG_SCRATCH0 + 4 * i,
+				    0x5c000000 | (i * 0x01010101));
 	for (i = 0; i < MIG_NR_SCRATCH; i++)
 		EXPECT_EQ(0x5c000000 | (i * 0x01010101),
 			  reg(self->d, MIG_REG_SCRATCH0 + 4 * i));
@@ -713,46 +713,46 @@ TEST_F(dev, bar0_read_only_registers_ignore_writes)
 	for (i = 0; i < ARRAY_SIZE(ro); i++)
 		before[i] = reg(self->d, ro[i]);
 	for (i = 0; i < ARRAY_SIZE(ro); i++)
-		EXPECT_OK(mig_bar0_write(self->d, ro[i], 0x87654321));
+		EXPECT_OK(_test_cmd_bar0_write(self->d, ro[i], 0x87654321));
 	for (i = 0; i < ARRAY_SIZE(ro); i++)
 		EXPECT_EQ(before[i], reg(self->d, ro[i]));
 	/* The doorbell and unused offsets read as zero. */
-	EXPECT_EQ(0, reg(self->d, MIG_REG_DOORBELL));
-	EXPECT_OK(mig_bar0_write(self->d, MIG_REG_END, 0xffffffff));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_END));
-	EXPECT_EQ(0, reg(self->d, MIG_MDEV_BAR0_SIZE - 4));
+	EXPECT_OK(reg(self->d, MIG_REG_DOORBELL));
+	EXPECT_OK(_test_cmd_bar0_write(self->d, MIG_REG_END, 0xffffffff));
+	EXPECT_OK(reg(self->d, MIG_REG_END));
+	EXPECT_OK(reg(self->d, MIG_MDEV_BAR0_SIZE - 4));
 }
 
 TEST_F(dev, bar0_control_keeps_only_defined_bits)
 {
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_CONTROL, ~MIG_CTRL_ENGINE_EN));
+	test_cmd_bar0_write(self->d, MIG_REG_CONTROL, ~MIG_CTRL_ENGINE_EN);
 	EXPECT_EQ(MIG_CTRL_IRQ_EN, reg(self->d, MIG_REG_CONTROL));
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_CONTROL, 0));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_CONTROL));
+	test_cmd_bar0_write(self->d, MIG_REG_CONTROL, 0);
+	EXPECT_OK(reg(self->d, MIG_REG_CONTROL));
 }
 
 TEST_F(dev, bar0_status_irq_bit_is_write_one_to_clear)
 {
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN));
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_DOORBELL, 1));
+	test_cmd_bar0_write(self->d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN);
+	test_cmd_bar0_write(self->d, MIG_REG_DOORBELL, 1);
 	EXPECT_EQ(MIG_STATUS_IRQ, reg(self->d, MIG_REG_STATUS));
 	EXPECT_EQ(1, reg(self->d, MIG_REG_IRQ_COUNT));
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_STATUS, 0));
+	test_cmd_bar0_write(self->d, MIG_REG_STATUS, 0);
 	EXPECT_EQ(MIG_STATUS_IRQ, reg(self->d, MIG_REG_STATUS));
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_STATUS,
-				 ~MIG_STATUS_IRQ));
+	test_cmd_bar0_write(self->d, MIG_REG_STATUS,
+			    ~MIG_STATUS_IRQ);
 	EXPECT_EQ(MIG_STATUS_IRQ, reg(self->d, MIG_REG_STATUS));
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_STATUS, MIG_STATUS_IRQ));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_STATUS));
+	test_cmd_bar0_write(self->d, MIG_REG_STATUS, MIG_STATUS_IRQ);
+	EXPECT_OK(reg(self->d, MIG_REG_STATUS));
 	/* The count is not cleared with the bit. */
 	EXPECT_EQ(1, reg(self->d, MIG_REG_IRQ_COUNT));
 }
 
 TEST_F(dev, bar0_doorbell_without_irq_enable_does_nothing)
 {
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_DOORBELL, 1));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_STATUS));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_IRQ_COUNT));
+	test_cmd_bar0_write(self->d, MIG_REG_DOORBELL, 1);
+	EXPECT_OK(reg(self->d, MIG_REG_STATUS));
+	EXPECT_OK(reg(self->d, MIG_REG_IRQ_COUNT));
 }
 
 TEST_F(dev, bar0_mem_pages_matches_type)
@@ -765,8 +765,8 @@ TEST_F(dev, bar0_out_of_range_access_is_einval)
 {
 	uint32_t v = 0;
 
-	EXPECT_ERRNO(EINVAL, mig_bar0_read(self->d, MIG_MDEV_BAR0_SIZE, &v));
-	EXPECT_ERRNO(EINVAL, mig_bar0_write(self->d, MIG_MDEV_BAR0_SIZE, v));
+	test_err_bar0_read(EINVAL, self->d, MIG_MDEV_BAR0_SIZE, &v);
+	test_err_bar0_write(EINVAL, self->d, MIG_MDEV_BAR0_SIZE, v);
 	EXPECT_ERRNO(EINVAL, mig_region_pread(self->d, 0, &v, 4, 1ULL << 32));
 }
 
@@ -786,8 +786,8 @@ TEST_F(dev, bar0_non_dword_or_misaligned_access_is_einval)
 					       MIG_REG_SCRATCH0));
 	EXPECT_ERRNO(EINVAL, mig_region_pwrite(self->d, 0, &v, 4,
 					       MIG_REG_SCRATCH0 + 1));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_SCRATCH0));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_SCRATCH0 + 4));
+	EXPECT_OK(reg(self->d, MIG_REG_SCRATCH0));
+	EXPECT_OK(reg(self->d, MIG_REG_SCRATCH0 + 4));
 }
 
 /* BAR2 memory */
@@ -804,14 +804,14 @@ TEST_F(dev, bar2_round_trip_at_every_width)
 			uint64_t off = base + 8 * i + k * widths[i];
 
 			fill_pattern(w, widths[i], i * 16 + k + 1);
-			ASSERT_OK(mig_mem_write(self->d, off, w, widths[i]));
+			test_cmd_mem_write(self->d, off, w, widths[i]);
 			memset(r, 0, sizeof(r));
-			ASSERT_OK(mig_mem_read(self->d, off, r, widths[i]));
+			test_cmd_mem_read(self->d, off, r, widths[i]);
 			EXPECT_EQ(0, memcmp(w, r, widths[i]));
 		}
 	}
 	/* Every width landed where it was aimed, nothing around it moved. */
-	ASSERT_OK(mig_mem_read(self->d, base - 16, page, sizeof(page)));
+	test_cmd_mem_read(self->d, base - 16, page, sizeof(page));
 	EXPECT_TRUE(all_zero(page, 16));
 	EXPECT_TRUE(all_zero(page + 48, 16));
 	for (i = 0; i < 4; i++)
@@ -821,8 +821,8 @@ TEST_F(dev, bar2_round_trip_at_every_width)
 					    k * widths[i], widths[i]));
 		}
 	/* The last 8 bytes of memory are reachable. */
-	ASSERT_OK(mig_mem_write(self->d, self->mem_size - 8, w, 8));
-	ASSERT_OK(mig_mem_read(self->d, self->mem_size - 8, r, 8));
+	test_cmd_mem_write(self->d, self->mem_size - 8, w, 8);
+	test_cmd_mem_read(self->d, self->mem_size - 8, r, 8);
 	EXPECT_EQ(0, memcmp(w, r, 8));
 }
 
@@ -835,8 +835,8 @@ TEST_F(dev, bar2_long_range_round_trip)
 	ASSERT_NE(NULL, w);
 	ASSERT_NE(NULL, r);
 	fill_pattern(w, len, 7);
-	ASSERT_OK(mig_mem_write(self->d, off, w, len));
-	ASSERT_OK(mig_mem_read(self->d, off, r, len));
+	test_cmd_mem_write(self->d, off, w, len);
+	test_cmd_mem_read(self->d, off, r, len);
 	EXPECT_EQ(0, memcmp(w, r, len));
 	free(w);
 	free(r);
@@ -845,9 +845,9 @@ TEST_F(dev, bar2_long_range_round_trip)
 	all = malloc(self->mem_size);
 	ASSERT_NE(NULL, all);
 	fill_pattern(all, self->mem_size, 11);
-	ASSERT_OK(mig_mem_write(self->d, 0, all, self->mem_size));
+	test_cmd_mem_write(self->d, 0, all, self->mem_size);
 	memset(all, 0, self->mem_size);
-	ASSERT_OK(mig_mem_read(self->d, 0, all, self->mem_size));
+	test_cmd_mem_read(self->d, 0, all, self->mem_size);
 	r = malloc(self->mem_size);
 	ASSERT_NE(NULL, r);
 	fill_pattern(r, self->mem_size, 11);
@@ -861,30 +861,30 @@ TEST_F(dev, bar2_out_of_range_access_is_einval)
 	uint8_t buf[2 * MIG_PAGE_SIZE] = { 0 };
 	uint64_t end = self->mem_size;
 
-	EXPECT_ERRNO(EINVAL, mig_mem_read(self->d, end, buf, 1));
-	EXPECT_ERRNO(EINVAL, mig_mem_read(self->d, end, buf, 8));
-	EXPECT_ERRNO(EINVAL, mig_mem_write(self->d, end, buf, 4));
-	EXPECT_ERRNO(EINVAL, mig_mem_read(self->d, end - MIG_PAGE_SIZE, buf,
-					  sizeof(buf)));
-	EXPECT_ERRNO(EINVAL, mig_mem_write(self->d, end - MIG_PAGE_SIZE, buf,
-					   sizeof(buf)));
-	EXPECT_ERRNO(EINVAL, mig_mem_read(self->d, 1ULL << 39, buf, 8));
+	test_err_mem_read(EINVAL, self->d, end, buf, 1);
+	test_err_mem_read(EINVAL, self->d, end, buf, 8);
+	test_err_mem_write(EINVAL, self->d, end, buf, 4);
+	test_err_mem_read(EINVAL, self->d, end - MIG_PAGE_SIZE, buf,
+			  sizeof(buf));
+	test_err_mem_write(EINVAL, self->d, end - MIG_PAGE_SIZE, buf,
+			   sizeof(buf));
+	test_err_mem_read(EINVAL, self->d, 1ULL << 39, buf, 8);
 }
 
 TEST_F(dev, bar2_misaligned_access_is_einval)
 {
 	uint64_t v = 0xffffffffffffffffULL, r = 0;
 
-	EXPECT_ERRNO(EINVAL, mig_mem_read(self->d, 1, &v, 2));
-	EXPECT_ERRNO(EINVAL, mig_mem_read(self->d, 2, &v, 4));
-	EXPECT_ERRNO(EINVAL, mig_mem_read(self->d, 4, &v, 8));
-	EXPECT_ERRNO(EINVAL, mig_mem_write(self->d, 1, &v, 2));
-	EXPECT_ERRNO(EINVAL, mig_mem_write(self->d, 6, &v, 4));
-	EXPECT_ERRNO(EINVAL, mig_mem_write(self->d, 12, &v, 8));
-	EXPECT_ERRNO(EINVAL, mig_mem_write(self->d, 0, &v, 3));
-	ASSERT_OK(mig_mem_read(self->d, 0, &r, 8));
+	test_err_mem_read(EINVAL, self->d, 1, &v, 2);
+	test_err_mem_read(EINVAL, self->d, 2, &v, 4);
+	test_err_mem_read(EINVAL, self->d, 4, &v, 8);
+	test_err_mem_write(EINVAL, self->d, 1, &v, 2);
+	test_err_mem_write(EINVAL, self->d, 6, &v, 4);
+	test_err_mem_write(EINVAL, self->d, 12, &v, 8);
+	test_err_mem_write(EINVAL, self->d, 0, &v, 3);
+	test_cmd_mem_read(self->d, 0, &r, 8);
 	EXPECT_EQ(0, r);
-	ASSERT_OK(mig_mem_read(self->d, 8, &r, 8));
+	test_cmd_mem_read(self->d, 8, &r, 8);
 	EXPECT_EQ(0, r);
 }
 
@@ -1035,9 +1035,9 @@ TEST_F(dev, doorbell_fires_intx_eventfd)
 	ASSERT_LE(0, self->efd[0]);
 	ASSERT_OK(set_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX,
 				  self->efd[0]));
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN));
-	EXPECT_EQ(0, eventfd_wait(self->efd[0], 0));
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_DOORBELL, 1));
+	test_cmd_bar0_write(self->d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN);
+	EXPECT_OK(eventfd_wait(self->efd[0], 0));
+	test_cmd_bar0_write(self->d, MIG_REG_DOORBELL, 1);
 	EXPECT_EQ(1, eventfd_wait(self->efd[0], 1000));
 	ASSERT_OK(set_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX, -1));
 }
@@ -1049,9 +1049,9 @@ TEST_F(dev, doorbell_does_not_fire_intx_when_intx_disabled)
 	ASSERT_OK(set_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX,
 				  self->efd[0]));
 	ASSERT_OK(cfg_write16(self->d, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE));
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN));
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_DOORBELL, 1));
-	EXPECT_EQ(0, eventfd_wait(self->efd[0], 200));
+	test_cmd_bar0_write(self->d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN);
+	test_cmd_bar0_write(self->d, MIG_REG_DOORBELL, 1);
+	EXPECT_OK(eventfd_wait(self->efd[0], 200));
 	/* The device still counts it. */
 	EXPECT_EQ(1, reg(self->d, MIG_REG_IRQ_COUNT));
 }
@@ -1071,15 +1071,15 @@ TEST_F(dev, doorbell_fires_msi_eventfd_when_msi_enabled)
 	ASSERT_OK(cfg_write32(self->d, MSI_ADDR_LO, 0xfee00000));
 	ASSERT_OK(cfg_write16(self->d, MSI_DATA_64, 0x0041));
 	ASSERT_OK(cfg_write16(self->d, MSI_FLAGS, flags | PCI_MSI_FLAGS_ENABLE));
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN));
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_DOORBELL, 1));
+	test_cmd_bar0_write(self->d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN);
+	test_cmd_bar0_write(self->d, MIG_REG_DOORBELL, 1);
 	EXPECT_EQ(1, eventfd_wait(self->efd[1], 1000));
 	/* MSI replaces INTx, it does not add to it. */
-	EXPECT_EQ(0, eventfd_wait(self->efd[0], 100));
+	EXPECT_OK(eventfd_wait(self->efd[0], 100));
 
 	/* Twice more: each doorbell is one interrupt. */
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_DOORBELL, 1));
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_DOORBELL, 1));
+	test_cmd_bar0_write(self->d, MIG_REG_DOORBELL, 1);
+	test_cmd_bar0_write(self->d, MIG_REG_DOORBELL, 1);
 	sleep_ms(50);
 	EXPECT_EQ(2, eventfd_wait(self->efd[1], 1000));
 	EXPECT_EQ(3, reg(self->d, MIG_REG_IRQ_COUNT));
@@ -1098,18 +1098,18 @@ TEST_F(dev, reset_restores_registers_memory_and_config)
 
 	ASSERT_NE(NULL, mem);
 	for (i = 0; i < MIG_MDEV_CONFIG_SIZE; i += 4)
-		ASSERT_OK(mig_config_read(self->d, i, cfg0 + i, 4));
+		test_cmd_config_read(self->d, i, cfg0 + i, 4);
 
 	/* Dirty everything the guest can reach. */
 	for (i = 0; i < MIG_NR_SCRATCH; i++)
-		ASSERT_OK(mig_bar0_write(self->d, MIG_REG_SCRATCH0 + 4 * i,
-					 ~i));
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_ENGINE_SEED, 1234));
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_ENGINE_RATE, 77));
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN));
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_DOORBELL, 1));
+		test_cmd_bar0_write(self->d, MIG_REG_SCRATCH0 + 4 * i,
+				    ~i);
+	test_cmd_bar0_write(self->d, MIG_REG_ENGINE_SEED, 1234);
+	test_cmd_bar0_write(self->d, MIG_REG_ENGINE_RATE, 77);
+	test_cmd_bar0_write(self->d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN);
+	test_cmd_bar0_write(self->d, MIG_REG_DOORBELL, 1);
 	fill_pattern(mem, self->mem_size, 3);
-	ASSERT_OK(mig_mem_write(self->d, 0, mem, self->mem_size));
+	test_cmd_mem_write(self->d, 0, mem, self->mem_size);
 	ASSERT_OK(cfg_write16(self->d, PCI_COMMAND, PCI_COMMAND_MEMORY |
 			      PCI_COMMAND_MASTER));
 	ASSERT_OK(cfg_write32(self->d, PCI_BASE_ADDRESS_0, 0xfeb00000));
@@ -1118,21 +1118,21 @@ TEST_F(dev, reset_restores_registers_memory_and_config)
 	ASSERT_OK(cfg_write16(self->d, MSI_FLAGS, cfg16(self->d, MSI_FLAGS) |
 			      PCI_MSI_FLAGS_ENABLE));
 
-	ASSERT_OK(mig_device_reset(self->d));
+	test_cmd_device_reset(self->d);
 
 	EXPECT_EQ(MIG_REG_ID_VALUE, reg(self->d, MIG_REG_ID));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_CONTROL));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_STATUS));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_IRQ_COUNT));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_ENGINE_RATE));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_ENGINE_SEED));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_ENGINE_COUNT_LO));
+	EXPECT_OK(reg(self->d, MIG_REG_CONTROL));
+	EXPECT_OK(reg(self->d, MIG_REG_STATUS));
+	EXPECT_OK(reg(self->d, MIG_REG_IRQ_COUNT));
+	EXPECT_OK(reg(self->d, MIG_REG_ENGINE_RATE));
+	EXPECT_OK(reg(self->d, MIG_REG_ENGINE_SEED));
+	EXPECT_OK(reg(self->d, MIG_REG_ENGINE_COUNT_LO));
 	for (i = 0; i < MIG_NR_SCRATCH; i++)
-		EXPECT_EQ(0, reg(self->d, MIG_REG_SCRATCH0 + 4 * i));
-	ASSERT_OK(mig_mem_read(self->d, 0, mem, self->mem_size));
+		EXPECT_OK(reg(self->d, MIG_REG_SCRATCH0 + 4 * i));
+	test_cmd_mem_read(self->d, 0, mem, self->mem_size);
 	EXPECT_TRUE(all_zero(mem, self->mem_size));
 	for (i = 0; i < MIG_MDEV_CONFIG_SIZE; i += 4)
-		ASSERT_OK(mig_config_read(self->d, i, cfg1 + i, 4));
+		test_cmd_config_read(self->d, i, cfg1 + i, 4);
 	EXPECT_EQ(0, memcmp(cfg0, cfg1, sizeof(cfg0)));
 	ASSERT_OK(mig_get_state(self->d, &state));
 	EXPECT_EQ(MIG_STATE_RUNNING, state);
@@ -1145,11 +1145,11 @@ TEST_F(dev, reset_returns_the_digest_of_a_new_instance)
 	uint64_t v = 0x0123456789abcdefULL;
 
 	ASSERT_NE(0, fresh);
-	ASSERT_OK(mig_bar0_write(self->d, MIG_REG_SCRATCH0, 1));
-	ASSERT_OK(mig_mem_write(self->d, 4096, &v, 8));
+	test_cmd_bar0_write(self->d, MIG_REG_SCRATCH0, 1);
+	test_cmd_mem_write(self->d, 4096, &v, 8);
 	ASSERT_OK(cfg_write8(self->d, PCI_LATENCY_TIMER, 0x20));
 	EXPECT_NE(fresh, digest_of(self->inst.uuid));
-	ASSERT_OK(mig_device_reset(self->d));
+	test_cmd_device_reset(self->d);
 	EXPECT_EQ(fresh, digest_of(self->inst.uuid));
 }
 
@@ -1157,15 +1157,15 @@ TEST_F(dev, reset_stops_the_engine)
 {
 	uint64_t d1;
 
-	ASSERT_OK(mig_engine_rate(self->inst.uuid, 2000));
+	test_cmd_engine_rate(self->inst.uuid, 2000);
 	sleep_ms(100);
-	ASSERT_OK(mig_device_reset(self->d));
-	EXPECT_EQ(0, attr_u64(self->inst.uuid, "engine_rate"));
+	test_cmd_device_reset(self->d);
+	EXPECT_OK(attr_u64(self->inst.uuid, "engine_rate"));
 	EXPECT_EQ(0, reg(self->d, MIG_REG_STATUS) & MIG_STATUS_ENGINE_ACTIVE);
 	d1 = digest_of(self->inst.uuid);
 	sleep_ms(300);
 	EXPECT_EQ(d1, digest_of(self->inst.uuid));
-	EXPECT_EQ(0, attr_u64(self->inst.uuid, "engine_count"));
+	EXPECT_OK(attr_u64(self->inst.uuid, "engine_count"));
 }
 
 /* The engine */
@@ -1180,7 +1180,7 @@ TEST_F(dev, engine_dirties_memory_while_running)
 	sleep_ms(300);
 	EXPECT_EQ(d0, digest_of(self->inst.uuid));	/* off by default */
 
-	ASSERT_OK(mig_engine_rate(self->inst.uuid, 1000));
+	test_cmd_engine_rate(self->inst.uuid, 1000);
 	EXPECT_EQ(1000, attr_u64(self->inst.uuid, "engine_rate"));
 	EXPECT_EQ(MIG_CTRL_ENGINE_EN,
 		  reg(self->d, MIG_REG_CONTROL) & MIG_CTRL_ENGINE_EN);
@@ -1195,12 +1195,12 @@ TEST_F(dev, engine_dirties_memory_while_running)
 	EXPECT_NE(d1, digest_of(self->inst.uuid));
 
 	/* Stopped, the count holds still and the register agrees. */
-	ASSERT_OK(mig_engine_rate(self->inst.uuid, 0));
+	test_cmd_engine_rate(self->inst.uuid, 0);
 	count = attr_u64(self->inst.uuid, "engine_count");
 	EXPECT_EQ((uint32_t)count, reg(self->d, MIG_REG_ENGINE_COUNT_LO));
 	EXPECT_EQ((uint32_t)(count >> 32),
 		  reg(self->d, MIG_REG_ENGINE_COUNT_HI));
-	ASSERT_OK(mig_mem_read(self->d, 0, mem, self->mem_size));
+	test_cmd_mem_read(self->d, 0, mem, self->mem_size);
 	EXPECT_FALSE(all_zero(mem, self->mem_size));
 	free(mem);
 }
@@ -1212,7 +1212,7 @@ TEST_F(dev, engine_does_not_run_in_stop_state)
 	uint32_t state;
 
 	ASSERT_EQ(MIG_MDEV_MIGRATION_REGION_INDEX, self->d->mig_index);
-	ASSERT_OK(mig_engine_rate(self->inst.uuid, 1000));
+	test_cmd_engine_rate(self->inst.uuid, 1000);
 	sleep_ms(100);
 
 	state = MIG_STATE_STOP;
@@ -1232,7 +1232,7 @@ TEST_F(dev, engine_does_not_run_in_stop_state)
 	EXPECT_EQ(0, reg(self->d, MIG_REG_STATUS) & MIG_STATUS_ENGINE_ACTIVE);
 
 	/* Back to RUNNING: the engine picks up again. */
-	ASSERT_OK(mig_set_state(self->d, MIG_STATE_RUNNING));
+	test_cmd_set_state(self->d, MIG_STATE_RUNNING);
 	sleep_ms(300);
 	EXPECT_NE(d1, digest_of(self->inst.uuid));
 	EXPECT_LT(c1, attr_u64(self->inst.uuid, "engine_count"));
@@ -1243,7 +1243,7 @@ TEST_F(dev, engine_does_not_run_in_stop_state)
 /* ------------------------------------------------------------------ */
 
 FIXTURE(module) {
-	struct mig_inst inst[2];
+	struct mt_inst inst[2];
 	char params[1024];
 	const char *ko;
 	bool unloaded;
@@ -1304,15 +1304,15 @@ static int module_unload(void)
 
 FIXTURE_SETUP(module)
 {
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 	self->ko = getenv("MIG_MODULE");
 	if (!self->ko || !*self->ko)
 		self->ko = MIG_MODULE_DEFAULT;
 	if (access(self->ko, R_OK))
-		MIG_SKIP_SETUP("module file %s not found (set MIG_MODULE)",
-			       self->ko);
+		MT_SKIP_SETUP("module file %s not found (set MIG_MODULE)",
+			      self->ko);
 	if (geteuid())
-		MIG_SKIP_SETUP("needs root to unload and load modules");
+		MT_SKIP_SETUP("needs root to unload and load modules");
 	module_params(self->params, sizeof(self->params));
 }
 
@@ -1326,7 +1326,7 @@ FIXTURE_TEARDOWN(module)
 	for (i = 0; i < 2; i++) {
 		if (self->inst[i].created &&
 		    path_exists("%s/%s", MIG_SYSFS_DEVICES, self->inst[i].uuid))
-			mig_inst_teardown(&self->inst[i]);
+			mt_inst_del(&self->inst[i]);
 	}
 }
 
@@ -1335,11 +1335,11 @@ TEST_F(module, unload_with_instances_removes_them_and_reload_works)
 	unsigned long s0, s;
 
 	ASSERT_OK(mig_type_available("small", &s0));
-	ASSERT_OK(mig_inst_create(&self->inst[0], "small"));
-	ASSERT_OK(mig_inst_create(&self->inst[1], "large"));
+	ASSERT_OK(mt_inst_create(&self->inst[0], "small"));
+	ASSERT_OK(mt_inst_create(&self->inst[1], "large"));
 	/* Opened and closed once: a closed device holds nothing. */
-	ASSERT_OK(mig_inst_open(&self->inst[0]));
-	mig_inst_close(&self->inst[0]);
+	ASSERT_OK(mt_inst_open_dev(&self->inst[0]));
+	mt_inst_close(&self->inst[0]);
 
 	self->unloaded = true;
 	ASSERT_OK(module_unload());
@@ -1356,15 +1356,15 @@ TEST_F(module, unload_with_instances_removes_them_and_reload_works)
 	TH_LOG("reloading %s %s", self->ko, self->params);
 	ASSERT_OK(module_load(self->ko, self->params));
 	self->unloaded = false;
-	ASSERT_EQ(0, access(MIG_SYSFS_PARENT, F_OK));
+	ASSERT_OK(access(MIG_SYSFS_PARENT, F_OK));
 	ASSERT_OK(mig_type_available("small", &s));
 	EXPECT_EQ(s0, s);
 	EXPECT_FALSE(path_exists("%s/%s", MIG_SYSFS_DEVICES,
 				 self->inst[0].uuid));
 
 	/* The reloaded module works. */
-	ASSERT_OK(mig_inst_setup(&self->inst[0], "small"));
-	EXPECT_EQ(MIG_REG_ID_VALUE, reg(&self->inst[0].dev, MIG_REG_ID));
+	ASSERT_OK(mt_inst_setup(&self->inst[0], "small"));
+	EXPECT_EQ(MIG_REG_ID_VALUE, reg(&self->inst[0].d, MIG_REG_ID));
 }
 
 TEST_HARNESS_MAIN

@@ -59,7 +59,6 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "mig_utils.h"
-#include "migration_utils.h"
 
 #define FN_PROC		"/proc/thread-self/fail-nth"
 #define FN_DEBUGFS	"/sys/kernel/debug"
@@ -258,11 +257,7 @@ static int fn_sink(void *opaque, const void *buf, size_t len)
 
 static int fn_create(struct mt_inst *in)
 {
-	int ret = mig_instance_create(FN_TYPE, in->uuid);
-
-	if (!ret)
-		in->created = true;
-	return ret;
+	return mt_inst_create(in, FN_TYPE);
 }
 
 static int fn_open(struct mt_inst *in)
@@ -327,9 +322,9 @@ static int fn_doorbell(struct fn_seq *s)
 	uint64_t count = 0;
 	int ret;
 
-	ret = mt_bar0_write(&s->src.d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN);
+	ret = _test_cmd_bar0_write(&s->src.d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN);
 	if (!ret)
-		ret = mt_bar0_write(&s->src.d, MIG_REG_DOORBELL, 1);
+		ret = _test_cmd_bar0_write(&s->src.d, MIG_REG_DOORBELL, 1);
 	if (ret)
 		return ret;
 	if (read(s->efd, &count, sizeof(count)) != sizeof(count))
@@ -547,7 +542,7 @@ FIXTURE_SETUP(fail_nth)
 	char buf[32];
 	unsigned long mb;
 
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 	fn_seq_init(&self->s);
 	self->s.stream_len = 0;
 	self->s.saved = false;
@@ -587,7 +582,7 @@ static void fn_recover(struct __test_metadata *_metadata,
 	for (i = 0; i < ARRAY_SIZE(in); i++) {
 		if (in[i]->d.fd < 0 || in[i]->d.mig_index < 0)
 			continue;
-		ASSERT_OK(mig_device_reset(&in[i]->d))
+		test_cmd_device_reset(&in[i]->d)
 			TH_LOG("%s nth %u (%s): reset of the %s failed",
 			       q->name, nth, s->step ?: "-",
 			       i ? "destination" : "source");

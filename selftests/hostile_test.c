@@ -19,7 +19,7 @@
 
 #include "kselftest_harness.h"
 #include "mig_utils.h"
-#include "migration_utils.h"
+#include "mig_stream_utils.h"
 
 #define ASSERT_STATE(d, s)	ASSERT_EQ((uint32_t)(s), mt_state(d))
 #define EXPECT_STATE(d, s)	EXPECT_EQ((uint32_t)(s), mt_state(d))
@@ -71,10 +71,10 @@ FIXTURE(hostile) {
 
 FIXTURE_SETUP(hostile)
 {
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 	mt_inst_init(&self->dst);
 	ASSERT_OK(mt_inst_new(&self->src, "small"));
-	ASSERT_OK(mt_fill(&self->src, 5));
+	test_cmd_fill(&self->src, 5);
 	ASSERT_OK(mt_inst_new(&self->dst, "small"));
 }
 
@@ -92,11 +92,11 @@ FIXTURE_TEARDOWN(hostile)
 static void save_src(struct __test_metadata *_metadata,
 		     FIXTURE_DATA(hostile) *self)
 {
-	ASSERT_OK(mt_save(&self->src.d, MIG_PATH_PREAD, &self->stream));
+	test_cmd_save(&self->src.d, MIG_PATH_PREAD, &self->stream);
 	ASSERT_OK(mt_stream_parse(self->stream.data, self->stream.len,
 				  &self->parsed))
 		TH_LOG("stream: %s", self->parsed.why);
-	ASSERT_OK(mig_set_state(&self->src.d, MIG_STATE_RUNNING));
+	test_cmd_set_state(&self->src.d, MIG_STATE_RUNNING);
 }
 
 /* Finding 1: config space divided by a step of 0. */
@@ -118,8 +118,8 @@ TEST_F(hostile, zero_length_access_to_any_region_is_einval)
 	}
 	/* The device is whole: it still migrates. */
 	save_src(_metadata, self);
-	ASSERT_OK(mt_resume(&self->dst.d, self->stream.data, self->stream.len,
-			    MIG_STATE_RUNNING));
+	test_cmd_resume(&self->dst.d, self->stream.data, self->stream.len,
+			MIG_STATE_RUNNING);
 	EXPECT_EQ(mt_digest(&self->src), mt_digest(&self->dst));
 }
 
@@ -177,10 +177,10 @@ TEST_F(hostile, set_irqs_mask_or_unmask_with_count_zero_is_einval)
 /* Enables the engine from the device fd, as a guest driver does. */
 static int guest_engine(struct mig_dev *d, uint32_t rate)
 {
-	int ret = mt_bar0_write(d, MIG_REG_ENGINE_RATE, rate);
+	int ret = _test_cmd_bar0_write(d, MIG_REG_ENGINE_RATE, rate);
 
-	return ret ? ret : mt_bar0_write(d, MIG_REG_CONTROL,
-					 MIG_CTRL_ENGINE_EN);
+	return ret ? ret : _test_cmd_bar0_write(d, MIG_REG_CONTROL,
+						MIG_CTRL_ENGINE_EN);
 }
 
 /* Finding 3: a guest-written rate of 0xffffffff wrote all memory a tick. */
@@ -198,7 +198,7 @@ TEST_F(hostile, guest_engine_rate_is_capped_by_engine_max_rate)
 	sleep_ms(1000);
 	c1 = mt_engine_count(&self->dst);
 	/* The register keeps what the guest wrote; the cap applies. */
-	ASSERT_OK(mt_bar0_read(&self->dst.d, MIG_REG_ENGINE_RATE, &rate));
+	test_cmd_bar0_read(&self->dst.d, MIG_REG_ENGINE_RATE, &rate);
 	EXPECT_EQ(0xffffffff, rate);
 	ASSERT_OK(guest_engine(&self->dst.d, 0));
 	/*
@@ -238,12 +238,12 @@ TEST_F(hostile, engine_started_through_sysfs_runs_without_a_user)
 {
 	uint64_t c0;
 
-	ASSERT_OK(mt_set_rate(&self->dst, 1000));
+	test_cmd_engine_rate(self->dst.uuid, 1000);
 	mt_inst_close(&self->dst);
 	c0 = mt_engine_count(&self->dst);
 	sleep_ms(300);
 	EXPECT_LT(c0, mt_engine_count(&self->dst));
-	ASSERT_OK(mt_set_rate(&self->dst, 0));
+	test_cmd_engine_rate(self->dst.uuid, 0);
 }
 
 /* Writes @len bytes of @p into the section and applies them as a chunk. */
@@ -266,16 +266,16 @@ TEST_F(hostile, refused_chunk_before_any_apply_starts_the_stream_over)
 	unsigned int i;
 
 	save_src(_metadata, self);
-	ASSERT_OK(mig_set_state(d, MIG_STATE_RESUMING));
+	test_cmd_set_state(d, MIG_STATE_RESUMING);
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		ASSERT_OK(feed_chunk(d, self->stream.data, 10, 10));
-		EXPECT_ERRNO(EINVAL, mig_set_data_size(d, bad[i]))
+		test_err_set_data_size(EINVAL, d, bad[i])
 			TH_LOG("data_size %llu", (unsigned long long)bad[i]);
 		EXPECT_STATE(d, MIG_STATE_RESUMING);
 	}
-	ASSERT_OK(mt_feed(d, MIG_PATH_MMAP, self->stream.data,
-			  self->stream.len, MT_CUT_FIXED, 0, NULL));
-	ASSERT_OK(mig_set_state(d, MIG_STATE_RUNNING));
+	test_cmd_feed(d, MIG_PATH_MMAP, self->stream.data,
+		      self->stream.len, MT_CUT_FIXED, 0, NULL);
+	test_cmd_set_state(d, MIG_STATE_RUNNING);
 	EXPECT_EQ(mt_digest(&self->src), mt_digest(&self->dst));
 }
 
@@ -293,10 +293,10 @@ TEST_F(hostile, refused_chunk_after_an_apply_enters_error)
 	part = self->parsed.first_pages + MT_REC_LEN +
 	       sizeof(struct mig_rec_pages) + 100;
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
-		ASSERT_OK(mig_device_reset(d));
-		ASSERT_OK(mig_set_state(d, MIG_STATE_RESUMING));
+		test_cmd_device_reset(d);
+		test_cmd_set_state(d, MIG_STATE_RESUMING);
 		ASSERT_OK(feed_chunk(d, self->stream.data, part, part));
-		EXPECT_ERRNO(EINVAL, mig_set_data_size(d, bad[i]))
+		test_err_set_data_size(EINVAL, d, bad[i])
 			TH_LOG("data_size %llu", (unsigned long long)bad[i]);
 		EXPECT_STATE(d, MIG_STATE_ERROR);
 	}
@@ -324,7 +324,7 @@ TEST_F(hostile, data_section_is_clear_after_close_and_reset)
 	save_src(_metadata, self);
 	ASSERT_OK(read_section(d, buf));
 	ASSERT_FALSE(all_zero(buf, d->section_size));
-	ASSERT_OK(mig_device_reset(d));
+	test_cmd_device_reset(d);
 	ASSERT_OK(read_section(d, buf));
 	EXPECT_TRUE(all_zero(buf, d->section_size));
 	free(buf);
@@ -336,16 +336,16 @@ TEST_F(hostile, data_section_is_clear_when_a_session_opens)
 
 	save_src(_metadata, self);
 	ASSERT_FALSE(all_zero(d->section, d->section_size));
-	ASSERT_OK(mig_set_state(d, MIG_STATE_RESUMING));
+	test_cmd_set_state(d, MIG_STATE_RESUMING);
 	EXPECT_TRUE(all_zero(d->section, d->section_size));
-	ASSERT_OK(mig_device_reset(d));
-	ASSERT_OK(mt_fill(&self->src, 6));
-	ASSERT_OK(mig_set_state(d, MIG_STATE_SAVING));
+	test_cmd_device_reset(d);
+	test_cmd_fill(&self->src, 6);
+	test_cmd_set_state(d, MIG_STATE_SAVING);
 	ASSERT_NE(0, mt_pending(d));
 	ASSERT_EQ(d->data_offset, mt_data_offset(d));
 	ASSERT_FALSE(all_zero(d->section, d->section_size));
-	ASSERT_OK(mig_set_state(d, MIG_STATE_STOP));
-	ASSERT_OK(mig_set_state(d, MIG_STATE_SAVING));
+	test_cmd_set_state(d, MIG_STATE_STOP);
+	test_cmd_set_state(d, MIG_STATE_SAVING);
 	EXPECT_TRUE(all_zero(d->section, d->section_size));
 }
 
@@ -393,21 +393,21 @@ TEST_F(hostile, config_record_with_changed_read_only_bits_is_refused)
 	for (i = 0; i < ARRAY_SIZE(ro_bits); i++) {
 		memcpy(forged, self->stream.data, end);
 		forged[cfg + ro_bits[i].off] ^= ro_bits[i].flip;
-		ASSERT_OK(mig_device_reset(d));
-		ASSERT_OK(mig_config_read(d, ro_bits[i].off, &before, 1));
-		ASSERT_OK(mig_set_state(d, MIG_STATE_RESUMING));
-		EXPECT_ERRNO(EINVAL, mt_feed(d, MIG_PATH_PREAD, forged, end,
-					     MT_CUT_FIXED, 0, NULL))
+		test_cmd_device_reset(d);
+		test_cmd_config_read(d, ro_bits[i].off, &before, 1);
+		test_cmd_set_state(d, MIG_STATE_RESUMING);
+		test_err_feed(EINVAL, d, MIG_PATH_PREAD, forged, end,
+			      MT_CUT_FIXED, 0, NULL)
 			TH_LOG("%s flipped", ro_bits[i].what);
 		EXPECT_STATE(d, MIG_STATE_ERROR);
-		ASSERT_OK(mig_config_read(d, ro_bits[i].off, &after, 1));
+		test_cmd_config_read(d, ro_bits[i].off, &after, 1);
 		EXPECT_EQ(before, after) TH_LOG("%s", ro_bits[i].what);
 	}
 	free(forged);
 	/* The record as saved is taken. */
-	ASSERT_OK(mig_device_reset(d));
-	ASSERT_OK(mt_resume(d, self->stream.data, self->stream.len,
-			    MIG_STATE_RUNNING));
+	test_cmd_device_reset(d);
+	test_cmd_resume(d, self->stream.data, self->stream.len,
+			MIG_STATE_RUNNING);
 	EXPECT_EQ(mt_digest(&self->src), mt_digest(&self->dst));
 }
 
@@ -428,11 +428,11 @@ TEST_F(hostile, data_offset_read_that_faults_queues_nothing)
 	uint64_t pending;
 
 	ASSERT_NE(NULL, bad);
-	ASSERT_OK(mig_set_state(d, MIG_STATE_SAVING));
+	test_cmd_set_state(d, MIG_STATE_SAVING);
 	pending = mt_pending(d);
 	ASSERT_NE(0, pending);
 	EXPECT_ERRNO(EFAULT, hdr_read_to(d, MIG_HDR_DATA_OFFSET, bad));
-	EXPECT_EQ(0, mt_data_size(d));
+	EXPECT_OK(mt_data_size(d));
 	EXPECT_EQ(pending, mt_pending(d));
 	/* A good read queues the first chunk. */
 	ASSERT_EQ(d->data_offset, mt_data_offset(d));
@@ -448,7 +448,7 @@ TEST_F(hostile, pending_bytes_read_that_faults_retires_nothing)
 	uint64_t size;
 
 	ASSERT_NE(NULL, bad);
-	ASSERT_OK(mig_set_state(d, MIG_STATE_SAVING));
+	test_cmd_set_state(d, MIG_STATE_SAVING);
 	ASSERT_NE(0, mt_pending(d));
 	ASSERT_EQ(d->data_offset, mt_data_offset(d));
 	size = mt_data_size(d);
@@ -457,7 +457,7 @@ TEST_F(hostile, pending_bytes_read_that_faults_retires_nothing)
 	EXPECT_EQ(size, mt_data_size(d));
 	/* A good read retires it. */
 	mt_pending(d);
-	EXPECT_EQ(0, mt_data_size(d));
+	EXPECT_OK(mt_data_size(d));
 	munmap(bad, 4096);
 }
 

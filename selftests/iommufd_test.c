@@ -127,15 +127,15 @@ FIXTURE_SETUP(cdev)
 	int fd;
 
 	self->iommufd = -1;
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 	if (access("/dev/iommu", F_OK))
-		MIG_SKIP_SETUP("no /dev/iommu: this kernel has no iommufd");
+		MT_SKIP_SETUP("no /dev/iommu: this kernel has no iommufd");
 	ASSERT_OK(mig_instance_create("small", self->src));
 	ASSERT_OK(mig_instance_create("small", self->dst));
 	if (cdev_path(self->src, path, sizeof(path))) {
 		mig_instance_remove(self->src);
 		mig_instance_remove(self->dst);
-		MIG_SKIP_SETUP("no vfio device cdev (CONFIG_VFIO_DEVICE_CDEV)");
+		MT_SKIP_SETUP("no vfio device cdev (CONFIG_VFIO_DEVICE_CDEV)");
 	}
 	self->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->iommufd);
@@ -179,16 +179,16 @@ TEST_F(cdev, save_and_resume_give_equal_digest)
 				    &pattern, sizeof(pattern), 4096));
 	ASSERT_OK(mig_dev_map(&self->s));
 	ASSERT_OK(mig_dev_map(&self->d));
-	ASSERT_OK(mig_set_state(&self->s, MIG_STATE_SAVING));
+	test_cmd_set_state(&self->s, MIG_STATE_SAVING);
 	ASSERT_OK(mig_save_loop(&self->s, MIG_PATH_MMAP, 0, mig_buf_sink,
 				&self->stream, &st));
 	EXPECT_EQ(0, st.last_pending);
-	ASSERT_OK(mig_set_state(&self->s, MIG_STATE_STOP));
+	test_cmd_set_state(&self->s, MIG_STATE_STOP);
 
-	ASSERT_OK(mig_set_state(&self->d, MIG_STATE_RESUMING));
+	test_cmd_set_state(&self->d, MIG_STATE_RESUMING);
 	ASSERT_OK(mig_resume_write(&self->d, MIG_PATH_MMAP, self->stream.data,
 				   self->stream.len, 0));
-	ASSERT_OK(mig_set_state(&self->d, MIG_STATE_RUNNING));
+	test_cmd_set_state(&self->d, MIG_STATE_RUNNING);
 	ASSERT_OK(mig_get_state(&self->d, &state));
 	EXPECT_EQ(MIG_STATE_RUNNING, state);
 
@@ -213,7 +213,7 @@ TEST_F(cdev, v2_live_save_and_resume_give_equal_digest)
 	ASSERT_OK(libmig_use(&self->d, LIBMIG_PROTO_V2));
 	ASSERT_OK(mig_region_pwrite(&self->s, VFIO_PCI_BAR2_REGION_INDEX,
 				    &pattern, sizeof(pattern), 4096));
-	ASSERT_OK(mig_engine_rate(self->src, 200));
+	test_cmd_engine_rate(self->src, 200);
 
 	ASSERT_OK(libmig_precopy_begin(&self->s));
 	ASSERT_OK(libmig_save_pass(&self->s, MIG_PATH_MMAP, 0, mig_buf_sink,
@@ -234,7 +234,7 @@ TEST_F(cdev, v2_live_save_and_resume_give_equal_digest)
 	EXPECT_EQ(VFIO_DEVICE_STATE_STOP, state);
 	ASSERT_OK(mig_digest(self->dst, &b));
 	EXPECT_EQ(a, b);
-	ASSERT_OK(mig_engine_rate(self->src, 0));
+	test_cmd_engine_rate(self->src, 0);
 }
 
 TEST_HARNESS_MAIN

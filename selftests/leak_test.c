@@ -66,7 +66,6 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "mig_utils.h"
-#include "migration_utils.h"
 
 /* Growth a cycle may leave, bytes, per figure: an eighth of a page. */
 #define LK_BOUND_PER_CYCLE	512
@@ -502,13 +501,13 @@ static int lk_cycle(const char *type, unsigned int i, struct mig_buf *stream,
 						sizeof(page),
 						(uint64_t)(i % in.npages) *
 						MIG_PAGE_SIZE));
-	LK_STEP("BAR0 write", mt_bar0_write(&in.d, MIG_REG_SCRATCH0, i));
+	LK_STEP("BAR0 write", _test_cmd_bar0_write(&in.d, MIG_REG_SCRATCH0, i));
 	digest = mt_digest(&in);
 	stream->len = 0;
-	LK_STEP("save", mt_save(&in.d, save, stream));
+	LK_STEP("save", _test_cmd_save(&in.d, save, stream));
 	LK_STEP("RESUMING", mig_set_state(&in.d, MIG_STATE_RESUMING));
-	LK_STEP("resume", mt_feed(&in.d, load, stream->data, stream->len,
-				  MT_CUT_FIXED, 0, NULL));
+	LK_STEP("resume", _test_cmd_feed(&in.d, load, stream->data, stream->len,
+					 MT_CUT_FIXED, 0, NULL));
 	LK_STEP("RUNNING", mig_set_state(&in.d, MIG_STATE_RUNNING));
 	LK_STEP("digest", mt_digest(&in) == digest ? 0 : -EBADMSG);
 #undef LK_STEP
@@ -550,9 +549,9 @@ FIXTURE_VARIANT_ADD(leak, large) {
 
 FIXTURE_SETUP(leak)
 {
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 	if (geteuid())
-		MIG_SKIP_SETUP("needs root (/proc/slabinfo, drop_caches)");
+		MT_SKIP_SETUP("needs root (/proc/slabinfo, drop_caches)");
 }
 
 FIXTURE_TEARDOWN(leak)
@@ -583,9 +582,9 @@ TEST_F_TIMEOUT(leak, cycles_give_back_all_memory, 600)
 		if (ret)
 			TH_LOG("warm-up cycle %u: %s: %s", i, step,
 			       strerror(-ret));
-		ASSERT_EQ(0, ret);
+		ASSERT_OK(ret);
 	}
-	ASSERT_EQ(0, lk_settle_read(&before));
+	ASSERT_OK(lk_settle_read(&before));
 
 	/* max cycles, or as many as fit the budget, but at least min. */
 	t = lk_now();
@@ -596,10 +595,10 @@ TEST_F_TIMEOUT(leak, cycles_give_back_all_memory, 600)
 			       &step);
 		if (ret)
 			TH_LOG("cycle %u: %s: %s", n, step, strerror(-ret));
-		ASSERT_EQ(0, ret);
+		ASSERT_OK(ret);
 	}
 	t = lk_now() - t;
-	ASSERT_EQ(0, lk_settle_read(&after));
+	ASSERT_OK(lk_settle_read(&after));
 
 	lk_diag("%s: %u cycles in %.1f s (%.0f ms a cycle), %zu bytes of stream; settled in %d+%d rounds",
 		variant->type, n, t, 1000 * t / n, self->stream.len,
@@ -678,7 +677,7 @@ static int lk_mode(const char *mode, const char *path)
 
 	ksft_print_header();
 	ksft_set_plan(1);
-	if (!mig_module_loaded()) {
+	if (!mt_module_loaded()) {
 		ksft_test_result_skip("%s: mig_mdev not loaded\n", name);
 		ksft_finished();
 	}

@@ -24,7 +24,7 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "mig_utils.h"
-#include "migration_utils.h"
+#include "mig_stream_utils.h"
 
 #define ASSERT_STATE(d, s)	ASSERT_EQ((uint32_t)(s), mt_state(d))
 #define EXPECT_STATE(d, s)	EXPECT_EQ((uint32_t)(s), mt_state(d))
@@ -54,7 +54,7 @@ static int reach_error(struct mt_inst *in, uint32_t stream_type)
 	ret = mig_set_state(&in->d, MIG_STATE_RESUMING);
 	if (ret)
 		return ret;
-	ret = mt_feed(&in->d, MIG_PATH_PREAD, buf, len, MT_CUT_FIXED, 0, NULL);
+	ret = _test_cmd_feed(&in->d, MIG_PATH_PREAD, buf, len, MT_CUT_FIXED, 0, NULL);
 	if (ret != -EINVAL)
 		return ret ? ret : -EPROTO;
 	return mt_state(&in->d) == MIG_STATE_ERROR ? 0 : -EPROTO;
@@ -63,7 +63,7 @@ static int reach_error(struct mt_inst *in, uint32_t stream_type)
 /* Saves @in from STOP and puts it back to RUNNING; digest of the source. */
 static int self_save(struct mt_inst *in, struct mig_buf *out)
 {
-	int ret = mt_save(&in->d, MIG_PATH_PREAD, out);
+	int ret = _test_cmd_save(&in->d, MIG_PATH_PREAD, out);
 
 	if (ret)
 		return ret;
@@ -75,7 +75,7 @@ static int inst_setup(struct mt_inst *in, const char *type, uint64_t seed)
 	int ret = mt_inst_new(in, type);
 
 	if (!ret)
-		ret = mt_fill(in, seed);
+		ret = _test_cmd_fill(in, seed);
 	if (ret)
 		mt_inst_del(in);
 	return ret;
@@ -108,8 +108,8 @@ FIXTURE_VARIANT_ADD(mig_one, large) {
 
 FIXTURE_SETUP(mig_one)
 {
-	MIG_SKIP_IF_NO_MODULE();
-	ASSERT_EQ(0, inst_setup(&self->a, variant->type, 1));
+	MT_SKIP_IF_NO_MODULE();
+	ASSERT_OK(inst_setup(&self->a, variant->type, 1));
 	self->digest = mt_digest(&self->a);
 	ASSERT_NE(0, self->digest);
 	ASSERT_STATE(&self->a.d, MIG_STATE_RUNNING);
@@ -152,7 +152,7 @@ TEST_F(mig_one, region_index_is_first_device_specific_and_counted)
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 
 	EXPECT_EQ(MIG_MDEV_MIGRATION_REGION_INDEX, self->a.d.mig_index);
-	ASSERT_EQ(0, ioctl(self->a.d.fd, VFIO_DEVICE_GET_INFO, &info));
+	ASSERT_OK(ioctl(self->a.d.fd, VFIO_DEVICE_GET_INFO, &info));
 	EXPECT_GT(info.num_regions, (uint32_t)MIG_MDEV_MIGRATION_REGION_INDEX);
 }
 
@@ -160,8 +160,8 @@ TEST_F(mig_one, region_flags_read_write_mmap_caps)
 {
 	struct vfio_region_info *ri = NULL;
 
-	ASSERT_EQ(0, mig_get_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
-				     &ri));
+	ASSERT_OK(mig_get_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
+				  &ri));
 	EXPECT_EQ(VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
 		  VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS,
 		  ri->flags);
@@ -174,8 +174,8 @@ TEST_F(mig_one, region_size_is_data_offset_plus_section)
 	uint64_t section = section_attr(&self->a);
 
 	ASSERT_NE(0, section);
-	ASSERT_EQ(0, mig_get_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
-				     &ri));
+	ASSERT_OK(mig_get_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
+				  &ri));
 	EXPECT_EQ(mt_data_offset(&self->a.d) + section, ri->size);
 	EXPECT_EQ(section, self->a.d.section_size);
 	free(ri);
@@ -186,8 +186,8 @@ TEST_F(mig_one, region_cap_type_is_migration_3_1)
 	struct vfio_region_info_cap_type *ct;
 	struct vfio_region_info *ri = NULL;
 
-	ASSERT_EQ(0, mig_get_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
-				     &ri));
+	ASSERT_OK(mig_get_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
+				  &ri));
 	ct = (void *)region_cap(ri, VFIO_REGION_INFO_CAP_TYPE);
 	ASSERT_NE(NULL, ct);
 	EXPECT_EQ(3, ct->type);
@@ -202,8 +202,8 @@ TEST_F(mig_one, region_cap_sparse_mmap_one_area_is_data_section)
 	uint64_t psz = sysconf(_SC_PAGESIZE);
 	uint64_t off = mt_data_offset(&self->a.d);
 
-	ASSERT_EQ(0, mig_get_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
-				     &ri));
+	ASSERT_OK(mig_get_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
+				  &ri));
 	sp = (void *)region_cap(ri, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
 	ASSERT_NE(NULL, sp);
 	ASSERT_EQ(1, sp->nr_areas);
@@ -224,7 +224,7 @@ TEST_F(mig_one, region_info_short_argsz_returns_required_size)
 	};
 	struct vfio_region_info *full;
 
-	ASSERT_EQ(0, ioctl(self->a.d.fd, VFIO_DEVICE_GET_REGION_INFO, &ri));
+	ASSERT_OK(ioctl(self->a.d.fd, VFIO_DEVICE_GET_REGION_INFO, &ri));
 	EXPECT_GT(ri.argsz, sizeof(ri));
 	EXPECT_EQ(0, ri.cap_offset);
 	EXPECT_TRUE(ri.flags & VFIO_REGION_INFO_FLAG_CAPS);
@@ -233,7 +233,7 @@ TEST_F(mig_one, region_info_short_argsz_returns_required_size)
 	ASSERT_NE(NULL, full);
 	full->argsz = ri.argsz;
 	full->index = ri.index;
-	ASSERT_EQ(0, ioctl(self->a.d.fd, VFIO_DEVICE_GET_REGION_INFO, full));
+	ASSERT_OK(ioctl(self->a.d.fd, VFIO_DEVICE_GET_REGION_INFO, full));
 	EXPECT_EQ(ri.argsz, full->argsz);
 	EXPECT_NE(0, full->cap_offset);
 	EXPECT_EQ(ri.size, full->size);
@@ -246,18 +246,18 @@ TEST_F(mig_one, data_offset_constant_through_every_state)
 
 	ASSERT_EQ(self->a.d.data_offset, off);
 	ASSERT_EQ(0, off % sysconf(_SC_PAGESIZE));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_PRECOPY));
+	test_cmd_set_state(&self->a.d, MIG_STATE_PRECOPY);
 	ASSERT_NE(0, mt_pending(&self->a.d));
 	EXPECT_EQ(off, mt_data_offset(&self->a.d));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_SAVING));
+	test_cmd_set_state(&self->a.d, MIG_STATE_SAVING);
 	EXPECT_EQ(off, mt_data_offset(&self->a.d));
-	ASSERT_EQ(0, mig_save_loop(&self->a.d, MIG_PATH_PREAD, 0, mig_buf_sink,
-				   &self->stream, NULL));
+	ASSERT_OK(mig_save_loop(&self->a.d, MIG_PATH_PREAD, 0, mig_buf_sink,
+				&self->stream, NULL));
 	EXPECT_EQ(off, mt_data_offset(&self->a.d));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_RUNNING));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_RESUMING));
+	test_cmd_set_state(&self->a.d, MIG_STATE_RUNNING);
+	test_cmd_set_state(&self->a.d, MIG_STATE_RESUMING);
 	EXPECT_EQ(off, mt_data_offset(&self->a.d));
-	ASSERT_EQ(0, mig_device_reset(&self->a.d));
+	test_cmd_device_reset(&self->a.d);
 	EXPECT_EQ(off, mt_data_offset(&self->a.d));
 }
 
@@ -270,14 +270,14 @@ TEST_F(mig_one, header_fields_read_at_native_width)
 	uint64_t v64 = ~0ULL;
 	uint32_t v32 = ~0U;
 
-	ASSERT_EQ(0, mt_hdr_read(&self->a.d, MIG_HDR_DEVICE_STATE, &v32, 4));
+	test_cmd_hdr_read(&self->a.d, MIG_HDR_DEVICE_STATE, &v32, 4);
 	EXPECT_EQ(MIG_STATE_RUNNING, v32);
-	ASSERT_EQ(0, mt_hdr_read(&self->a.d, MIG_HDR_RESERVED, &v32, 4));
+	test_cmd_hdr_read(&self->a.d, MIG_HDR_RESERVED, &v32, 4);
 	EXPECT_EQ(0, v32);
-	ASSERT_EQ(0, mt_hdr_read(&self->a.d, MIG_HDR_PENDING_BYTES, &v64, 8));
-	ASSERT_EQ(0, mt_hdr_read(&self->a.d, MIG_HDR_DATA_OFFSET, &v64, 8));
+	test_cmd_hdr_read(&self->a.d, MIG_HDR_PENDING_BYTES, &v64, 8);
+	test_cmd_hdr_read(&self->a.d, MIG_HDR_DATA_OFFSET, &v64, 8);
 	EXPECT_EQ(self->a.d.data_offset, v64);
-	ASSERT_EQ(0, mt_hdr_read(&self->a.d, MIG_HDR_DATA_SIZE, &v64, 8));
+	test_cmd_hdr_read(&self->a.d, MIG_HDR_DATA_SIZE, &v64, 8);
 	EXPECT_EQ(0, v64);
 }
 
@@ -298,7 +298,7 @@ static void sweep_reads(struct __test_metadata *_metadata, struct mig_dev *d)
 
 			if (mig_hdr_native(off, w))
 				continue;
-			ret = mt_hdr_read(d, off, buf, w);
+			ret = _test_cmd_hdr_read(d, off, buf, w);
 			if (ret != -EINVAL && !bad++) {
 				first_off = off;
 				first_w = w;
@@ -307,10 +307,10 @@ static void sweep_reads(struct __test_metadata *_metadata, struct mig_dev *d)
 		}
 	}
 	/* Longer and straddling accesses. */
-	EXPECT_EQ(-EINVAL, mt_hdr_read(d, 0, buf, MIG_HDR_SIZE));
-	EXPECT_EQ(-EINVAL, mt_hdr_read(d, 8, buf, 16));
-	EXPECT_EQ(-EINVAL, mt_hdr_read(d, 0, buf, 3));
-	EXPECT_EQ(-EINVAL, mt_hdr_read(d, d->data_offset - 4, buf, 8));
+	test_err_hdr_read(EINVAL, d, 0, buf, MIG_HDR_SIZE);
+	test_err_hdr_read(EINVAL, d, 8, buf, 16);
+	test_err_hdr_read(EINVAL, d, 0, buf, 3);
+	test_err_hdr_read(EINVAL, d, d->data_offset - 4, buf, 8);
 	if (bad)
 		TH_LOG("%" PRIu64 " bad reads, first at offset %" PRIu64
 		       " width %zu: %d", bad, first_off, first_w, first_ret);
@@ -329,8 +329,8 @@ TEST_F_TIMEOUT(mig_one, header_misaligned_reads_in_saving_have_no_effect,
 	struct mt_stream s;
 	uint64_t p0, qoff, qsize;
 
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_STOP));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_SAVING));
+	test_cmd_set_state(&self->a.d, MIG_STATE_STOP);
+	test_cmd_set_state(&self->a.d, MIG_STATE_SAVING);
 	p0 = mt_pending(&self->a.d);
 	ASSERT_GT(p0, 0);
 	sweep_reads(_metadata, &self->a.d);
@@ -341,11 +341,11 @@ TEST_F_TIMEOUT(mig_one, header_misaligned_reads_in_saving_have_no_effect,
 	sweep_reads(_metadata, &self->a.d);
 	EXPECT_EQ(qoff, mt_data_offset(&self->a.d));
 	EXPECT_EQ(qsize, mt_data_size(&self->a.d));
-	EXPECT_EQ(0, mig_buf_sink(&self->stream, self->a.d.section, qsize));
-	ASSERT_EQ(0, mig_save_loop(&self->a.d, MIG_PATH_MMAP, 0, mig_buf_sink,
-				   &self->stream, NULL));
+	EXPECT_OK(mig_buf_sink(&self->stream, self->a.d.section, qsize));
+	ASSERT_OK(mig_save_loop(&self->a.d, MIG_PATH_MMAP, 0, mig_buf_sink,
+				&self->stream, NULL));
 	EXPECT_EQ(p0, self->stream.len);
-	EXPECT_EQ(0, mt_stream_parse(self->stream.data, self->stream.len, &s))
+	EXPECT_OK(mt_stream_parse(self->stream.data, self->stream.len, &s))
 		TH_LOG("stream: %s", s.why);
 	mt_stream_free(&s);
 }
@@ -369,7 +369,7 @@ static void sweep_writes(struct __test_metadata *_metadata, struct mig_dev *d,
 
 			if (mig_hdr_native(off, w))
 				continue;
-			ret = mt_hdr_write(d, off, buf, w);
+			ret = _test_cmd_hdr_write(d, off, buf, w);
 			if (ret != -EINVAL && !bad++) {
 				first_off = off;
 				first_w = w;
@@ -379,16 +379,16 @@ static void sweep_writes(struct __test_metadata *_metadata, struct mig_dev *d,
 				changed++;
 		}
 	}
-	EXPECT_EQ(-EINVAL, mt_hdr_write(d, 0, buf, MIG_HDR_SIZE));
-	EXPECT_EQ(-EINVAL, mt_hdr_write(d, 0, buf, 3));
-	EXPECT_EQ(-EINVAL, mt_hdr_write(d, d->data_offset - 4, buf, 8));
+	test_err_hdr_write(EINVAL, d, 0, buf, MIG_HDR_SIZE);
+	test_err_hdr_write(EINVAL, d, 0, buf, 3);
+	test_err_hdr_write(EINVAL, d, d->data_offset - 4, buf, 8);
 	if (bad)
 		TH_LOG("%" PRIu64 " bad writes, first at offset %" PRIu64
 		       " width %zu: %d", bad, first_off, first_w, first_ret);
 	EXPECT_EQ(0, bad);
 	EXPECT_EQ(0, changed);
 	EXPECT_STATE(d, state);
-	EXPECT_EQ(0, mt_data_size(d));
+	EXPECT_OK(mt_data_size(d));
 }
 
 TEST_F_TIMEOUT(mig_one, header_misaligned_writes_einval_change_nothing, 120)
@@ -401,12 +401,12 @@ TEST_F_TIMEOUT(mig_one, header_misaligned_writes_einval_change_nothing, 120)
 TEST_F_TIMEOUT(mig_one, header_misaligned_writes_in_resuming_keep_session,
 	       180)
 {
-	ASSERT_EQ(0, self_save(&self->a, &self->stream));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_RESUMING));
+	ASSERT_OK(self_save(&self->a, &self->stream));
+	test_cmd_set_state(&self->a.d, MIG_STATE_RESUMING);
 	sweep_writes(_metadata, &self->a.d, MIG_STATE_RESUMING, 0x01);
-	ASSERT_EQ(0, mt_feed(&self->a.d, MIG_PATH_PREAD, self->stream.data,
-			     self->stream.len, MT_CUT_FIXED, 0, NULL));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_RUNNING));
+	test_cmd_feed(&self->a.d, MIG_PATH_PREAD, self->stream.data,
+		      self->stream.len, MT_CUT_FIXED, 0, NULL);
+	test_cmd_set_state(&self->a.d, MIG_STATE_RUNNING);
 	EXPECT_EQ(self->digest, mt_digest(&self->a));
 }
 
@@ -414,14 +414,14 @@ TEST_F(mig_one, reserved_reads_zero_writes_ignored)
 {
 	uint32_t v = 0xdeadbeef;
 
-	ASSERT_EQ(0, mt_hdr_write(&self->a.d, MIG_HDR_RESERVED, &v, 4));
-	ASSERT_EQ(0, mt_hdr_read(&self->a.d, MIG_HDR_RESERVED, &v, 4));
+	test_cmd_hdr_write(&self->a.d, MIG_HDR_RESERVED, &v, 4);
+	test_cmd_hdr_read(&self->a.d, MIG_HDR_RESERVED, &v, 4);
 	EXPECT_EQ(0, v);
 	EXPECT_STATE(&self->a.d, MIG_STATE_RUNNING);
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_RESUMING));
+	test_cmd_set_state(&self->a.d, MIG_STATE_RESUMING);
 	v = 0x12345678;
-	ASSERT_EQ(0, mt_hdr_write(&self->a.d, MIG_HDR_RESERVED, &v, 4));
-	ASSERT_EQ(0, mt_hdr_read(&self->a.d, MIG_HDR_RESERVED, &v, 4));
+	test_cmd_hdr_write(&self->a.d, MIG_HDR_RESERVED, &v, 4);
+	test_cmd_hdr_read(&self->a.d, MIG_HDR_RESERVED, &v, 4);
 	EXPECT_EQ(0, v);
 	EXPECT_STATE(&self->a.d, MIG_STATE_RESUMING);
 }
@@ -430,12 +430,12 @@ TEST_F(mig_one, pending_bytes_write_einval)
 {
 	uint64_t v = 4096, p0;
 
-	EXPECT_EQ(-EINVAL, mt_hdr_write(&self->a.d, MIG_HDR_PENDING_BYTES,
-					&v, 8));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_SAVING));
+	test_err_hdr_write(EINVAL, &self->a.d, MIG_HDR_PENDING_BYTES,
+			   &v, 8);
+	test_cmd_set_state(&self->a.d, MIG_STATE_SAVING);
 	p0 = mt_pending(&self->a.d);
-	EXPECT_EQ(-EINVAL, mt_hdr_write(&self->a.d, MIG_HDR_PENDING_BYTES,
-					&v, 8));
+	test_err_hdr_write(EINVAL, &self->a.d, MIG_HDR_PENDING_BYTES,
+			   &v, 8);
 	EXPECT_EQ(p0, mt_pending(&self->a.d));
 	EXPECT_STATE(&self->a.d, MIG_STATE_SAVING);
 }
@@ -444,11 +444,11 @@ TEST_F(mig_one, data_offset_write_einval)
 {
 	uint64_t v = 0;
 
-	EXPECT_EQ(-EINVAL, mt_hdr_write(&self->a.d, MIG_HDR_DATA_OFFSET,
-					&v, 8));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_RESUMING));
-	EXPECT_EQ(-EINVAL, mt_hdr_write(&self->a.d, MIG_HDR_DATA_OFFSET,
-					&v, 8));
+	test_err_hdr_write(EINVAL, &self->a.d, MIG_HDR_DATA_OFFSET,
+			   &v, 8);
+	test_cmd_set_state(&self->a.d, MIG_STATE_RESUMING);
+	test_err_hdr_write(EINVAL, &self->a.d, MIG_HDR_DATA_OFFSET,
+			   &v, 8);
 	EXPECT_EQ(self->a.d.data_offset, mt_data_offset(&self->a.d));
 	EXPECT_STATE(&self->a.d, MIG_STATE_RESUMING);
 }
@@ -462,20 +462,20 @@ TEST_F(mig_one, data_size_write_outside_resuming_einval)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(states); i++) {
-		ASSERT_EQ(0, mig_set_state(&self->a.d, states[i]));
-		EXPECT_EQ(-EINVAL, mig_set_data_size(&self->a.d, 1));
-		EXPECT_EQ(-EINVAL, mig_set_data_size(&self->a.d, 0));
+		test_cmd_set_state(&self->a.d, states[i]);
+		test_err_set_data_size(EINVAL, &self->a.d, 1);
+		test_err_set_data_size(EINVAL, &self->a.d, 0);
 		EXPECT_STATE(&self->a.d, states[i]);
 	}
 	/* With a chunk queued in SAVING, nothing about it changes. */
 	ASSERT_NE(0, mt_pending(&self->a.d));
 	ASSERT_EQ(self->a.d.data_offset, mt_data_offset(&self->a.d));
 	qsize = mt_data_size(&self->a.d);
-	EXPECT_EQ(-EINVAL, mig_set_data_size(&self->a.d, 16));
+	test_err_set_data_size(EINVAL, &self->a.d, 16);
 	EXPECT_EQ(qsize, mt_data_size(&self->a.d));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_RUNNING));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_PRECOPY));
-	EXPECT_EQ(-EINVAL, mig_set_data_size(&self->a.d, 1));
+	test_cmd_set_state(&self->a.d, MIG_STATE_RUNNING);
+	test_cmd_set_state(&self->a.d, MIG_STATE_PRECOPY);
+	test_err_set_data_size(EINVAL, &self->a.d, 1);
 	EXPECT_STATE(&self->a.d, MIG_STATE_PRECOPY);
 }
 
@@ -490,8 +490,8 @@ TEST_F(mig_one, device_state_bits_3_to_31_einval)
 
 	for (b = 3; b < 32; b++) {
 		for (i = 0; i < ARRAY_SIZE(states); i++) {
-			EXPECT_EQ(-EINVAL, mig_set_state(&self->a.d,
-							 states[i] | 1U << b))
+			test_err_set_state(EINVAL, &self->a.d,
+					   states[i] | 1U << b)
 				TH_LOG("state %#x bit %u", states[i], b);
 			EXPECT_STATE(&self->a.d, MIG_STATE_RUNNING);
 		}
@@ -517,8 +517,8 @@ static void save_rest(struct __test_metadata *_metadata, struct mig_dev *d,
 		ASSERT_GT(size, 0);
 		ASSERT_GE(off, d->data_offset);
 		ASSERT_LE(off - d->data_offset + size, d->section_size);
-		ASSERT_EQ(0, mig_buf_sink(out, (uint8_t *)d->section +
-					  (off - d->data_offset), size));
+		ASSERT_OK(mig_buf_sink(out, (uint8_t *)d->section +
+				       (off - d->data_offset), size));
 		next = mt_pending(d);
 		ASSERT_LE(next, pending);
 		if (check_exact)
@@ -532,7 +532,7 @@ TEST_F(mig_one, saving_pending_read_without_chunk_has_no_effect)
 	uint64_t p0;
 	int i;
 
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_SAVING));
+	test_cmd_set_state(&self->a.d, MIG_STATE_SAVING);
 	p0 = mt_pending(&self->a.d);
 	ASSERT_GT(p0, 0);
 	for (i = 0; i < 8; i++)
@@ -546,7 +546,7 @@ TEST_F(mig_one, precopy_pending_read_without_chunk_has_no_effect)
 	uint64_t p0;
 	int i;
 
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_PRECOPY));
+	test_cmd_set_state(&self->a.d, MIG_STATE_PRECOPY);
 	p0 = mt_pending(&self->a.d);
 	ASSERT_GT(p0, 0);
 	for (i = 0; i < 8; i++)
@@ -560,8 +560,8 @@ TEST_F(mig_one, data_offset_and_data_size_reads_idempotent_until_retired)
 	uint8_t *copy;
 	int i;
 
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_STOP));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_SAVING));
+	test_cmd_set_state(&self->a.d, MIG_STATE_STOP);
+	test_cmd_set_state(&self->a.d, MIG_STATE_SAVING);
 	p0 = mt_pending(&self->a.d);
 	ASSERT_GT(p0, 0);
 	off = mt_data_offset(&self->a.d);
@@ -576,11 +576,11 @@ TEST_F(mig_one, data_offset_and_data_size_reads_idempotent_until_retired)
 		EXPECT_EQ(size, mt_data_size(&self->a.d));
 	}
 	EXPECT_EQ(0, memcmp(copy, self->a.d.section, size));
-	ASSERT_EQ(0, mig_buf_sink(&self->stream, copy, size));
+	ASSERT_OK(mig_buf_sink(&self->stream, copy, size));
 	free(copy);
 	save_rest(_metadata, &self->a.d, &self->stream, false);
 	EXPECT_EQ(p0, self->stream.len);
-	EXPECT_EQ(0, mt_stream_parse(self->stream.data, self->stream.len, &s))
+	EXPECT_OK(mt_stream_parse(self->stream.data, self->stream.len, &s))
 		TH_LOG("stream: %s", s.why);
 	mt_stream_free(&s);
 }
@@ -589,31 +589,31 @@ TEST_F(mig_one, saving_pending_falls_to_zero_and_sums_to_first_value)
 {
 	uint64_t p0;
 
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_STOP));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_SAVING));
+	test_cmd_set_state(&self->a.d, MIG_STATE_STOP);
+	test_cmd_set_state(&self->a.d, MIG_STATE_SAVING);
 	p0 = mt_pending(&self->a.d);
 	ASSERT_GT(p0, 0);
 	save_rest(_metadata, &self->a.d, &self->stream, false);
 	EXPECT_EQ(p0, self->stream.len);
-	EXPECT_EQ(0, mt_pending(&self->a.d));
+	EXPECT_OK(mt_pending(&self->a.d));
 }
 
 TEST_F(mig_one, saving_pending_drops_by_each_chunk_size)
 {
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_STOP));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_SAVING));
+	test_cmd_set_state(&self->a.d, MIG_STATE_STOP);
+	test_cmd_set_state(&self->a.d, MIG_STATE_SAVING);
 	save_rest(_metadata, &self->a.d, &self->stream, true);
 }
 
 TEST_F(mig_one, pending_zero_means_data_size_zero)
 {
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_SAVING));
+	test_cmd_set_state(&self->a.d, MIG_STATE_SAVING);
 	save_rest(_metadata, &self->a.d, &self->stream, false);
-	ASSERT_EQ(0, mt_pending(&self->a.d));
+	ASSERT_OK(mt_pending(&self->a.d));
 	EXPECT_EQ(self->a.d.data_offset, mt_data_offset(&self->a.d));
-	EXPECT_EQ(0, mt_data_size(&self->a.d));
-	EXPECT_EQ(0, mt_pending(&self->a.d));
-	EXPECT_EQ(0, mt_data_size(&self->a.d));
+	EXPECT_OK(mt_data_size(&self->a.d));
+	EXPECT_OK(mt_pending(&self->a.d));
+	EXPECT_OK(mt_data_size(&self->a.d));
 	EXPECT_STATE(&self->a.d, MIG_STATE_SAVING);
 }
 
@@ -625,8 +625,8 @@ TEST_F_TIMEOUT(mig_one, saving_stream_follows_the_format, 120)
 	size_t off;
 	uint32_t i;
 
-	ASSERT_EQ(0, mt_save(&self->a.d, MIG_PATH_MMAP, &self->stream));
-	ASSERT_EQ(0, mt_stream_parse(self->stream.data, self->stream.len, &s))
+	test_cmd_save(&self->a.d, MIG_PATH_MMAP, &self->stream);
+	ASSERT_OK(mt_stream_parse(self->stream.data, self->stream.len, &s))
 		TH_LOG("stream: %s", s.why);
 	EXPECT_EQ(variant->stream_type, s.device_type);
 	EXPECT_EQ(self->a.mem_size, s.mem_size);
@@ -641,8 +641,8 @@ TEST_F_TIMEOUT(mig_one, saving_stream_follows_the_format, 120)
 	/* Page data is what BAR2 holds. */
 	mem = malloc(self->a.mem_size);
 	ASSERT_NE(NULL, mem);
-	ASSERT_EQ(0, mig_region_pread(&self->a.d, MT_BAR2, mem,
-				      self->a.mem_size, 0));
+	ASSERT_OK(mig_region_pread(&self->a.d, MT_BAR2, mem,
+				   self->a.mem_size, 0));
 	for (off = MT_HDR_LEN; off < s.off_config;) {
 		const struct mig_rec_header *r = (void *)(self->stream.data + off);
 		const struct mig_rec_pages *rp = (void *)(r + 1);
@@ -669,24 +669,24 @@ static void noop_write_keeps_save(struct __test_metadata *_metadata,
 	struct mt_stream s;
 	int64_t n;
 
-	ASSERT_EQ(0, mig_set_state(&in->d, state));
+	test_cmd_set_state(&in->d, state);
 	p0 = mt_pending(&in->d);
 	ASSERT_GT(p0, 0);
 	n = mig_save_chunk(&in->d, MIG_PATH_MMAP, mig_buf_sink, out);
 	ASSERT_GT(n, 0);
 	p1 = mt_pending(&in->d);
 	ASSERT_LT(p1, p0);
-	ASSERT_EQ(0, mig_set_state(&in->d, state));
+	test_cmd_set_state(&in->d, state);
 	EXPECT_STATE(&in->d, state);
 	EXPECT_EQ(p1, mt_pending(&in->d));
 	n = mig_save_chunk(&in->d, MIG_PATH_MMAP, mig_buf_sink, out);
 	ASSERT_GT(n, 0);
-	ASSERT_EQ(0, mig_set_state(&in->d, state));
+	test_cmd_set_state(&in->d, state);
 	EXPECT_GT(p1, mt_pending(&in->d));
 	if (state == MIG_STATE_PRECOPY)
-		ASSERT_EQ(0, mig_set_state(&in->d, MIG_STATE_SAVING));
+		test_cmd_set_state(&in->d, MIG_STATE_SAVING);
 	save_rest(_metadata, &in->d, out, false);
-	ASSERT_EQ(0, mt_stream_parse(out->data, out->len, &s))
+	ASSERT_OK(mt_stream_parse(out->data, out->len, &s))
 		TH_LOG("stream: %s", s.why);
 	/* One header, every page once: the save was never restarted. */
 	EXPECT_EQ(in->npages, s.pages);
@@ -696,7 +696,7 @@ static void noop_write_keeps_save(struct __test_metadata *_metadata,
 
 TEST_F(mig_one, noop_saving_write_does_not_restart_save)
 {
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_STOP));
+	test_cmd_set_state(&self->a.d, MIG_STATE_STOP);
 	noop_write_keeps_save(_metadata, &self->a, &self->stream,
 			      MIG_STATE_SAVING);
 }
@@ -713,17 +713,17 @@ TEST_F(mig_one, precopy_to_saving_keeps_session)
 	uint64_t p;
 	int i;
 
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_PRECOPY));
+	test_cmd_set_state(&self->a.d, MIG_STATE_PRECOPY);
 	for (i = 0; i < 2; i++)
 		ASSERT_LT(0, mig_save_chunk(&self->a.d, MIG_PATH_PREAD,
 					    mig_buf_sink, &self->stream));
 	p = mt_pending(&self->a.d);
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_SAVING));
+	test_cmd_set_state(&self->a.d, MIG_STATE_SAVING);
 	/* What was sent stays sent: at most the tail records are added. */
 	EXPECT_LE(p, mt_pending(&self->a.d));
 	EXPECT_GT(p + 4096 + MIG_MDEV_CONFIG_SIZE, mt_pending(&self->a.d));
 	save_rest(_metadata, &self->a.d, &self->stream, false);
-	ASSERT_EQ(0, mt_stream_parse(self->stream.data, self->stream.len, &s))
+	ASSERT_OK(mt_stream_parse(self->stream.data, self->stream.len, &s))
 		TH_LOG("stream: %s", s.why);
 	EXPECT_EQ(self->a.npages, s.pages);
 	EXPECT_EQ(self->digest, s.digest);
@@ -738,17 +738,17 @@ TEST_F(mig_one, cancel_keeps_device_state_and_next_save_starts_over)
 
 	for (i = 0; i < ARRAY_SIZE(cancel); i++) {
 		mig_buf_free(&self->stream);
-		ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_PRECOPY));
+		test_cmd_set_state(&self->a.d, MIG_STATE_PRECOPY);
 		ASSERT_LT(0, mig_save_chunk(&self->a.d, MIG_PATH_MMAP,
 					    mig_buf_sink, &self->stream));
-		ASSERT_EQ(0, mig_set_state(&self->a.d, cancel[i]));
+		test_cmd_set_state(&self->a.d, cancel[i]);
 		EXPECT_EQ(self->digest, mt_digest(&self->a));
-		EXPECT_EQ(0, mt_data_size(&self->a.d));
+		EXPECT_OK(mt_data_size(&self->a.d));
 	}
 	/* The next save is a new session: header first, every page. */
 	mig_buf_free(&self->stream);
-	ASSERT_EQ(0, mt_save(&self->a.d, MIG_PATH_MMAP, &self->stream));
-	ASSERT_EQ(0, mt_stream_parse(self->stream.data, self->stream.len, &s))
+	test_cmd_save(&self->a.d, MIG_PATH_MMAP, &self->stream);
+	ASSERT_OK(mt_stream_parse(self->stream.data, self->stream.len, &s))
 		TH_LOG("stream: %s", s.why);
 	EXPECT_EQ(self->a.npages, s.pages);
 	EXPECT_EQ(self->digest, s.digest);
@@ -759,26 +759,26 @@ TEST_F(mig_one, saving_stops_the_engine_precopy_does_not)
 {
 	uint64_t c0, c1, d0;
 
-	ASSERT_EQ(0, mt_set_rate(&self->a, 2000));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_PRECOPY));
+	test_cmd_engine_rate(self->a.uuid, 2000);
+	test_cmd_set_state(&self->a.d, MIG_STATE_PRECOPY);
 	c0 = mt_engine_count(&self->a);
 	usleep(200000);
 	c1 = mt_engine_count(&self->a);
 	EXPECT_LT(c0, c1);
 	/* In PRECOPY the engine dirties pages: pending grows again. */
-	ASSERT_EQ(0, mig_save_loop(&self->a.d, MIG_PATH_MMAP,
-				   2 * self->a.mem_size / self->a.d.section_size
-				   + 16, mig_buf_sink, &self->stream, NULL));
+	ASSERT_OK(mig_save_loop(&self->a.d, MIG_PATH_MMAP,
+				2 * self->a.mem_size / self->a.d.section_size
+				+ 16, mig_buf_sink, &self->stream, NULL));
 	usleep(100000);
 	EXPECT_LT(0, mt_pending(&self->a.d));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_SAVING));
+	test_cmd_set_state(&self->a.d, MIG_STATE_SAVING);
 	c0 = mt_engine_count(&self->a);
 	d0 = mt_digest(&self->a);
 	usleep(200000);
 	EXPECT_EQ(c0, mt_engine_count(&self->a));
 	EXPECT_EQ(d0, mt_digest(&self->a));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_RUNNING));
-	ASSERT_EQ(0, mt_set_rate(&self->a, 0));
+	test_cmd_set_state(&self->a.d, MIG_STATE_RUNNING);
+	test_cmd_engine_rate(self->a.uuid, 0);
 }
 
 /* ---------------------------------------------------------------- */
@@ -793,13 +793,13 @@ TEST_F(mig_one, mmap_and_pread_give_the_same_chunk)
 
 	buf = malloc(d->section_size);
 	ASSERT_NE(NULL, buf);
-	ASSERT_EQ(0, mig_set_state(d, MIG_STATE_STOP));
-	ASSERT_EQ(0, mig_set_state(d, MIG_STATE_SAVING));
+	test_cmd_set_state(d, MIG_STATE_STOP);
+	test_cmd_set_state(d, MIG_STATE_SAVING);
 	while (mt_pending(d)) {
 		uint64_t off = mt_data_offset(d), size = mt_data_size(d);
 
 		ASSERT_GT(size, 0);
-		ASSERT_EQ(0, mig_region_pread(d, d->mig_index, buf, size, off));
+		ASSERT_OK(mig_region_pread(d, d->mig_index, buf, size, off));
 		ASSERT_EQ(0, memcmp(buf, (uint8_t *)d->section +
 				    (off - d->data_offset), size))
 			TH_LOG("chunk %" PRIu64 " differs", chunks);
@@ -879,9 +879,9 @@ TEST_F(mig_one, error_rejects_every_state_write)
 {
 	uint32_t v;
 
-	ASSERT_EQ(0, reach_error(&self->a, variant->stream_type));
+	ASSERT_OK(reach_error(&self->a, variant->stream_type));
 	for (v = 0; v < MIG_STATE_NR; v++) {
-		EXPECT_EQ(-EINVAL, mig_set_state(&self->a.d, v))
+		test_err_set_state(EINVAL, &self->a.d, v)
 			TH_LOG("write %u", v);
 		EXPECT_STATE(&self->a.d, MIG_STATE_ERROR);
 	}
@@ -889,24 +889,24 @@ TEST_F(mig_one, error_rejects_every_state_write)
 
 TEST_F(mig_one, error_rejects_data_size_write)
 {
-	ASSERT_EQ(0, reach_error(&self->a, variant->stream_type));
-	EXPECT_EQ(-EINVAL, mig_set_data_size(&self->a.d, 1));
-	EXPECT_EQ(-EINVAL, mig_set_data_size(&self->a.d,
-					     self->a.d.section_size));
-	EXPECT_EQ(-EINVAL, mig_set_data_size(&self->a.d, 0));
+	ASSERT_OK(reach_error(&self->a, variant->stream_type));
+	test_err_set_data_size(EINVAL, &self->a.d, 1);
+	test_err_set_data_size(EINVAL, &self->a.d,
+			       self->a.d.section_size);
+	test_err_set_data_size(EINVAL, &self->a.d, 0);
 	EXPECT_STATE(&self->a.d, MIG_STATE_ERROR);
 }
 
 TEST_F_TIMEOUT(mig_one, reset_leaves_error_and_device_works, 120)
 {
-	ASSERT_EQ(0, reach_error(&self->a, variant->stream_type));
-	ASSERT_EQ(0, mig_device_reset(&self->a.d));
+	ASSERT_OK(reach_error(&self->a, variant->stream_type));
+	test_cmd_device_reset(&self->a.d);
 	ASSERT_STATE(&self->a.d, MIG_STATE_RUNNING);
-	ASSERT_EQ(0, mt_fill(&self->a, 5));
+	test_cmd_fill(&self->a, 5);
 	self->digest = mt_digest(&self->a);
-	ASSERT_EQ(0, self_save(&self->a, &self->stream));
-	ASSERT_EQ(0, mt_resume(&self->a.d, self->stream.data, self->stream.len,
-			       MIG_STATE_RUNNING));
+	ASSERT_OK(self_save(&self->a, &self->stream));
+	test_cmd_resume(&self->a.d, self->stream.data, self->stream.len,
+			MIG_STATE_RUNNING);
 	EXPECT_EQ(self->digest, mt_digest(&self->a));
 }
 
@@ -916,19 +916,19 @@ TEST_F(mig_one, reset_gives_power_on_state_of_a_new_instance)
 	uint64_t want;
 	uint8_t page[MIG_PAGE_SIZE], zero[MIG_PAGE_SIZE] = { 0 };
 
-	ASSERT_EQ(0, mt_inst_new(&fresh, variant->type));
+	ASSERT_OK(mt_inst_new(&fresh, variant->type));
 	want = mt_digest(&fresh);
 	mt_inst_del(&fresh);
-	ASSERT_EQ(0, mt_set_rate(&self->a, 100));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_PRECOPY));
+	test_cmd_engine_rate(self->a.uuid, 100);
+	test_cmd_set_state(&self->a.d, MIG_STATE_PRECOPY);
 	ASSERT_NE(0, mt_pending(&self->a.d));
-	ASSERT_EQ(0, mig_device_reset(&self->a.d));
+	test_cmd_device_reset(&self->a.d);
 	EXPECT_STATE(&self->a.d, MIG_STATE_RUNNING);
 	EXPECT_EQ(want, mt_digest(&self->a));
-	ASSERT_EQ(0, mig_region_pread(&self->a.d, MT_BAR2, page, sizeof(page),
-				      MIG_PAGE_SIZE));
+	ASSERT_OK(mig_region_pread(&self->a.d, MT_BAR2, page, sizeof(page),
+				   MIG_PAGE_SIZE));
 	EXPECT_EQ(0, memcmp(page, zero, sizeof(page)));
-	EXPECT_EQ(0, mt_pending(&self->a.d));
+	EXPECT_OK(mt_pending(&self->a.d));
 }
 
 TEST_F(mig_one, resuming_takes_config_and_bar0_accesses)
@@ -937,22 +937,22 @@ TEST_F(mig_one, resuming_takes_config_and_bar0_accesses)
 	uint32_t id;
 	size_t half;
 
-	ASSERT_EQ(0, self_save(&self->a, &self->stream));
+	ASSERT_OK(self_save(&self->a, &self->stream));
 	half = self->stream.len / 2;
-	ASSERT_EQ(0, mig_device_reset(&self->a.d));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_RESUMING));
-	ASSERT_EQ(0, mt_feed(&self->a.d, MIG_PATH_MMAP, self->stream.data, half,
-			     MT_CUT_FIXED, 0, NULL));
-	ASSERT_EQ(0, mig_region_pread(&self->a.d, MT_CONFIG, &cmd, 2, 4));
+	test_cmd_device_reset(&self->a.d);
+	test_cmd_set_state(&self->a.d, MIG_STATE_RESUMING);
+	test_cmd_feed(&self->a.d, MIG_PATH_MMAP, self->stream.data, half,
+		      MT_CUT_FIXED, 0, NULL);
+	ASSERT_OK(mig_region_pread(&self->a.d, MT_CONFIG, &cmd, 2, 4));
 	cmd |= 0x6;	/* memory space, bus master */
-	ASSERT_EQ(0, mig_region_pwrite(&self->a.d, MT_CONFIG, &cmd, 2, 4));
-	ASSERT_EQ(0, mt_bar0_read(&self->a.d, MIG_REG_ID, &id));
+	ASSERT_OK(mig_region_pwrite(&self->a.d, MT_CONFIG, &cmd, 2, 4));
+	test_cmd_bar0_read(&self->a.d, MIG_REG_ID, &id);
 	EXPECT_EQ(MIG_REG_ID_VALUE, id);
-	ASSERT_EQ(0, mt_bar0_write(&self->a.d, MIG_REG_SCRATCH0, 0xabcd));
+	test_cmd_bar0_write(&self->a.d, MIG_REG_SCRATCH0, 0xabcd);
 	EXPECT_STATE(&self->a.d, MIG_STATE_RESUMING);
-	ASSERT_EQ(0, mt_feed(&self->a.d, MIG_PATH_MMAP, self->stream.data + half,
-			     self->stream.len - half, MT_CUT_FIXED, 0, NULL));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_RUNNING));
+	test_cmd_feed(&self->a.d, MIG_PATH_MMAP, self->stream.data + half,
+		      self->stream.len - half, MT_CUT_FIXED, 0, NULL);
+	test_cmd_set_state(&self->a.d, MIG_STATE_RUNNING);
 	EXPECT_EQ(self->digest, mt_digest(&self->a));
 }
 
@@ -962,15 +962,15 @@ static void close_reopen(struct __test_metadata *_metadata, struct mt_inst *in)
 	uint64_t digest = mt_digest(in);
 
 	mt_inst_close(in);
-	ASSERT_EQ(0, mt_inst_open(in));
+	ASSERT_OK(mt_inst_open(in));
 	EXPECT_STATE(&in->d, MIG_STATE_RUNNING);
 	EXPECT_EQ(digest, mt_digest(in));
-	EXPECT_EQ(0, mt_data_size(&in->d));
+	EXPECT_OK(mt_data_size(&in->d));
 }
 
 TEST_F(mig_one, close_in_precopy_reopens_running_intact)
 {
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_PRECOPY));
+	test_cmd_set_state(&self->a.d, MIG_STATE_PRECOPY);
 	ASSERT_LT(0, mig_save_chunk(&self->a.d, MIG_PATH_MMAP, mig_buf_sink,
 				    &self->stream));
 	close_reopen(_metadata, &self->a);
@@ -979,8 +979,8 @@ TEST_F(mig_one, close_in_precopy_reopens_running_intact)
 
 TEST_F(mig_one, close_in_saving_reopens_running_intact)
 {
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_STOP));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_SAVING));
+	test_cmd_set_state(&self->a.d, MIG_STATE_STOP);
+	test_cmd_set_state(&self->a.d, MIG_STATE_SAVING);
 	ASSERT_LT(0, mig_save_chunk(&self->a.d, MIG_PATH_MMAP, mig_buf_sink,
 				    &self->stream));
 	close_reopen(_metadata, &self->a);
@@ -989,27 +989,27 @@ TEST_F(mig_one, close_in_saving_reopens_running_intact)
 
 TEST_F(mig_one, close_in_stop_reopens_running_intact)
 {
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_STOP));
+	test_cmd_set_state(&self->a.d, MIG_STATE_STOP);
 	close_reopen(_metadata, &self->a);
 	EXPECT_EQ(self->digest, mt_digest(&self->a));
 }
 
 TEST_F(mig_one, close_in_resuming_reopens_running_intact)
 {
-	ASSERT_EQ(0, self_save(&self->a, &self->stream));
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_RESUMING));
-	ASSERT_EQ(0, mt_feed(&self->a.d, MIG_PATH_PREAD, self->stream.data,
-			     self->stream.len / 2, MT_CUT_FIXED, 0, NULL));
+	ASSERT_OK(self_save(&self->a, &self->stream));
+	test_cmd_set_state(&self->a.d, MIG_STATE_RESUMING);
+	test_cmd_feed(&self->a.d, MIG_PATH_PREAD, self->stream.data,
+		      self->stream.len / 2, MT_CUT_FIXED, 0, NULL);
 	close_reopen(_metadata, &self->a);
 	/* A new resume session then completes. */
-	ASSERT_EQ(0, mt_resume(&self->a.d, self->stream.data, self->stream.len,
-			       MIG_STATE_RUNNING));
+	test_cmd_resume(&self->a.d, self->stream.data, self->stream.len,
+			MIG_STATE_RUNNING);
 	EXPECT_EQ(self->digest, mt_digest(&self->a));
 }
 
 TEST_F(mig_one, close_in_error_reopens_running)
 {
-	ASSERT_EQ(0, reach_error(&self->a, variant->stream_type));
+	ASSERT_OK(reach_error(&self->a, variant->stream_type));
 	close_reopen(_metadata, &self->a);
 }
 
@@ -1090,37 +1090,37 @@ FIXTURE_SETUP(mig_matrix)
 {
 	struct mig_dev *d;
 
-	MIG_SKIP_IF_NO_MODULE();
-	ASSERT_EQ(0, inst_setup(&self->a, "small", 3));
+	MT_SKIP_IF_NO_MODULE();
+	ASSERT_OK(inst_setup(&self->a, "small", 3));
 	d = &self->a.d;
 	switch (variant->from) {
 	case FROM_STOP:
-		ASSERT_EQ(0, mig_set_state(d, MIG_STATE_STOP));
+		test_cmd_set_state(d, MIG_STATE_STOP);
 		break;
 	case FROM_RUNNING:
 		break;
 	case FROM_SAVING:
-		ASSERT_EQ(0, mig_set_state(d, MIG_STATE_STOP));
-		ASSERT_EQ(0, mig_set_state(d, MIG_STATE_SAVING));
+		test_cmd_set_state(d, MIG_STATE_STOP);
+		test_cmd_set_state(d, MIG_STATE_SAVING);
 		ASSERT_LT(0, mig_save_chunk(d, MIG_PATH_MMAP, mig_buf_sink,
 					    &self->stream));
 		break;
 	case FROM_PRECOPY:
-		ASSERT_EQ(0, mig_set_state(d, MIG_STATE_PRECOPY));
+		test_cmd_set_state(d, MIG_STATE_PRECOPY);
 		ASSERT_LT(0, mig_save_chunk(d, MIG_PATH_MMAP, mig_buf_sink,
 					    &self->stream));
 		break;
 	case FROM_RESUMING:
-		ASSERT_EQ(0, mig_set_state(d, MIG_STATE_RESUMING));
+		test_cmd_set_state(d, MIG_STATE_RESUMING);
 		break;
 	case FROM_RESUMED:
-		ASSERT_EQ(0, self_save(&self->a, &self->stream));
-		ASSERT_EQ(0, mig_set_state(d, MIG_STATE_RESUMING));
-		ASSERT_EQ(0, mt_feed(d, MIG_PATH_MMAP, self->stream.data,
-				     self->stream.len, MT_CUT_FIXED, 0, NULL));
+		ASSERT_OK(self_save(&self->a, &self->stream));
+		test_cmd_set_state(d, MIG_STATE_RESUMING);
+		test_cmd_feed(d, MIG_PATH_MMAP, self->stream.data,
+			      self->stream.len, MT_CUT_FIXED, 0, NULL);
 		break;
 	case FROM_ERROR:
-		ASSERT_EQ(0, reach_error(&self->a, MIG_TYPE_SMALL));
+		ASSERT_OK(reach_error(&self->a, MIG_TYPE_SMALL));
 		break;
 	}
 	ASSERT_STATE(d, variant->state);
@@ -1141,7 +1141,7 @@ static void check_arc(struct __test_metadata *_metadata,
 	uint32_t raw;
 
 	EXPECT_EQ(want, mig_set_state(d, to));
-	ASSERT_EQ(0, mt_hdr_read(d, MIG_HDR_DEVICE_STATE, &raw, 4));
+	test_cmd_hdr_read(d, MIG_HDR_DEVICE_STATE, &raw, 4);
 	EXPECT_EQ(0, raw & ~MIG_STATE_BITS);
 	EXPECT_EQ(want ? variant->state : to, raw);
 
@@ -1195,22 +1195,22 @@ TEST_F(mig_matrix, write_with_bits_3_to_31_einval)
 	unsigned int b;
 
 	for (b = 3; b < 32; b++) {
-		EXPECT_EQ(-EINVAL, mig_set_state(&self->a.d,
-						 MIG_STATE_RUNNING | 1U << b));
-		EXPECT_EQ(-EINVAL, mig_set_state(&self->a.d,
-						 variant->state | 1U << b));
+		test_err_set_state(EINVAL, &self->a.d,
+				   MIG_STATE_RUNNING | 1U << b);
+		test_err_set_state(EINVAL, &self->a.d,
+				   variant->state | 1U << b);
 		EXPECT_STATE(&self->a.d, variant->state);
 	}
 }
 
 TEST_F(mig_matrix, reset_returns_running)
 {
-	ASSERT_EQ(0, mig_device_reset(&self->a.d));
+	test_cmd_device_reset(&self->a.d);
 	EXPECT_STATE(&self->a.d, MIG_STATE_RUNNING);
-	EXPECT_EQ(0, mt_data_size(&self->a.d));
+	EXPECT_OK(mt_data_size(&self->a.d));
 	/* Any session is gone: a new save starts from its header. */
 	mig_buf_free(&self->stream);
-	ASSERT_EQ(0, mig_set_state(&self->a.d, MIG_STATE_SAVING));
+	test_cmd_set_state(&self->a.d, MIG_STATE_SAVING);
 	ASSERT_LT(0, mig_save_chunk(&self->a.d, MIG_PATH_MMAP, mig_buf_sink,
 				    &self->stream));
 	ASSERT_LE(MT_HDR_LEN, self->stream.len);
@@ -1247,10 +1247,10 @@ FIXTURE_VARIANT_ADD(mig_pair, large) {
 
 FIXTURE_SETUP(mig_pair)
 {
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 	mt_inst_init(&self->dst);
 	mt_inst_init(&self->other);
-	ASSERT_EQ(0, inst_setup(&self->src, variant->type, 7));
+	ASSERT_OK(inst_setup(&self->src, variant->type, 7));
 	if (inst_setup(&self->dst, variant->type, 99))
 		mt_inst_del(&self->src);
 	ASSERT_TRUE(self->dst.created);
@@ -1271,9 +1271,9 @@ FIXTURE_TEARDOWN(mig_pair)
 static void pair_save(struct __test_metadata *_metadata,
 		      FIXTURE_DATA(mig_pair) *self)
 {
-	ASSERT_EQ(0, mt_save(&self->src.d, MIG_PATH_PREAD, &self->stream));
-	ASSERT_EQ(0, mt_stream_parse(self->stream.data, self->stream.len,
-				     &self->parsed))
+	test_cmd_save(&self->src.d, MIG_PATH_PREAD, &self->stream);
+	ASSERT_OK(mt_stream_parse(self->stream.data, self->stream.len,
+				  &self->parsed))
 		TH_LOG("stream: %s", self->parsed.why);
 	ASSERT_EQ(self->digest, self->parsed.digest);
 }
@@ -1291,10 +1291,10 @@ static void pair_resume_cut(struct __test_metadata *_metadata,
 			    enum mt_cut cut, uint64_t arg)
 {
 	pair_save(_metadata, self);
-	ASSERT_EQ(0, mig_set_state(&self->dst.d, MIG_STATE_RESUMING));
-	ASSERT_EQ(0, mt_feed(&self->dst.d, path, self->stream.data,
-			     self->stream.len, cut, arg, NULL));
-	ASSERT_EQ(0, mig_set_state(&self->dst.d, MIG_STATE_RUNNING));
+	test_cmd_set_state(&self->dst.d, MIG_STATE_RESUMING);
+	test_cmd_feed(&self->dst.d, path, self->stream.data,
+		      self->stream.len, cut, arg, NULL);
+	test_cmd_set_state(&self->dst.d, MIG_STATE_RUNNING);
 	pair_check(_metadata, self);
 }
 
@@ -1311,11 +1311,11 @@ TEST_F_TIMEOUT(mig_pair, resume_mmap_gives_equal_digest, 120)
 TEST_F_TIMEOUT(mig_pair, resume_libmig_split_writes_gives_equal_digest, 120)
 {
 	pair_save(_metadata, self);
-	ASSERT_EQ(0, mig_set_state(&self->dst.d, MIG_STATE_RESUMING));
-	ASSERT_EQ(0, mig_resume_write(&self->dst.d, MIG_PATH_MMAP,
-				      self->stream.data, self->stream.len,
-				      8191));
-	ASSERT_EQ(0, mig_set_state(&self->dst.d, MIG_STATE_RUNNING));
+	test_cmd_set_state(&self->dst.d, MIG_STATE_RESUMING);
+	ASSERT_OK(mig_resume_write(&self->dst.d, MIG_PATH_MMAP,
+				   self->stream.data, self->stream.len,
+				   8191));
+	test_cmd_set_state(&self->dst.d, MIG_STATE_RUNNING);
 	pair_check(_metadata, self);
 }
 
@@ -1350,16 +1350,16 @@ static void section_resume(struct __test_metadata *_metadata,
 {
 	char buf[64];
 
-	ASSERT_EQ(0, mt_inst_new_section(&self->other, variant->type, pages));
-	ASSERT_EQ(0, mig_attr_read(self->other.uuid, "section_size", buf,
-				   sizeof(buf)));
+	ASSERT_OK(mt_inst_new_section(&self->other, variant->type, pages));
+	ASSERT_OK(mig_attr_read(self->other.uuid, "section_size", buf,
+				sizeof(buf)));
 	ASSERT_EQ((uint64_t)pages * MIG_PAGE_SIZE, strtoull(buf, NULL, 0));
 	ASSERT_EQ((uint64_t)pages * MIG_PAGE_SIZE, self->other.d.section_size);
 	pair_save(_metadata, self);
-	ASSERT_EQ(0, mig_set_state(&self->other.d, MIG_STATE_RESUMING));
-	ASSERT_EQ(0, mig_resume_write(&self->other.d, MIG_PATH_MMAP,
-				      self->stream.data, self->stream.len, 0));
-	ASSERT_EQ(0, mig_set_state(&self->other.d, MIG_STATE_RUNNING));
+	test_cmd_set_state(&self->other.d, MIG_STATE_RESUMING);
+	ASSERT_OK(mig_resume_write(&self->other.d, MIG_PATH_MMAP,
+				   self->stream.data, self->stream.len, 0));
+	test_cmd_set_state(&self->other.d, MIG_STATE_RUNNING);
 	EXPECT_EQ(self->digest, mt_digest(&self->other));
 	EXPECT_EQ(self->digest, mt_digest(&self->src));
 }
@@ -1378,12 +1378,12 @@ TEST_F_TIMEOUT(mig_pair, save_from_one_page_section_resumes, 180)
 {
 	struct mig_buf small = { 0 };
 
-	ASSERT_EQ(0, mt_inst_new_section(&self->other, variant->type, 1));
-	ASSERT_EQ(0, mt_fill(&self->other, 7));
+	ASSERT_OK(mt_inst_new_section(&self->other, variant->type, 1));
+	test_cmd_fill(&self->other, 7);
 	ASSERT_EQ(self->digest, mt_digest(&self->other));
-	ASSERT_EQ(0, mt_save(&self->other.d, MIG_PATH_MMAP, &small));
-	ASSERT_EQ(0, mt_resume(&self->dst.d, small.data, small.len,
-			       MIG_STATE_RUNNING));
+	test_cmd_save(&self->other.d, MIG_PATH_MMAP, &small);
+	test_cmd_resume(&self->dst.d, small.data, small.len,
+			MIG_STATE_RUNNING);
 	mig_buf_free(&small);
 	EXPECT_EQ(self->digest, mt_digest(&self->dst));
 }
@@ -1391,9 +1391,9 @@ TEST_F_TIMEOUT(mig_pair, save_from_one_page_section_resumes, 180)
 TEST_F_TIMEOUT(mig_pair, resume_after_destination_reset, 120)
 {
 	pair_save(_metadata, self);
-	ASSERT_EQ(0, mig_device_reset(&self->dst.d));
-	ASSERT_EQ(0, mt_resume(&self->dst.d, self->stream.data,
-			       self->stream.len, MIG_STATE_RUNNING));
+	test_cmd_device_reset(&self->dst.d);
+	test_cmd_resume(&self->dst.d, self->stream.data,
+			self->stream.len, MIG_STATE_RUNNING);
 	pair_check(_metadata, self);
 }
 
@@ -1425,8 +1425,8 @@ static bool mem_is(struct mt_inst *in, struct mt_inst *want, uint32_t first,
 	for (; same && off < end; off += step) {
 		size_t len = end - off < step ? end - off : step;
 
-		same = !mig_mem_read(&in->d, off, a, len) &&
-		       (!want || !mig_mem_read(&want->d, off, b, len)) &&
+		same = !_test_cmd_mem_read(&in->d, off, a, len) &&
+		       (!want || !_test_cmd_mem_read(&want->d, off, b, len)) &&
 		       !memcmp(a, b, len);
 	}
 	free(a);
@@ -1447,10 +1447,10 @@ static void digest_matches_memory(struct __test_metadata *_metadata,
 	uint64_t digest = mt_digest(in);
 
 	if (!self->other.created)
-		ASSERT_EQ(0, mt_inst_new(&self->other, in->type));
-	ASSERT_EQ(0, mt_save(&in->d, MIG_PATH_PREAD, &s));
-	EXPECT_EQ(0, mt_resume(&self->other.d, s.data, s.len,
-			       MIG_STATE_STOP));
+		ASSERT_OK(mt_inst_new(&self->other, in->type));
+	test_cmd_save(&in->d, MIG_PATH_PREAD, &s);
+	EXPECT_OK(_test_cmd_resume(&self->other.d, s.data, s.len,
+				   MIG_STATE_STOP));
 	mig_buf_free(&s);
 	EXPECT_EQ(digest, mt_digest(&self->other));
 	EXPECT_TRUE(mem_is(&self->other, in, 0, in->npages));
@@ -1471,13 +1471,13 @@ TEST_F_TIMEOUT(mig_pair, resume_clears_pages_the_stream_does_not_bring, 180)
 	ASSERT_NE(NULL, zero);
 	ASSERT_LE(MIG_MAX_RUN_PAGES, self->src.npages);
 	/* The first record of a save is pages 0..63: make them zero ... */
-	ASSERT_EQ(0, mig_mem_write(&self->src.d, 0, zero, run));
+	test_cmd_mem_write(&self->src.d, 0, zero, run);
 	free(zero);
 	self->digest = mt_digest(&self->src);
 	pair_save(_metadata, self);
 	at = self->parsed.first_pages;
 	rp = (const void *)(self->stream.data + at + MT_REC_LEN);
-	ASSERT_EQ(0, le32toh(rp->first));
+	ASSERT_OK(le32toh(rp->first));
 	ASSERT_EQ(MIG_MAX_RUN_PAGES, le32toh(rp->count));
 	/* ... and leave that record out; END counts the bytes before it. */
 	b = mt_dup(&self->stream);
@@ -1489,11 +1489,11 @@ TEST_F_TIMEOUT(mig_pair, resume_clears_pages_the_stream_does_not_bring, 180)
 	      offsetof(struct mig_rec_end, stream_len), end_len);
 	ASSERT_FALSE(mem_is(&self->dst, NULL, 0, MIG_MAX_RUN_PAGES));
 
-	ASSERT_EQ(0, mig_set_state(&self->dst.d, MIG_STATE_RESUMING));
-	ASSERT_EQ(0, mt_feed(&self->dst.d, MIG_PATH_MMAP, b, blen,
-			     MT_CUT_RANDOM, 5, NULL));
+	test_cmd_set_state(&self->dst.d, MIG_STATE_RESUMING);
+	test_cmd_feed(&self->dst.d, MIG_PATH_MMAP, b, blen,
+		      MT_CUT_RANDOM, 5, NULL);
 	free(b);
-	ASSERT_EQ(0, mig_set_state(&self->dst.d, MIG_STATE_STOP));
+	test_cmd_set_state(&self->dst.d, MIG_STATE_STOP);
 	pair_check(_metadata, self);
 	EXPECT_TRUE(mem_is(&self->dst, NULL, 0, MIG_MAX_RUN_PAGES));
 	EXPECT_TRUE(mem_is(&self->dst, &self->src, 0, self->src.npages));
@@ -1507,12 +1507,12 @@ TEST_F_TIMEOUT(mig_pair, resuming_bar2_reads_zero_until_the_page_comes, 180)
 
 	pair_save(_metadata, self);
 	ASSERT_FALSE(mem_is(&self->dst, NULL, 1, 1));
-	ASSERT_EQ(0, mig_set_state(&self->dst.d, MIG_STATE_RESUMING));
+	test_cmd_set_state(&self->dst.d, MIG_STATE_RESUMING);
 	EXPECT_TRUE(mem_is(&self->dst, NULL, 1, 1));
 	EXPECT_TRUE(mem_is(&self->dst, NULL, last, 1));
-	ASSERT_EQ(0, mt_feed(&self->dst.d, MIG_PATH_PREAD, self->stream.data,
-			     self->stream.len, MT_CUT_RANDOM, 9, NULL));
-	ASSERT_EQ(0, mig_set_state(&self->dst.d, MIG_STATE_STOP));
+	test_cmd_feed(&self->dst.d, MIG_PATH_PREAD, self->stream.data,
+		      self->stream.len, MT_CUT_RANDOM, 9, NULL);
+	test_cmd_set_state(&self->dst.d, MIG_STATE_STOP);
 	pair_check(_metadata, self);
 	EXPECT_TRUE(mem_is(&self->dst, &self->src, 0, self->src.npages));
 }
@@ -1527,9 +1527,9 @@ TEST_F_TIMEOUT(mig_pair, close_in_resuming_leaves_pages_not_brought_zero, 180)
 
 	pair_save(_metadata, self);
 	ASSERT_FALSE(mem_is(&self->dst, NULL, last, 1));
-	ASSERT_EQ(0, mig_set_state(&self->dst.d, MIG_STATE_RESUMING));
-	ASSERT_EQ(0, mt_feed(&self->dst.d, MIG_PATH_MMAP, self->stream.data,
-			     self->stream.len / 2, MT_CUT_RANDOM, 3, NULL));
+	test_cmd_set_state(&self->dst.d, MIG_STATE_RESUMING);
+	test_cmd_feed(&self->dst.d, MIG_PATH_MMAP, self->stream.data,
+		      self->stream.len / 2, MT_CUT_RANDOM, 3, NULL);
 	close_reopen(_metadata, &self->dst);
 	EXPECT_TRUE(mem_is(&self->dst, &self->src, 1, 1));
 	EXPECT_TRUE(mem_is(&self->dst, NULL, last, 1));
@@ -1543,47 +1543,47 @@ TEST_F_TIMEOUT(mig_pair, precopy_with_engine_running_gives_equal_digest, 180)
 	struct mt_stream ps;
 	int rounds = 0;
 
-	ASSERT_EQ(0, mt_set_rate(&self->src, 2000));
+	test_cmd_engine_rate(self->src.uuid, 2000);
 	usleep(50000);
 	count0 = mt_engine_count(&self->src);
-	ASSERT_EQ(0, mig_set_state(s, MIG_STATE_PRECOPY));
+	test_cmd_set_state(s, MIG_STATE_PRECOPY);
 	deadline = now_ms() + 5000;
 	/* Several passes: until pages went twice, or 5 s, at least 3 rounds. */
 	while (rounds < 3 || (bytes < self->src.mem_size * 3 / 2 &&
 			      now_ms() < deadline)) {
 		struct mig_save_stats st;
 
-		ASSERT_EQ(0, mig_save_loop(s, MIG_PATH_MMAP, 32, mig_buf_sink,
-					   &self->stream, &st));
+		ASSERT_OK(mig_save_loop(s, MIG_PATH_MMAP, 32, mig_buf_sink,
+					&self->stream, &st));
 		bytes += st.bytes;
 		rounds++;
 		usleep(20000);
 	}
 	EXPECT_GT(mt_engine_count(&self->src), count0);
-	ASSERT_EQ(0, mig_set_state(s, MIG_STATE_SAVING));
-	ASSERT_EQ(0, mig_save_loop(s, MIG_PATH_MMAP, 0, mig_buf_sink,
-				   &self->stream, NULL));
-	ASSERT_EQ(0, mig_set_state(s, MIG_STATE_STOP));
+	test_cmd_set_state(s, MIG_STATE_SAVING);
+	ASSERT_OK(mig_save_loop(s, MIG_PATH_MMAP, 0, mig_buf_sink,
+				&self->stream, NULL));
+	test_cmd_set_state(s, MIG_STATE_STOP);
 	self->digest = mt_digest(&self->src);
-	ASSERT_EQ(0, mt_stream_parse(self->stream.data, self->stream.len, &ps))
+	ASSERT_OK(mt_stream_parse(self->stream.data, self->stream.len, &ps))
 		TH_LOG("stream: %s", ps.why);
 	EXPECT_EQ(self->digest, ps.digest);
 	EXPECT_GT(ps.pages, self->src.npages);
 	mt_stream_free(&ps);
 
 	/* Land in STOP so the engine does not move the digest. */
-	ASSERT_EQ(0, mig_set_state(&self->dst.d, MIG_STATE_RESUMING));
-	ASSERT_EQ(0, mt_feed(&self->dst.d, MIG_PATH_MMAP, self->stream.data,
-			     self->stream.len, MT_CUT_RANDOM, 77, NULL));
-	ASSERT_EQ(0, mig_set_state(&self->dst.d, MIG_STATE_STOP));
+	test_cmd_set_state(&self->dst.d, MIG_STATE_RESUMING);
+	test_cmd_feed(&self->dst.d, MIG_PATH_MMAP, self->stream.data,
+		      self->stream.len, MT_CUT_RANDOM, 77, NULL);
+	test_cmd_set_state(&self->dst.d, MIG_STATE_STOP);
 	pair_check(_metadata, self);
 	dcount = mt_engine_count(&self->dst);
 	EXPECT_EQ(mt_engine_count(&self->src), dcount);
 	/* The engine goes on at the destination. */
-	ASSERT_EQ(0, mig_set_state(&self->dst.d, MIG_STATE_RUNNING));
+	test_cmd_set_state(&self->dst.d, MIG_STATE_RUNNING);
 	usleep(200000);
 	EXPECT_LT(dcount, mt_engine_count(&self->dst));
-	ASSERT_EQ(0, mt_set_rate(&self->dst, 0));
+	test_cmd_engine_rate(self->dst.uuid, 0);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1602,18 +1602,18 @@ static void corrupt_resume(struct __test_metadata *_metadata,
 {
 	struct mig_dev *d = &self->dst.d;
 
-	ASSERT_EQ(0, mig_set_state(d, MIG_STATE_RESUMING));
-	EXPECT_EQ(-EINVAL, mt_feed(d, MIG_PATH_PREAD, bad, len, MT_CUT_FIXED,
-				   0, NULL));
+	test_cmd_set_state(d, MIG_STATE_RESUMING);
+	test_err_feed(EINVAL, d, MIG_PATH_PREAD, bad, len, MT_CUT_FIXED,
+		      0, NULL);
 	EXPECT_STATE(d, state);
 	if (state == MIG_STATE_RESUMING) {
 		/* The session started over: a good stream goes through. */
-		ASSERT_EQ(0, mt_feed(d, MIG_PATH_PREAD, self->stream.data,
-				     self->stream.len, MT_CUT_FIXED, 0, NULL));
-		ASSERT_EQ(0, mig_set_state(d, MIG_STATE_RUNNING));
+		test_cmd_feed(d, MIG_PATH_PREAD, self->stream.data,
+			      self->stream.len, MT_CUT_FIXED, 0, NULL);
+		test_cmd_set_state(d, MIG_STATE_RUNNING);
 		pair_check(_metadata, self);
 	}
-	ASSERT_EQ(0, mig_device_reset(d));
+	test_cmd_device_reset(d);
 	EXPECT_STATE(d, MIG_STATE_RUNNING);
 	EXPECT_EQ(self->digest, mt_digest(&self->src));
 }
@@ -1663,13 +1663,13 @@ TEST_F_TIMEOUT(mig_pair, stream_onto_other_type_instance_einval, 120)
 	const char *other = strcmp(variant->type, "small") ? "small" : "large";
 
 	pair_save(_metadata, self);
-	ASSERT_EQ(0, mt_inst_new(&self->other, other));
-	ASSERT_EQ(0, mig_set_state(&self->other.d, MIG_STATE_RESUMING));
-	EXPECT_EQ(-EINVAL, mt_feed(&self->other.d, MIG_PATH_PREAD,
-				   self->stream.data, self->stream.len,
-				   MT_CUT_FIXED, 0, NULL));
+	ASSERT_OK(mt_inst_new(&self->other, other));
+	test_cmd_set_state(&self->other.d, MIG_STATE_RESUMING);
+	test_err_feed(EINVAL, &self->other.d, MIG_PATH_PREAD,
+		      self->stream.data, self->stream.len,
+		      MT_CUT_FIXED, 0, NULL);
 	EXPECT_STATE(&self->other.d, MIG_STATE_RESUMING);
-	ASSERT_EQ(0, mig_device_reset(&self->other.d));
+	test_cmd_device_reset(&self->other.d);
 	EXPECT_STATE(&self->other.d, MIG_STATE_RUNNING);
 	EXPECT_EQ(self->digest, mt_digest(&self->src));
 }
@@ -1746,13 +1746,13 @@ TEST_F_TIMEOUT(mig_pair, data_after_complete_stream_gives_error, 120)
 	uint8_t zero = 0;
 
 	pair_save(_metadata, self);
-	ASSERT_EQ(0, mig_set_state(d, MIG_STATE_RESUMING));
-	ASSERT_EQ(0, mt_feed(d, MIG_PATH_PREAD, self->stream.data,
-			     self->stream.len, MT_CUT_FIXED, 0, NULL));
-	EXPECT_EQ(-EINVAL, mt_feed(d, MIG_PATH_PREAD, &zero, 1, MT_CUT_FIXED,
-				   0, NULL));
+	test_cmd_set_state(d, MIG_STATE_RESUMING);
+	test_cmd_feed(d, MIG_PATH_PREAD, self->stream.data,
+		      self->stream.len, MT_CUT_FIXED, 0, NULL);
+	test_err_feed(EINVAL, d, MIG_PATH_PREAD, &zero, 1, MT_CUT_FIXED,
+		      0, NULL);
 	EXPECT_STATE(d, MIG_STATE_ERROR);
-	ASSERT_EQ(0, mig_device_reset(d));
+	test_cmd_device_reset(d);
 	EXPECT_STATE(d, MIG_STATE_RUNNING);
 	EXPECT_EQ(self->digest, mt_digest(&self->src));
 }
@@ -1770,13 +1770,13 @@ static void flip_one(struct __test_metadata *_metadata,
 	int ret;
 
 	b[pos] ^= 0x04;
-	ASSERT_EQ(0, mig_set_state(d, MIG_STATE_RESUMING));
-	ret = mt_feed(d, MIG_PATH_MMAP, b, self->stream.len, MT_CUT_FIXED, 0,
-		      NULL);
+	test_cmd_set_state(d, MIG_STATE_RESUMING);
+	ret = _test_cmd_feed(d, MIG_PATH_MMAP, b, self->stream.len, MT_CUT_FIXED, 0,
+			     NULL);
 	b[pos] ^= 0x04;
 	state = mt_state(d);
 	if (ret) {
-		EXPECT_EQ(-EINVAL, ret) TH_LOG("byte %zu", pos);
+		EXPECT_ERRNO(EINVAL, ret) TH_LOG("byte %zu", pos);
 		EXPECT_TRUE(state == MIG_STATE_RESUMING ||
 			    state == MIG_STATE_ERROR)
 			TH_LOG("byte %zu: state %u", pos, state);
@@ -1787,7 +1787,7 @@ static void flip_one(struct __test_metadata *_metadata,
 	} else {
 		EXPECT_EQ(MIG_STATE_RESUMING, state) TH_LOG("byte %zu", pos);
 	}
-	ASSERT_EQ(0, mig_device_reset(d));
+	test_cmd_device_reset(d);
 	ASSERT_STATE(d, MIG_STATE_RUNNING);
 }
 
@@ -1822,17 +1822,17 @@ TEST_F_TIMEOUT(mig_pair, stream_truncated_cannot_leave_resuming, 120)
 
 	pair_save(_metadata, self);
 	cut = self->stream.len - 7;
-	ASSERT_EQ(0, mig_set_state(d, MIG_STATE_RESUMING));
-	ASSERT_EQ(0, mt_feed(d, MIG_PATH_PREAD, self->stream.data, cut,
-			     MT_CUT_FIXED, 0, NULL));
-	EXPECT_EQ(-EINVAL, mig_set_state(d, MIG_STATE_RUNNING));
+	test_cmd_set_state(d, MIG_STATE_RESUMING);
+	test_cmd_feed(d, MIG_PATH_PREAD, self->stream.data, cut,
+		      MT_CUT_FIXED, 0, NULL);
+	test_err_set_state(EINVAL, d, MIG_STATE_RUNNING);
 	EXPECT_STATE(d, MIG_STATE_RESUMING);
-	EXPECT_EQ(-EINVAL, mig_set_state(d, MIG_STATE_STOP));
+	test_err_set_state(EINVAL, d, MIG_STATE_STOP);
 	EXPECT_STATE(d, MIG_STATE_RESUMING);
 	/* The rest of the stream completes it. */
-	ASSERT_EQ(0, mt_feed(d, MIG_PATH_PREAD, self->stream.data + cut,
-			     self->stream.len - cut, MT_CUT_FIXED, 0, NULL));
-	ASSERT_EQ(0, mig_set_state(d, MIG_STATE_RUNNING));
+	test_cmd_feed(d, MIG_PATH_PREAD, self->stream.data + cut,
+		      self->stream.len - cut, MT_CUT_FIXED, 0, NULL);
+	test_cmd_set_state(d, MIG_STATE_RUNNING);
 	pair_check(_metadata, self);
 }
 
@@ -1841,12 +1841,12 @@ TEST_F_TIMEOUT(mig_pair, stream_header_only_cannot_leave_resuming, 120)
 	struct mig_dev *d = &self->dst.d;
 
 	pair_save(_metadata, self);
-	ASSERT_EQ(0, mig_set_state(d, MIG_STATE_RESUMING));
-	ASSERT_EQ(0, mt_feed(d, MIG_PATH_PREAD, self->stream.data, MT_HDR_LEN,
-			     MT_CUT_FIXED, 0, NULL));
-	EXPECT_EQ(-EINVAL, mig_set_state(d, MIG_STATE_RUNNING));
+	test_cmd_set_state(d, MIG_STATE_RESUMING);
+	test_cmd_feed(d, MIG_PATH_PREAD, self->stream.data, MT_HDR_LEN,
+		      MT_CUT_FIXED, 0, NULL);
+	test_err_set_state(EINVAL, d, MIG_STATE_RUNNING);
 	EXPECT_STATE(d, MIG_STATE_RESUMING);
-	ASSERT_EQ(0, mig_device_reset(d));
+	test_cmd_device_reset(d);
 	EXPECT_STATE(d, MIG_STATE_RUNNING);
 }
 
@@ -1856,14 +1856,14 @@ static void bad_data_size(struct __test_metadata *_metadata,
 	struct mig_dev *d = &self->dst.d;
 
 	pair_save(_metadata, self);
-	ASSERT_EQ(0, mig_set_state(d, MIG_STATE_RESUMING));
+	test_cmd_set_state(d, MIG_STATE_RESUMING);
 	ASSERT_EQ(d->data_offset, mt_data_offset(d));
 	memcpy(d->section, self->stream.data, MT_HDR_LEN);
-	EXPECT_EQ(-EINVAL, mig_set_data_size(d, size));
+	test_err_set_data_size(EINVAL, d, size);
 	EXPECT_STATE(d, MIG_STATE_RESUMING);
-	ASSERT_EQ(0, mt_feed(d, MIG_PATH_PREAD, self->stream.data,
-			     self->stream.len, MT_CUT_FIXED, 0, NULL));
-	ASSERT_EQ(0, mig_set_state(d, MIG_STATE_RUNNING));
+	test_cmd_feed(d, MIG_PATH_PREAD, self->stream.data,
+		      self->stream.len, MT_CUT_FIXED, 0, NULL);
+	test_cmd_set_state(d, MIG_STATE_RUNNING);
 	pair_check(_metadata, self);
 }
 
@@ -1887,7 +1887,7 @@ FIXTURE(mig_multi) {
 
 FIXTURE_SETUP(mig_multi)
 {
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 }
 
 FIXTURE_TEARDOWN(mig_multi)
@@ -1923,15 +1923,15 @@ static void *pair_thread(void *arg)
 		goto out;
 	job->src_digest = mt_digest(&src);
 	job->step = "save";
-	job->ret = mt_save(&src.d, job->seed & 1 ? MIG_PATH_MMAP :
-				   MIG_PATH_PREAD, &stream);
+	job->ret = _test_cmd_save(&src.d, job->seed & 1 ? MIG_PATH_MMAP :
+					  MIG_PATH_PREAD, &stream);
 	if (job->ret)
 		goto out;
 	job->step = "resume";
 	job->ret = mig_set_state(&dst.d, MIG_STATE_RESUMING);
 	if (!job->ret)
-		job->ret = mt_feed(&dst.d, MIG_PATH_MMAP, stream.data,
-				   stream.len, MT_CUT_RANDOM, job->seed, NULL);
+		job->ret = _test_cmd_feed(&dst.d, MIG_PATH_MMAP, stream.data,
+					  stream.len, MT_CUT_RANDOM, job->seed, NULL);
 	if (!job->ret)
 		job->ret = mig_set_state(&dst.d, MIG_STATE_RUNNING);
 	job->dst_digest = mt_digest(&dst);
@@ -1949,8 +1949,8 @@ TEST_F_TIMEOUT(mig_multi, eight_pairs_in_parallel_give_equal_digests, 300)
 
 	for (i = 0; i < NR_PAIRS; i++) {
 		jobs[i].seed = 1000 + i;
-		ASSERT_EQ(0, pthread_create(&jobs[i].thread, NULL, pair_thread,
-					    &jobs[i]));
+		ASSERT_OK(pthread_create(&jobs[i].thread, NULL, pair_thread,
+					 &jobs[i]));
 	}
 	for (i = 0; i < NR_PAIRS; i++)
 		pthread_join(jobs[i].thread, NULL);
@@ -2014,8 +2014,8 @@ static void *race_fields(void *arg)
 			memset(d->section, (int)(x >> 8), 64);
 			break;
 		default:
-			mt_hdr_read(d, (x >> 8) % MIG_HDR_SIZE, &v,
-				    1 << ((x >> 16) % 4));
+			_test_cmd_hdr_read(d, (x >> 8) % MIG_HDR_SIZE, &v,
+					   1 << ((x >> 16) % 4));
 			break;
 		}
 	}
@@ -2030,24 +2030,24 @@ TEST_F_TIMEOUT(mig_multi, header_race_survives_and_reset_recovers, 120)
 	pthread_t a, b;
 	uint64_t digest;
 
-	ASSERT_EQ(0, inst_setup(&in, "small", 11));
+	ASSERT_OK(inst_setup(&in, "small", 11));
 	r.in = &in;
-	ASSERT_EQ(0, pthread_create(&a, NULL, race_states, &r));
-	ASSERT_EQ(0, pthread_create(&b, NULL, race_fields, &r));
+	ASSERT_OK(pthread_create(&a, NULL, race_states, &r));
+	ASSERT_OK(pthread_create(&b, NULL, race_fields, &r));
 	usleep(1500000);
 	atomic_store(&r.stop, true);
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
 	EXPECT_GT(r.ops, 0);
 
-	EXPECT_EQ(0, mig_device_reset(&in.d));
+	EXPECT_OK(mig_device_reset(&in.d));
 	EXPECT_STATE(&in.d, MIG_STATE_RUNNING);
 	/* Afterwards a whole save and resume works. */
-	EXPECT_EQ(0, mt_fill(&in, 12));
+	EXPECT_OK(_test_cmd_fill(&in, 12));
 	digest = mt_digest(&in);
-	EXPECT_EQ(0, self_save(&in, &stream));
-	EXPECT_EQ(0, mt_resume(&in.d, stream.data, stream.len,
-			       MIG_STATE_RUNNING));
+	EXPECT_OK(self_save(&in, &stream));
+	EXPECT_OK(_test_cmd_resume(&in.d, stream.data, stream.len,
+				   MIG_STATE_RUNNING));
 	EXPECT_EQ(digest, mt_digest(&in));
 	mig_buf_free(&stream);
 	mt_inst_del(&in);

@@ -27,8 +27,7 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "mig_utils.h"
-#include "migration_utils.h"
-#include "migration_v2_utils.h"
+#include "mig_stream_utils.h"
 
 #define ASSERT_V2(d, s)	ASSERT_EQ((uint32_t)(s), mv2_state(d))
 #define EXPECT_V2(d, s)	EXPECT_EQ((uint32_t)(s), mv2_state(d))
@@ -61,7 +60,7 @@ static int inst_setup(struct mt_inst *in, uint64_t seed)
 	int ret = mt_inst_new(in, "small");
 
 	if (!ret && seed)
-		ret = mt_fill(in, seed);
+		ret = _test_cmd_fill(in, seed);
 	if (!ret && mv2_state(&in->d) != MV2_RUNNING)
 		ret = -EPROTO;
 	if (ret)
@@ -95,7 +94,7 @@ static bool covers_all_pages(const struct mt_stream *s, struct mt_inst *in)
 static int read_n(int fd, struct mig_buf *out, uint64_t n)
 {
 	uint64_t got;
-	int ret = mv2_read(fd, out, MV2_PIECE, n, &got);
+	int ret = _test_cmd_v2_read(fd, out, MV2_PIECE, n, &got);
 
 	if (ret == -EFBIG && got == n)
 		return 0;
@@ -111,7 +110,7 @@ static int run_engine(struct mt_inst *in, unsigned int rate, uint64_t pages)
 	uint64_t start = mt_engine_count(in), deadline = mt_now_ms() + 10000;
 	int ret;
 
-	ret = mt_set_rate(in, rate);
+	ret = _test_cmd_engine_rate(in->uuid, rate);
 	if (ret)
 		return ret;
 	while (mt_engine_count(in) < start + pages) {
@@ -137,7 +136,7 @@ FIXTURE_SETUP(v2_one)
 {
 	self->fd = -1;
 	self->fd2 = -1;
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 	ASSERT_OK(inst_setup(&self->a, 0));
 }
 
@@ -155,7 +154,7 @@ TEST_F(v2_one, flags_stop_copy_p2p_and_pre_copy_iff_the_kernel_has_it)
 
 	if (mv2_kernel_has_pre_copy())
 		want |= VFIO_MIGRATION_PRE_COPY;
-	ASSERT_OK(mv2_get_flags(&self->a.d, &flags));
+	test_cmd_v2_get_flags(&self->a.d, &flags);
 	EXPECT_EQ(want, flags) {
 		TH_LOG("Linux %s: flags %#llx", mv2_kernel_release(),
 		       (unsigned long long)flags);
@@ -168,9 +167,9 @@ TEST_F(v2_one, stop_copy_reads_the_stream_then_eof_after_end)
 	struct mt_stream s;
 	uint8_t buf[16];
 
-	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &self->fd));
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, &self->fd);
 	ASSERT_LE(0, self->fd);
-	ASSERT_OK(mv2_read_all(self->fd, &self->stream));
+	test_cmd_v2_read_all(self->fd, &self->stream);
 	ASSERT_OK(mt_stream_parse(self->stream.data, self->stream.len, &s)) {
 		TH_LOG("stream of %zu bytes: %s", self->stream.len, s.why);
 		mt_stream_free(&s);
@@ -182,8 +181,8 @@ TEST_F(v2_one, stop_copy_reads_the_stream_then_eof_after_end)
 	EXPECT_TRUE(covers_all_pages(&s, &self->a));
 	mt_stream_free(&s);
 	/* EOF stays EOF. */
-	EXPECT_EQ(0, mv2_read_some(self->fd, buf, sizeof(buf)));
-	EXPECT_EQ(0, mv2_read_some(self->fd, buf, sizeof(buf)));
+	EXPECT_OK(mv2_read_some(self->fd, buf, sizeof(buf)));
+	EXPECT_OK(mv2_read_some(self->fd, buf, sizeof(buf)));
 	EXPECT_V2(d, MV2_STOP_COPY);
 }
 
@@ -192,7 +191,7 @@ TEST_F(v2_one, data_fd_is_a_stream_lseek_and_pread_espipe)
 	struct mig_dev *d = &self->a.d;
 	uint8_t buf[16] = { 0 };
 
-	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &self->fd));
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, &self->fd);
 	ASSERT_LE(0, self->fd);
 	EXPECT_EQ(O_RDONLY, fcntl(self->fd, F_GETFL) & O_ACCMODE);
 	EXPECT_ERRNO(ESPIPE, SYS(lseek(self->fd, 0, SEEK_SET)));
@@ -203,8 +202,8 @@ TEST_F(v2_one, data_fd_is_a_stream_lseek_and_pread_espipe)
 	ASSERT_OK(read_n(self->fd, &self->stream, MT_HDR_LEN));
 	EXPECT_TRUE(starts_with_header(&self->stream));
 
-	ASSERT_OK(mv2_set_state(d, MV2_STOP, NULL));
-	ASSERT_OK(mv2_set_state(d, MV2_RESUMING, &self->fd2));
+	test_cmd_v2_set_state(d, MV2_STOP, NULL);
+	test_cmd_v2_set_state(d, MV2_RESUMING, &self->fd2);
 	ASSERT_LE(0, self->fd2);
 	EXPECT_EQ(O_WRONLY, fcntl(self->fd2, F_GETFL) & O_ACCMODE);
 	EXPECT_ERRNO(ESPIPE, SYS(lseek(self->fd2, 0, SEEK_SET)));
@@ -219,15 +218,15 @@ TEST_F(v2_one, stop_copy_again_makes_the_old_fd_stale)
 	struct mt_stream s;
 	uint8_t buf[16];
 
-	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &self->fd));
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, &self->fd);
 	ASSERT_OK(read_n(self->fd, NULL, 10000));
-	ASSERT_OK(mv2_set_state(d, MV2_STOP, NULL));
+	test_cmd_v2_set_state(d, MV2_STOP, NULL);
 	EXPECT_ERRNO(EINVAL, mv2_read_some(self->fd, buf, sizeof(buf)));
-	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &self->fd2));
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, &self->fd2);
 	ASSERT_LE(0, self->fd2);
 	EXPECT_ERRNO(EINVAL, mv2_read_some(self->fd, buf, sizeof(buf)));
 	/* The new fd has a whole stream of its own, from the header. */
-	ASSERT_OK(mv2_read_all(self->fd2, &self->stream));
+	test_cmd_v2_read_all(self->fd2, &self->stream);
 	EXPECT_OK(mt_stream_parse(self->stream.data, self->stream.len, &s));
 	EXPECT_EQ(mt_digest(&self->a), s.digest);
 	mt_stream_free(&s);
@@ -240,19 +239,19 @@ TEST_F(v2_one, resuming_again_makes_the_old_fd_stale)
 	uint64_t digest;
 	uint8_t byte = 0;
 
-	ASSERT_OK(mv2_save(d, &self->stream));
+	test_cmd_v2_save(d, &self->stream);
 	digest = mt_digest(&self->a);
-	ASSERT_OK(mv2_set_state(d, MV2_RESUMING, &self->fd));
-	ASSERT_OK(mv2_write(self->fd, self->stream.data, self->stream.len,
-			    MT_CUT_FIXED, 0, NULL));
-	ASSERT_OK(mv2_set_state(d, MV2_STOP, NULL));
-	ASSERT_OK(mv2_set_state(d, MV2_RESUMING, &self->fd2));
+	test_cmd_v2_set_state(d, MV2_RESUMING, &self->fd);
+	test_cmd_v2_write(self->fd, self->stream.data, self->stream.len,
+			  MT_CUT_FIXED, 0, NULL);
+	test_cmd_v2_set_state(d, MV2_STOP, NULL);
+	test_cmd_v2_set_state(d, MV2_RESUMING, &self->fd2);
 	ASSERT_LE(0, self->fd2);
 	EXPECT_ERRNO(EINVAL, mv2_write_some(self->fd, &byte, 1));
-	ASSERT_OK(mv2_write(self->fd2, self->stream.data, self->stream.len,
-			    MT_CUT_FIXED, 0, NULL));
+	test_cmd_v2_write(self->fd2, self->stream.data, self->stream.len,
+			  MT_CUT_FIXED, 0, NULL);
 	EXPECT_ERRNO(EINVAL, mv2_write_some(self->fd, &byte, 1));
-	ASSERT_OK(mv2_set_state(d, MV2_STOP, NULL));
+	test_cmd_v2_set_state(d, MV2_STOP, NULL);
 	EXPECT_EQ(digest, mt_digest(&self->a));
 }
 
@@ -261,20 +260,20 @@ TEST_F(v2_one, save_fd_closed_mid_stream_state_changes_go_on)
 	struct mig_dev *d = &self->a.d;
 	struct mt_stream s;
 
-	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &self->fd));
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, &self->fd);
 	ASSERT_OK(read_n(self->fd, NULL, 10000));
 	mv2_close(&self->fd);
-	ASSERT_OK(mv2_set_state(d, MV2_STOP, NULL));
-	ASSERT_OK(mv2_set_state(d, MV2_RUNNING, NULL));
-	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &self->fd));
+	test_cmd_v2_set_state(d, MV2_STOP, NULL);
+	test_cmd_v2_set_state(d, MV2_RUNNING, NULL);
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, &self->fd);
 	ASSERT_LE(0, self->fd);
-	ASSERT_OK(mv2_read_all(self->fd, &self->stream));
+	test_cmd_v2_read_all(self->fd, &self->stream);
 	EXPECT_OK(mt_stream_parse(self->stream.data, self->stream.len, &s)) {
 		TH_LOG("%s", s.why);
 	}
 	EXPECT_EQ(mt_digest(&self->a), s.digest);
 	mt_stream_free(&s);
-	EXPECT_OK(mv2_set_state(d, MV2_RUNNING, NULL));
+	EXPECT_OK(_test_cmd_v2_set_state(d, MV2_RUNNING, NULL));
 }
 
 TEST_F(v2_one, resume_fd_closed_mid_stream_stop_refused_reset_recovers)
@@ -282,18 +281,18 @@ TEST_F(v2_one, resume_fd_closed_mid_stream_stop_refused_reset_recovers)
 	struct mig_dev *d = &self->a.d;
 	uint64_t digest;
 
-	ASSERT_OK(mv2_save(d, &self->stream));
+	test_cmd_v2_save(d, &self->stream);
 	digest = mt_digest(&self->a);
-	ASSERT_OK(mv2_set_state(d, MV2_RESUMING, &self->fd));
-	ASSERT_OK(mv2_write(self->fd, self->stream.data, self->stream.len / 2,
-			    MT_CUT_FIXED, 0, NULL));
+	test_cmd_v2_set_state(d, MV2_RESUMING, &self->fd);
+	test_cmd_v2_write(self->fd, self->stream.data, self->stream.len / 2,
+			  MT_CUT_FIXED, 0, NULL);
 	mv2_close(&self->fd);
-	EXPECT_ERRNO(EINVAL, mv2_set_state(d, MV2_STOP, NULL));
+	test_err_v2_set_state(EINVAL, d, MV2_STOP, NULL);
 	EXPECT_V2(d, MV2_RESUMING);
-	ASSERT_OK(mig_device_reset(d));
+	test_cmd_device_reset(d);
 	ASSERT_V2(d, MV2_RUNNING);
-	ASSERT_OK(mv2_resume(d, self->stream.data, self->stream.len,
-			     MT_CUT_FIXED, 0, MV2_STOP));
+	test_cmd_v2_resume(d, self->stream.data, self->stream.len,
+			   MT_CUT_FIXED, 0, MV2_STOP);
 	EXPECT_EQ(digest, mt_digest(&self->a));
 }
 
@@ -314,14 +313,14 @@ TEST_F(v2_one, engine_runs_in_running_only)
 	struct mig_dev *d = &self->a.d;
 	size_t i;
 
-	ASSERT_OK(mt_set_rate(&self->a, 20000));
+	test_cmd_engine_rate(self->a.uuid, 20000);
 	EXPECT_TRUE(engine_moves(&self->a));
 	for (i = 0; i < ARRAY_SIZE(stopped); i++) {
-		ASSERT_OK(mv2_set_state(d, stopped[i], NULL));
+		test_cmd_v2_set_state(d, stopped[i], NULL);
 		EXPECT_FALSE(engine_moves(&self->a))
-			TH_LOG("%s", mv2_state_name(stopped[i]));
+			TH_LOG("%s", libmig_v2_state_str(stopped[i]));
 	}
-	ASSERT_OK(mv2_set_state(d, MV2_RUNNING, NULL));
+	test_cmd_v2_set_state(d, MV2_RUNNING, NULL);
 	EXPECT_TRUE(engine_moves(&self->a));
 }
 
@@ -330,12 +329,12 @@ TEST_F(v2_one, engine_runs_in_pre_copy_not_in_pre_copy_p2p)
 	struct mig_dev *d = &self->a.d;
 
 	SKIP_WITHOUT_PRE_COPY();
-	ASSERT_OK(mt_set_rate(&self->a, 20000));
-	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY, &self->fd));
+	test_cmd_engine_rate(self->a.uuid, 20000);
+	test_cmd_v2_set_state(d, MV2_PRE_COPY, &self->fd);
 	EXPECT_TRUE(engine_moves(&self->a));
-	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY_P2P, NULL));
+	test_cmd_v2_set_state(d, MV2_PRE_COPY_P2P, NULL);
 	EXPECT_FALSE(engine_moves(&self->a));
-	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY, NULL));
+	test_cmd_v2_set_state(d, MV2_PRE_COPY, NULL);
 	EXPECT_TRUE(engine_moves(&self->a));
 }
 
@@ -347,11 +346,11 @@ TEST_F(v2_one, pre_copy_reads_until_enomsg_when_caught_up)
 	uint8_t buf[16];
 
 	SKIP_WITHOUT_PRE_COPY();
-	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY, &self->fd));
+	test_cmd_v2_set_state(d, MV2_PRE_COPY, &self->fd);
 	ASSERT_LE(0, self->fd);
 	EXPECT_EQ(O_RDONLY, fcntl(self->fd, F_GETFL) & O_ACCMODE);
-	EXPECT_ERRNO(ENOMSG, mv2_read(self->fd, &self->stream, MV2_PIECE,
-				      PRE_COPY_MAX, &got));
+	test_err_v2_read(ENOMSG, self->fd, &self->stream, MV2_PIECE,
+			 PRE_COPY_MAX, &got);
 	EXPECT_EQ(self->stream.len, got);
 	EXPECT_TRUE(starts_with_header(&self->stream));
 	/* Every page went, the tail records wait for STOP_COPY. */
@@ -372,24 +371,24 @@ TEST_F(v2_one, precopy_info_adds_up_to_what_read_returns)
 	uint64_t i0 = 0, d0 = 0, i1 = 0, d1 = 0, got = 0;
 
 	SKIP_WITHOUT_PRE_COPY();
-	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY, &self->fd));
-	ASSERT_OK(mv2_precopy_info(self->fd, &i0, &d0));
+	test_cmd_v2_set_state(d, MV2_PRE_COPY, &self->fd);
+	test_cmd_v2_precopy_info(self->fd, &i0, &d0);
 	EXPECT_LT(self->a.mem_size, i0);
 	EXPECT_EQ(0, d0);
 	ASSERT_OK(read_n(self->fd, NULL, 5000));
-	ASSERT_OK(mv2_precopy_info(self->fd, &i1, &d1));
+	test_cmd_v2_precopy_info(self->fd, &i1, &d1);
 	EXPECT_EQ(i0 - 5000, i1);
 	EXPECT_EQ(0, d1);
-	EXPECT_ERRNO(ENOMSG, mv2_read(self->fd, NULL, MV2_PIECE, PRE_COPY_MAX,
-				      &got));
+	test_err_v2_read(ENOMSG, self->fd, NULL, MV2_PIECE, PRE_COPY_MAX,
+			 &got);
 	EXPECT_EQ(i1 + d1, got);
-	ASSERT_OK(mv2_precopy_info(self->fd, &i1, &d1));
+	test_cmd_v2_precopy_info(self->fd, &i1, &d1);
 	EXPECT_EQ(0, i1);
 	EXPECT_EQ(0, d1);
 	/* PRE_COPY_P2P keeps the session and its count. */
-	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY_P2P, &self->fd2));
+	test_cmd_v2_set_state(d, MV2_PRE_COPY_P2P, &self->fd2);
 	EXPECT_EQ(-1, self->fd2);
-	ASSERT_OK(mv2_precopy_info(self->fd, &i1, &d1));
+	test_cmd_v2_precopy_info(self->fd, &i1, &d1);
 	EXPECT_EQ(0, i1 + d1);
 }
 
@@ -400,18 +399,18 @@ TEST_F(v2_one, precopy_info_counts_a_page_written_after_the_pass)
 	uint64_t ini = 0, dirty = 0, got = 0;
 
 	SKIP_WITHOUT_PRE_COPY();
-	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY, &self->fd));
-	ASSERT_ERRNO(ENOMSG, mv2_read(self->fd, NULL, MV2_PIECE, PRE_COPY_MAX,
-				      &got));
+	test_cmd_v2_set_state(d, MV2_PRE_COPY, &self->fd);
+	ASSERT_ERRNO(ENOMSG, _test_cmd_v2_read(self->fd, NULL, MV2_PIECE, PRE_COPY_MAX,
+					       &got));
 	mt_pattern(99, 5 * MIG_PAGE_SIZE, page, sizeof(page));
-	ASSERT_OK(mig_mem_write(d, 5 * MIG_PAGE_SIZE, page, sizeof(page)));
-	ASSERT_OK(mv2_precopy_info(self->fd, &ini, &dirty));
+	test_cmd_mem_write(d, 5 * MIG_PAGE_SIZE, page, sizeof(page));
+	test_cmd_v2_precopy_info(self->fd, &ini, &dirty);
 	EXPECT_EQ(0, ini);
 	EXPECT_LE(MIG_PAGE_SIZE, dirty);
-	EXPECT_ERRNO(ENOMSG, mv2_read(self->fd, &self->stream, MV2_PIECE,
-				      PRE_COPY_MAX, &got));
+	test_err_v2_read(ENOMSG, self->fd, &self->stream, MV2_PIECE,
+			 PRE_COPY_MAX, &got);
 	EXPECT_EQ(dirty, got);
-	ASSERT_OK(mv2_precopy_info(self->fd, &ini, &dirty));
+	test_cmd_v2_precopy_info(self->fd, &ini, &dirty);
 	EXPECT_EQ(0, ini + dirty);
 }
 
@@ -421,14 +420,14 @@ TEST_F(v2_one, precopy_info_einval_outside_pre_copy)
 	uint64_t ini = 0, dirty = 0;
 
 	SKIP_WITHOUT_PRE_COPY();
-	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &self->fd));
-	EXPECT_ERRNO(EINVAL, mv2_precopy_info(self->fd, &ini, &dirty));
-	ASSERT_OK(mv2_set_state(d, MV2_STOP, NULL));
-	EXPECT_ERRNO(EINVAL, mv2_precopy_info(self->fd, &ini, &dirty));
-	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY, &self->fd2));
-	EXPECT_OK(mv2_precopy_info(self->fd2, &ini, &dirty));
-	ASSERT_OK(mv2_set_state(d, MV2_RUNNING, NULL));
-	EXPECT_ERRNO(EINVAL, mv2_precopy_info(self->fd2, &ini, &dirty));
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, &self->fd);
+	test_err_v2_precopy_info(EINVAL, self->fd, &ini, &dirty);
+	test_cmd_v2_set_state(d, MV2_STOP, NULL);
+	test_err_v2_precopy_info(EINVAL, self->fd, &ini, &dirty);
+	test_cmd_v2_set_state(d, MV2_PRE_COPY, &self->fd2);
+	EXPECT_OK(libmig_v2_precopy_info(self->fd2, &ini, &dirty));
+	test_cmd_v2_set_state(d, MV2_RUNNING, NULL);
+	test_err_v2_precopy_info(EINVAL, self->fd2, &ini, &dirty);
 }
 
 TEST_F(v2_one, pre_copy_to_stop_copy_keeps_the_fd_and_the_stream)
@@ -439,17 +438,17 @@ TEST_F(v2_one, pre_copy_to_stop_copy_keeps_the_fd_and_the_stream)
 	int fd;
 
 	SKIP_WITHOUT_PRE_COPY();
-	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY, &self->fd));
+	test_cmd_v2_set_state(d, MV2_PRE_COPY, &self->fd);
 	ASSERT_OK(read_n(self->fd, &self->stream, 3000));
-	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY_P2P, &fd));
+	test_cmd_v2_set_state(d, MV2_PRE_COPY_P2P, &fd);
 	EXPECT_EQ(-1, fd);
 	mv2_close(&fd);
-	EXPECT_ERRNO(ENOMSG, mv2_read(self->fd, &self->stream, MV2_PIECE,
-				      PRE_COPY_MAX, &got));
-	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &fd));
+	test_err_v2_read(ENOMSG, self->fd, &self->stream, MV2_PIECE,
+			 PRE_COPY_MAX, &got);
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, &fd);
 	EXPECT_EQ(-1, fd);
 	mv2_close(&fd);
-	ASSERT_OK(mv2_read_all(self->fd, &self->stream));
+	test_cmd_v2_read_all(self->fd, &self->stream);
 	ASSERT_OK(mt_stream_parse(self->stream.data, self->stream.len, &s)) {
 		TH_LOG("%s", s.why);
 		mt_stream_free(&s);
@@ -465,12 +464,12 @@ TEST_F(v2_one, data_size_is_exact_in_stop_copy)
 	uint64_t s0 = 0, s1 = 0, s2 = 0, rest = 0;
 
 	SKIP_WITHOUT_DATA_SIZE();
-	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &self->fd));
-	ASSERT_OK(mv2_data_size(d, &s0));
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, &self->fd);
+	test_cmd_v2_data_size(d, &s0);
 	ASSERT_OK(read_n(self->fd, NULL, 100000));
-	ASSERT_OK(mv2_data_size(d, &s1));
-	ASSERT_OK(mv2_read(self->fd, NULL, MV2_PIECE, UINT64_MAX, &rest));
-	ASSERT_OK(mv2_data_size(d, &s2));
+	test_cmd_v2_data_size(d, &s1);
+	test_cmd_v2_read(self->fd, NULL, MV2_PIECE, UINT64_MAX, &rest);
+	test_cmd_v2_data_size(d, &s2);
 	EXPECT_EQ(100000 + rest, s0);
 	EXPECT_EQ(rest, s1);
 	EXPECT_EQ(0, s2);
@@ -482,11 +481,11 @@ TEST_F(v2_one, data_size_never_underestimates_stop_copy)
 	uint64_t s_run = 0, s_stop = 0, n = 0;
 
 	SKIP_WITHOUT_DATA_SIZE();
-	ASSERT_OK(mv2_data_size(d, &s_run));
-	ASSERT_OK(mv2_set_state(d, MV2_STOP, NULL));
-	ASSERT_OK(mv2_data_size(d, &s_stop));
-	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &self->fd));
-	ASSERT_OK(mv2_read(self->fd, NULL, MV2_PIECE, UINT64_MAX, &n));
+	test_cmd_v2_data_size(d, &s_run);
+	test_cmd_v2_set_state(d, MV2_STOP, NULL);
+	test_cmd_v2_data_size(d, &s_stop);
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, &self->fd);
+	test_cmd_v2_read(self->fd, NULL, MV2_PIECE, UINT64_MAX, &n);
 	EXPECT_LE(n, s_run);
 	EXPECT_LE(n, s_stop);
 	EXPECT_LT(self->a.mem_size, n);
@@ -500,25 +499,25 @@ TEST_F(v2_one, data_size_is_exact_in_pre_copy_p2p)
 
 	SKIP_WITHOUT_PRE_COPY();
 	SKIP_WITHOUT_DATA_SIZE();
-	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY_P2P, &self->fd));
+	test_cmd_v2_set_state(d, MV2_PRE_COPY_P2P, &self->fd);
 	ASSERT_OK(read_n(self->fd, NULL, 10000));
-	ASSERT_OK(mv2_data_size(d, &size));
+	test_cmd_v2_data_size(d, &size);
 	/* What STOP_COPY then returns on the same fd, to its end. */
-	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &fd));
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, &fd);
 	EXPECT_EQ(-1, fd);
 	mv2_close(&fd);
-	ASSERT_OK(mv2_read(self->fd, NULL, MV2_PIECE, UINT64_MAX, &rest));
+	test_cmd_v2_read(self->fd, NULL, MV2_PIECE, UINT64_MAX, &rest);
 	EXPECT_EQ(rest, size);
 
 	/* The same once caught up: only the tail is left. */
 	mv2_close(&self->fd);
-	ASSERT_OK(mv2_set_state(d, MV2_STOP, NULL));
-	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY_P2P, &self->fd));
-	EXPECT_ERRNO(ENOMSG, mv2_read(self->fd, NULL, MV2_PIECE, PRE_COPY_MAX,
-				      &got));
-	ASSERT_OK(mv2_data_size(d, &size));
-	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, NULL));
-	ASSERT_OK(mv2_read(self->fd, NULL, MV2_PIECE, UINT64_MAX, &rest));
+	test_cmd_v2_set_state(d, MV2_STOP, NULL);
+	test_cmd_v2_set_state(d, MV2_PRE_COPY_P2P, &self->fd);
+	test_err_v2_read(ENOMSG, self->fd, NULL, MV2_PIECE, PRE_COPY_MAX,
+			 &got);
+	test_cmd_v2_data_size(d, &size);
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, NULL);
+	test_cmd_v2_read(self->fd, NULL, MV2_PIECE, UINT64_MAX, &rest);
 	EXPECT_EQ(rest, size);
 	EXPECT_LT(0, rest);
 }
@@ -539,7 +538,7 @@ FIXTURE(v2_pair) {
 FIXTURE_SETUP(v2_pair)
 {
 	self->fd = -1;
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 	ASSERT_OK(inst_setup(&self->src, 5));
 	if (inst_setup(&self->dst, 0)) {
 		mt_inst_del(&self->src);
@@ -559,7 +558,7 @@ FIXTURE_TEARDOWN(v2_pair)
 /* A v2 save of the source into self->stream; the source ends in STOP. */
 static int pair_save(FIXTURE_DATA(v2_pair) *self)
 {
-	int ret = mv2_save(&self->src.d, &self->stream);
+	int ret = _test_cmd_v2_save(&self->src.d, &self->stream);
 
 	self->digest = mt_digest(&self->src);
 	return ret;
@@ -572,15 +571,15 @@ TEST_F(v2_pair, resume_one_byte_per_write_gives_equal_digest)
 	unsigned int i;
 
 	/* Power-on memory but three pages, so that the stream is short. */
-	ASSERT_OK(mig_device_reset(&self->src.d));
+	test_cmd_device_reset(&self->src.d);
 	for (i = 0; i < 3; i++) {
 		mt_pattern(11 + i, (uint64_t)pages[i] * MIG_PAGE_SIZE, page,
 			   sizeof(page));
-		ASSERT_OK(mig_mem_write(&self->src.d,
-					(uint64_t)pages[i] * MIG_PAGE_SIZE,
-					page, sizeof(page)));
+		test_cmd_mem_write(&self->src.d,
+				   (uint64_t)pages[i] * MIG_PAGE_SIZE,
+				   page, sizeof(page));
 	}
-	ASSERT_OK(mt_bar0_write(&self->src.d, MIG_REG_SCRATCH0, 0x5a5a1234));
+	test_cmd_bar0_write(&self->src.d, MIG_REG_SCRATCH0, 0x5a5a1234);
 	ASSERT_OK(pair_save(self));
 	ASSERT_OK(mt_stream_compact(self->stream.data, self->stream.len,
 				    &self->bad));
@@ -588,28 +587,28 @@ TEST_F(v2_pair, resume_one_byte_per_write_gives_equal_digest)
 		TH_LOG("compact stream of %zu bytes: memory not zero after reset?",
 		       self->bad.len);
 	}
-	ASSERT_OK(mv2_resume(&self->dst.d, self->bad.data, self->bad.len,
-			     MT_CUT_FIXED, 1, MV2_STOP));
+	test_cmd_v2_resume(&self->dst.d, self->bad.data, self->bad.len,
+			   MT_CUT_FIXED, 1, MV2_STOP);
 	EXPECT_EQ(self->digest, mt_digest(&self->dst));
-	EXPECT_OK(mv2_set_state(&self->dst.d, MV2_RUNNING, NULL));
+	EXPECT_OK(_test_cmd_v2_set_state(&self->dst.d, MV2_RUNNING, NULL));
 }
 
 TEST_F(v2_pair, resume_random_splits_gives_equal_digest)
 {
 	ASSERT_OK(pair_save(self));
-	ASSERT_OK(mv2_resume(&self->dst.d, self->stream.data, self->stream.len,
-			     MT_CUT_RANDOM, 42, MV2_STOP));
+	test_cmd_v2_resume(&self->dst.d, self->stream.data, self->stream.len,
+			   MT_CUT_RANDOM, 42, MV2_STOP);
 	EXPECT_EQ(self->digest, mt_digest(&self->dst));
 	/* Page-sized writes that start one byte into each page. */
-	ASSERT_OK(mig_device_reset(&self->dst.d));
-	ASSERT_OK(mv2_set_state(&self->dst.d, MV2_RESUMING, &self->fd));
-	ASSERT_OK(mv2_write(self->fd, self->stream.data, 1, MT_CUT_FIXED, 0,
-			    NULL));
-	ASSERT_OK(mv2_write(self->fd, self->stream.data + 1,
-			    self->stream.len - 1, MT_CUT_FIXED, MIG_PAGE_SIZE,
-			    NULL));
-	ASSERT_OK(mv2_set_state(&self->dst.d, MV2_RUNNING, NULL));
-	EXPECT_OK(mv2_set_state(&self->dst.d, MV2_STOP, NULL));
+	test_cmd_device_reset(&self->dst.d);
+	test_cmd_v2_set_state(&self->dst.d, MV2_RESUMING, &self->fd);
+	test_cmd_v2_write(self->fd, self->stream.data, 1, MT_CUT_FIXED, 0,
+			  NULL);
+	test_cmd_v2_write(self->fd, self->stream.data + 1,
+			  self->stream.len - 1, MT_CUT_FIXED, MIG_PAGE_SIZE,
+			  NULL);
+	test_cmd_v2_set_state(&self->dst.d, MV2_RUNNING, NULL);
+	EXPECT_OK(_test_cmd_v2_set_state(&self->dst.d, MV2_STOP, NULL));
 	EXPECT_EQ(self->digest, mt_digest(&self->dst));
 }
 
@@ -622,7 +621,7 @@ TEST_F(v2_pair, header_byte_flipped_rejected_resuming_kept_then_good_stream)
 	size_t i;
 
 	ASSERT_OK(pair_save(self));
-	ASSERT_OK(mv2_set_state(d, MV2_RESUMING, &self->fd));
+	test_cmd_v2_set_state(d, MV2_RESUMING, &self->fd);
 	before = mt_digest(&self->dst);
 	/* Every header byte matters; each flip is caught at the header. */
 	for (i = 0; i < MT_HDR_LEN; i++) {
@@ -644,9 +643,9 @@ TEST_F(v2_pair, header_byte_flipped_rejected_resuming_kept_then_good_stream)
 						 sizeof(name)));
 	EXPECT_EQ(before, mt_digest(&self->dst));
 	/* The session starts over: a good stream from byte 0 loads. */
-	ASSERT_OK(mv2_write(self->fd, self->stream.data, self->stream.len,
-			    MT_CUT_FIXED, 0, NULL));
-	ASSERT_OK(mv2_set_state(d, MV2_STOP, NULL));
+	test_cmd_v2_write(self->fd, self->stream.data, self->stream.len,
+			  MT_CUT_FIXED, 0, NULL);
+	test_cmd_v2_set_state(d, MV2_STOP, NULL);
 	EXPECT_EQ(self->digest, mt_digest(&self->dst));
 }
 
@@ -669,21 +668,21 @@ TEST_F(v2_pair, page_byte_flipped_after_bytes_applied_gives_error)
 		       100] ^= 0x10;
 	mt_stream_free(&s);
 
-	ASSERT_OK(mv2_set_state(d, MV2_RESUMING, &self->fd));
-	EXPECT_ERRNO(EINVAL, mv2_write(self->fd, self->bad.data, self->bad.len,
-				       MT_CUT_FIXED, MV2_PIECE, NULL));
+	test_cmd_v2_set_state(d, MV2_RESUMING, &self->fd);
+	test_err_v2_write(EINVAL, self->fd, self->bad.data, self->bad.len,
+			  MT_CUT_FIXED, MV2_PIECE, NULL);
 	EXPECT_V2(d, MV2_ERROR);
 	EXPECT_STREQ("ERROR", mv2_sysfs_state(&self->dst, name, sizeof(name)));
 	EXPECT_EQ(MIG_STATE_ERROR, mt_state(d));
-	EXPECT_ERRNO(EINVAL, mv2_set_state(d, MV2_RUNNING, NULL));
-	EXPECT_ERRNO(EINVAL, mv2_set_state(d, MV2_STOP, NULL));
+	test_err_v2_set_state(EINVAL, d, MV2_RUNNING, NULL);
+	test_err_v2_set_state(EINVAL, d, MV2_STOP, NULL);
 	EXPECT_ERRNO(EINVAL, mv2_write_some(self->fd, &byte, 1));
 	EXPECT_V2(d, MV2_ERROR);
 
-	ASSERT_OK(mig_device_reset(d));
+	test_cmd_device_reset(d);
 	ASSERT_V2(d, MV2_RUNNING);
-	ASSERT_OK(mv2_resume(d, self->stream.data, self->stream.len,
-			     MT_CUT_FIXED, 0, MV2_STOP));
+	test_cmd_v2_resume(d, self->stream.data, self->stream.len,
+			   MT_CUT_FIXED, 0, MV2_STOP);
 	EXPECT_EQ(self->digest, mt_digest(&self->dst));
 }
 
@@ -695,21 +694,21 @@ TEST_F(v2_pair, truncated_stream_stop_refused_stays_resuming)
 	ASSERT_OK(pair_save(self));
 	len = self->stream.len;
 	half = len / 2 + 7;
-	ASSERT_OK(mv2_set_state(d, MV2_RESUMING, &self->fd));
+	test_cmd_v2_set_state(d, MV2_RESUMING, &self->fd);
 	/* Cut in the page data, then inside the end marker. */
-	ASSERT_OK(mv2_write(self->fd, self->stream.data, half, MT_CUT_FIXED,
-			    0, NULL));
-	EXPECT_ERRNO(EINVAL, mv2_set_state(d, MV2_STOP, NULL));
+	test_cmd_v2_write(self->fd, self->stream.data, half, MT_CUT_FIXED,
+			  0, NULL);
+	test_err_v2_set_state(EINVAL, d, MV2_STOP, NULL);
 	EXPECT_V2(d, MV2_RESUMING);
-	ASSERT_OK(mv2_write(self->fd, self->stream.data + half, len - 10 - half,
-			    MT_CUT_FIXED, 0, NULL));
-	EXPECT_ERRNO(EINVAL, mv2_set_state(d, MV2_STOP, NULL));
-	EXPECT_ERRNO(EINVAL, mv2_set_state(d, MV2_RUNNING, NULL));
+	test_cmd_v2_write(self->fd, self->stream.data + half, len - 10 - half,
+			  MT_CUT_FIXED, 0, NULL);
+	test_err_v2_set_state(EINVAL, d, MV2_STOP, NULL);
+	test_err_v2_set_state(EINVAL, d, MV2_RUNNING, NULL);
 	EXPECT_V2(d, MV2_RESUMING);
 	/* The session is intact: the last bytes complete it. */
-	ASSERT_OK(mv2_write(self->fd, self->stream.data + len - 10, 10,
-			    MT_CUT_FIXED, 0, NULL));
-	ASSERT_OK(mv2_set_state(d, MV2_STOP, NULL));
+	test_cmd_v2_write(self->fd, self->stream.data + len - 10, 10,
+			  MT_CUT_FIXED, 0, NULL);
+	test_cmd_v2_set_state(d, MV2_STOP, NULL);
 	EXPECT_EQ(self->digest, mt_digest(&self->dst));
 }
 
@@ -718,23 +717,23 @@ TEST_F(v2_pair, v1_saved_stream_resumes_through_v2)
 	struct mt_stream s;
 
 	ASSERT_OK(run_engine(&self->src, 20000, 2000));
-	ASSERT_OK(mt_save(&self->src.d, MIG_PATH_PREAD, &self->stream));
+	test_cmd_save(&self->src.d, MIG_PATH_PREAD, &self->stream);
 	self->digest = mt_digest(&self->src);
 	ASSERT_OK(mt_stream_parse(self->stream.data, self->stream.len, &s));
 	EXPECT_EQ(self->digest, s.digest);
 	mt_stream_free(&s);
-	ASSERT_OK(mv2_resume(&self->dst.d, self->stream.data, self->stream.len,
-			     MT_CUT_RANDOM, 3, MV2_STOP));
+	test_cmd_v2_resume(&self->dst.d, self->stream.data, self->stream.len,
+			   MT_CUT_RANDOM, 3, MV2_STOP);
 	EXPECT_EQ(self->digest, mt_digest(&self->dst));
-	EXPECT_OK(mv2_set_state(&self->dst.d, MV2_RUNNING, NULL));
+	EXPECT_OK(_test_cmd_v2_set_state(&self->dst.d, MV2_RUNNING, NULL));
 }
 
 TEST_F(v2_pair, v2_saved_stream_resumes_through_v1)
 {
 	ASSERT_OK(run_engine(&self->src, 20000, 2000));
 	ASSERT_OK(pair_save(self));
-	ASSERT_OK(mt_resume(&self->dst.d, self->stream.data, self->stream.len,
-			    MIG_STATE_STOP));
+	test_cmd_resume(&self->dst.d, self->stream.data, self->stream.len,
+			MIG_STATE_STOP);
 	EXPECT_EQ(self->digest, mt_digest(&self->dst));
 	EXPECT_OK(mig_set_state(&self->dst.d, MIG_STATE_RUNNING));
 }
@@ -748,24 +747,24 @@ TEST_F(v2_pair, live_pre_copy_with_the_engine_running_gives_equal_digest)
 
 	SKIP_WITHOUT_PRE_COPY();
 	ASSERT_OK(run_engine(&self->src, 2000, 500));
-	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY, &self->fd));
+	test_cmd_v2_set_state(d, MV2_PRE_COPY, &self->fd);
 	for (round = 0; round < 2; round++) {
-		ret = mv2_read(self->fd, &self->stream, MV2_PIECE,
-			       2 * self->src.mem_size, &got);
+		ret = _test_cmd_v2_read(self->fd, &self->stream, MV2_PIECE,
+					2 * self->src.mem_size, &got);
 		ASSERT_TRUE(ret == -ENOMSG || ret == -EFBIG) {
 			TH_LOG("PRE_COPY read, round %d: %d", round, ret);
 		}
 	}
-	ASSERT_OK(mv2_set_state(d, MV2_PRE_COPY_P2P, &fd));
+	test_cmd_v2_set_state(d, MV2_PRE_COPY_P2P, &fd);
 	EXPECT_EQ(-1, fd);
 	mv2_close(&fd);
-	ASSERT_ERRNO(ENOMSG, mv2_read(self->fd, &self->stream, MV2_PIECE,
-				      PRE_COPY_MAX, &got));
-	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &fd));
+	ASSERT_ERRNO(ENOMSG, _test_cmd_v2_read(self->fd, &self->stream, MV2_PIECE,
+					       PRE_COPY_MAX, &got));
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, &fd);
 	EXPECT_EQ(-1, fd);
 	mv2_close(&fd);
-	ASSERT_OK(mv2_read_all(self->fd, &self->stream));
-	ASSERT_OK(mv2_set_state(d, MV2_STOP, NULL));
+	test_cmd_v2_read_all(self->fd, &self->stream);
+	test_cmd_v2_set_state(d, MV2_STOP, NULL);
 	self->digest = mt_digest(&self->src);
 	ASSERT_OK(mt_stream_parse(self->stream.data, self->stream.len, &s)) {
 		TH_LOG("%s", s.why);
@@ -773,8 +772,8 @@ TEST_F(v2_pair, live_pre_copy_with_the_engine_running_gives_equal_digest)
 	}
 	EXPECT_EQ(self->digest, s.digest);
 	mt_stream_free(&s);
-	ASSERT_OK(mv2_resume(&self->dst.d, self->stream.data, self->stream.len,
-			     MT_CUT_RANDOM, 9, MV2_STOP));
+	test_cmd_v2_resume(&self->dst.d, self->stream.data, self->stream.len,
+			   MT_CUT_RANDOM, 9, MV2_STOP);
 	EXPECT_EQ(self->digest, mt_digest(&self->dst));
 }
 
@@ -851,7 +850,7 @@ static int arc_stream(struct mt_inst *in, struct mig_buf *out)
 	struct mig_buf full = { 0 };
 	int ret;
 
-	ret = mv2_save(&in->d, &full);
+	ret = _test_cmd_v2_save(&in->d, &full);
 	if (!ret)
 		ret = mt_stream_compact(full.data, full.len, out);
 	mig_buf_free(&full);
@@ -873,22 +872,22 @@ static int arc_reach(struct mt_inst *in, enum from from,
 	case FROM_RUNNING:
 		return 0;
 	case FROM_RESUMED:
-		ret = mv2_set_state(&in->d, MV2_RESUMING, fd);
+		ret = _test_cmd_v2_set_state(&in->d, MV2_RESUMING, fd);
 		if (ret)
 			return ret;
-		return mv2_write(*fd, stream->data, stream->len, MT_CUT_FIXED,
-				 0, NULL);
+		return _test_cmd_v2_write(*fd, stream->data, stream->len, MT_CUT_FIXED,
+					  0, NULL);
 	case FROM_ERROR:
-		ret = mv2_set_state(&in->d, MV2_RESUMING, fd);
+		ret = _test_cmd_v2_set_state(&in->d, MV2_RESUMING, fd);
 		if (ret)
 			return ret;
 		len = mt_error_stream(in, MIG_TYPE_SMALL, err);
-		ret = mv2_write(*fd, err, len, MT_CUT_FIXED, 0, NULL);
+		ret = _test_cmd_v2_write(*fd, err, len, MT_CUT_FIXED, 0, NULL);
 		if (ret != -EINVAL)
 			return ret ? ret : -EPROTO;
 		return 0;
 	default:
-		return mv2_set_state(&in->d, state, fd);
+		return _test_cmd_v2_set_state(&in->d, state, fd);
 	}
 }
 
@@ -898,11 +897,11 @@ FIXTURE_SETUP(v2_arc)
 
 	self->fd = -1;
 	self->fd2 = -1;
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 	if (mv2_is_pre_copy(variant->state) && !mv2_kernel_has_pre_copy())
-		MIG_SKIP_SETUP("Linux %s has no VFIO_MIGRATION_PRE_COPY (6.2+), no %s",
-			       mv2_kernel_release(),
-			       mv2_state_name(variant->state));
+		MT_SKIP_SETUP("Linux %s has no VFIO_MIGRATION_PRE_COPY (6.2+), no %s",
+			      mv2_kernel_release(),
+			      libmig_v2_state_str(variant->state));
 	ASSERT_OK(inst_setup(&self->a, 0));
 	if (variant->from == FROM_RESUMED) {
 		ret = arc_stream(&self->a, &self->stream);
@@ -966,53 +965,53 @@ static void arc_check(struct __test_metadata *_metadata,
 	char name[32];
 	uint8_t byte;
 
-	EXPECT_EQ(want, mv2_set_state(d, to, &self->fd2))
-		TH_LOG("%s -> %s (%#x)", mv2_state_name(from),
-		       mv2_state_name(to), to);
+	EXPECT_EQ(want, _test_cmd_v2_set_state(d, to, &self->fd2))
+		TH_LOG("%s -> %s (%#x)", libmig_v2_state_str(from),
+		       libmig_v2_state_str(to), to);
 	EXPECT_EQ(end, mv2_state(d))
-		TH_LOG("%s -> %s: state", mv2_state_name(from),
-		       mv2_state_name(to));
+		TH_LOG("%s -> %s: state", libmig_v2_state_str(from),
+		       libmig_v2_state_str(to));
 	EXPECT_EQ(new_fd, self->fd2 >= 0)
-		TH_LOG("%s -> %s: data_fd %d", mv2_state_name(from),
-		       mv2_state_name(to), self->fd2);
+		TH_LOG("%s -> %s: data_fd %d", libmig_v2_state_str(from),
+		       libmig_v2_state_str(to), self->fd2);
 	if (self->fd2 >= 0) {
 		int mode = fcntl(self->fd2, F_GETFL) & O_ACCMODE;
 
 		EXPECT_EQ(to == MV2_RESUMING ? O_WRONLY : O_RDONLY, mode)
-			TH_LOG("%s -> %s: mode", mv2_state_name(from),
-			       mv2_state_name(to));
+			TH_LOG("%s -> %s: mode", libmig_v2_state_str(from),
+			       libmig_v2_state_str(to));
 		if (to != MV2_RESUMING) {
 			EXPECT_EQ(1, mv2_read_some(self->fd2, &byte, 1))
 				TH_LOG("%s -> %s: new fd read",
-				       mv2_state_name(from),
-				       mv2_state_name(to));
+				       libmig_v2_state_str(from),
+				       libmig_v2_state_str(to));
 		}
 	}
 	if (self->fd >= 0 && from != MV2_ERROR) {
 		if (!kept && mv2_is_saving(from)) {
 			EXPECT_ERRNO(EINVAL, mv2_read_some(self->fd, &byte, 1))
 				TH_LOG("%s -> %s: old fd read",
-				       mv2_state_name(from),
-				       mv2_state_name(to));
+				       libmig_v2_state_str(from),
+				       libmig_v2_state_str(to));
 		} else if (!kept) {
 			EXPECT_ERRNO(EINVAL, mv2_write_some(self->fd, &byte, 1))
 				TH_LOG("%s -> %s: old fd write",
-				       mv2_state_name(from),
-				       mv2_state_name(to));
+				       libmig_v2_state_str(from),
+				       libmig_v2_state_str(to));
 		} else if (mv2_is_saving(from)) {
 			EXPECT_EQ(1, mv2_read_some(self->fd, &byte, 1))
 				TH_LOG("%s -> %s: kept fd read",
-				       mv2_state_name(from),
-				       mv2_state_name(to));
+				       libmig_v2_state_str(from),
+				       libmig_v2_state_str(to));
 		}
 	}
-	EXPECT_STREQ(mv2_state_name(end), mv2_sysfs_state(&self->a, name,
+	EXPECT_STREQ(libmig_v2_state_str(end), mv2_sysfs_state(&self->a, name,
 							  sizeof(name)))
-		TH_LOG("%s -> %s: sysfs", mv2_state_name(from),
-		       mv2_state_name(to));
+		TH_LOG("%s -> %s: sysfs", libmig_v2_state_str(from),
+		       libmig_v2_state_str(to));
 	EXPECT_EQ(mv2_v1_view(end), mt_state(d))
-		TH_LOG("%s -> %s: v1 view", mv2_state_name(from),
-		       mv2_state_name(to));
+		TH_LOG("%s -> %s: v1 view", libmig_v2_state_str(from),
+		       libmig_v2_state_str(to));
 }
 
 TEST_F(v2_arc, set_state_to_every_target)
@@ -1023,7 +1022,7 @@ TEST_F(v2_arc, set_state_to_every_target)
 	for (i = 0; i < ARRAY_SIZE(arc_targets); i++) {
 		mv2_close(&self->fd);
 		mv2_close(&self->fd2);
-		ASSERT_OK(mig_device_reset(d));
+		test_cmd_device_reset(d);
 		ASSERT_V2(d, MV2_RUNNING);
 		ASSERT_OK(arc_reach(&self->a, variant->from, &self->stream,
 				    variant->state, &self->fd));
@@ -1059,12 +1058,12 @@ static void arc_check_fresh(struct __test_metadata *_metadata,
 	}
 	EXPECT_OK(mig_set_state(d, MIG_STATE_STOP)) TH_LOG("%s: v1", how);
 	EXPECT_OK(mig_set_state(d, MIG_STATE_RUNNING)) TH_LOG("%s: v1", how);
-	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &self->fd2))
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, &self->fd2)
 		TH_LOG("%s: v2", how);
 	EXPECT_OK(read_n(self->fd2, &hdr, MT_HDR_LEN)) TH_LOG("%s", how);
 	EXPECT_TRUE(starts_with_header(&hdr)) TH_LOG("%s", how);
 	mig_buf_free(&hdr);
-	EXPECT_OK(mv2_set_state(d, MV2_RUNNING, NULL)) TH_LOG("%s", how);
+	EXPECT_OK(_test_cmd_v2_set_state(d, MV2_RUNNING, NULL)) TH_LOG("%s", how);
 }
 
 TEST_F(v2_arc, reset_then_close_give_running_and_a_stale_data_fd)
@@ -1074,7 +1073,7 @@ TEST_F(v2_arc, reset_then_close_give_running_and_a_stale_data_fd)
 	ASSERT_OK(arc_reach(&self->a, variant->from, &self->stream,
 			    variant->state, &self->fd));
 	ASSERT_V2(d, variant->state);
-	ASSERT_OK(mig_device_reset(d));
+	test_cmd_device_reset(d);
 	arc_check_fresh(_metadata, self, variant, "VFIO_DEVICE_RESET");
 
 	mv2_close(&self->fd);
@@ -1083,7 +1082,7 @@ TEST_F(v2_arc, reset_then_close_give_running_and_a_stale_data_fd)
 			    variant->state, &self->fd));
 	ASSERT_V2(d, variant->state);
 	mt_inst_close(&self->a);
-	ASSERT_OK(mv2_inst_open(&self->a));
+	ASSERT_OK(mt_inst_open(&self->a));
 	arc_check_fresh(_metadata, self, variant, "close and reopen");
 }
 
@@ -1099,7 +1098,7 @@ FIXTURE(v2_excl) {
 FIXTURE_SETUP(v2_excl)
 {
 	self->fd = -1;
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 	ASSERT_OK(inst_setup(&self->a, 0));
 }
 
@@ -1131,8 +1130,8 @@ static int v1_reach(struct mt_inst *in, uint32_t v1)
 		if (ret)
 			return ret;
 		len = mt_error_stream(in, MIG_TYPE_SMALL, err);
-		ret = mt_feed(&in->d, MIG_PATH_PREAD, err, len, MT_CUT_FIXED,
-			      0, NULL);
+		ret = _test_cmd_feed(&in->d, MIG_PATH_PREAD, err, len, MT_CUT_FIXED,
+				     0, NULL);
 		return ret == -EINVAL ? 0 : ret ? ret : -EPROTO;
 	default:
 		return mig_set_state(&in->d, v1);
@@ -1144,7 +1143,7 @@ static int v2_reach(struct mt_inst *in, uint32_t s, int *fd)
 {
 	if (s == MV2_ERROR)
 		return arc_reach(in, FROM_ERROR, NULL, s, fd);
-	return mv2_set_state(&in->d, s, fd);
+	return _test_cmd_v2_set_state(&in->d, s, fd);
 }
 
 /*
@@ -1174,23 +1173,23 @@ TEST_F(v2_excl, v1_owner_refuses_v2_set_state_ebusy)
 	for (i = 0; i < ARRAY_SIZE(owned); i++) {
 		uint32_t v1 = owned[i];
 
-		ASSERT_OK(mig_device_reset(d));
+		test_cmd_device_reset(d);
 		ASSERT_OK(v1_reach(&self->a, v1)) TH_LOG("v1 %s",
 							 mig_state_str(v1));
 		ASSERT_EQ(v1, mt_state(d));
-		ASSERT_OK(mv2_get_state(d, &s));
+		ASSERT_OK(libmig_v2_get_state(d, &s));
 		/* 6.1 has no PRE_COPY to show for PRECOPY. */
 		if (v1 != MIG_STATE_PRECOPY || mv2_kernel_has_pre_copy()) {
 			EXPECT_EQ(mv2_of_v1(v1), s)
 				TH_LOG("v1 %s: v2 reads %s", mig_state_str(v1),
-				       mv2_state_name(s));
+				       libmig_v2_state_str(s));
 		}
 		for (j = 0; j < ARRAY_SIZE(targets); j++) {
-			int ret = mv2_set_state(d, targets[j], &self->fd);
+			int ret = _test_cmd_v2_set_state(d, targets[j], &self->fd);
 
 			EXPECT_TRUE(refused(ret, v1 == MIG_STATE_ERROR))
 				TH_LOG("v1 %s, v2 -> %s: %d", mig_state_str(v1),
-				       mv2_state_name(targets[j]), ret);
+				       libmig_v2_state_str(targets[j]), ret);
 			EXPECT_EQ(-1, self->fd);
 			mv2_close(&self->fd);
 			EXPECT_EQ(v1, mt_state(d));
@@ -1215,32 +1214,32 @@ static void v2_owner_check(struct __test_metadata *_metadata,
 	uint8_t byte;
 	size_t i;
 
-	ASSERT_OK(mig_device_reset(d));
+	test_cmd_device_reset(d);
 	mv2_close(&self->fd);
 	ASSERT_OK(v2_reach(&self->a, s, &self->fd))
-		TH_LOG("v2 %s", mv2_state_name(s));
+		TH_LOG("v2 %s", libmig_v2_state_str(s));
 	ASSERT_V2(d, s);
 	EXPECT_EQ(mv2_v1_view(s), mt_state(d))
-		TH_LOG("v2 %s: v1 device_state", mv2_state_name(s));
+		TH_LOG("v2 %s: v1 device_state", libmig_v2_state_str(s));
 	for (i = 0; i < ARRAY_SIZE(v1_states); i++) {
 		EXPECT_TRUE(refused(mig_set_state(d, v1_states[i]), err))
 			TH_LOG("v2 %s: v1 device_state write %s",
-			       mv2_state_name(s), mig_state_str(v1_states[i]));
+			       libmig_v2_state_str(s), mig_state_str(v1_states[i]));
 	}
 	EXPECT_TRUE(refused(mig_get_pending(d, &v), err))
-		TH_LOG("v2 %s: pending_bytes", mv2_state_name(s));
+		TH_LOG("v2 %s: pending_bytes", libmig_v2_state_str(s));
 	EXPECT_TRUE(refused(mig_get_data_offset(d, &v), err))
-		TH_LOG("v2 %s: data_offset", mv2_state_name(s));
+		TH_LOG("v2 %s: data_offset", libmig_v2_state_str(s));
 	EXPECT_TRUE(refused(mig_get_data_size(d, &v), err))
-		TH_LOG("v2 %s: data_size", mv2_state_name(s));
+		TH_LOG("v2 %s: data_size", libmig_v2_state_str(s));
 	EXPECT_TRUE(refused(mig_set_data_size(d, MIG_PAGE_SIZE), err))
-		TH_LOG("v2 %s: data_size write", mv2_state_name(s));
-	EXPECT_TRUE(refused(mt_hdr_write(d, MIG_HDR_RESERVED, &zero, 4), err))
-		TH_LOG("v2 %s: reserved write", mv2_state_name(s));
+		TH_LOG("v2 %s: data_size write", libmig_v2_state_str(s));
+	EXPECT_TRUE(refused(_test_cmd_hdr_write(d, MIG_HDR_RESERVED, &zero, 4), err))
+		TH_LOG("v2 %s: reserved write", libmig_v2_state_str(s));
 	EXPECT_V2(d, s);
 	if (mv2_is_saving(s)) {
 		EXPECT_EQ(1, mv2_read_some(self->fd, &byte, 1))
-			TH_LOG("v2 %s: data_fd", mv2_state_name(s));
+			TH_LOG("v2 %s: data_fd", libmig_v2_state_str(s));
 	}
 }
 
@@ -1267,14 +1266,14 @@ TEST_F(v2_excl, owner_back_in_running_frees_the_other)
 {
 	struct mig_dev *d = &self->a.d;
 
-	ASSERT_OK(mv2_set_state(d, MV2_RUNNING_P2P, NULL));
+	test_cmd_v2_set_state(d, MV2_RUNNING_P2P, NULL);
 	ASSERT_ERRNO(EBUSY, mig_set_state(d, MIG_STATE_STOP));
-	ASSERT_OK(mv2_set_state(d, MV2_RUNNING, NULL));
-	ASSERT_OK(mig_set_state(d, MIG_STATE_STOP));
-	ASSERT_ERRNO(EBUSY, mv2_set_state(d, MV2_STOP, NULL));
-	ASSERT_OK(mig_set_state(d, MIG_STATE_PRECOPY));
-	ASSERT_OK(mig_set_state(d, MIG_STATE_RUNNING));
-	ASSERT_OK(mv2_set_state(d, MV2_STOP, NULL));
+	test_cmd_v2_set_state(d, MV2_RUNNING, NULL);
+	test_cmd_set_state(d, MIG_STATE_STOP);
+	ASSERT_ERRNO(EBUSY, _test_cmd_v2_set_state(d, MV2_STOP, NULL));
+	test_cmd_set_state(d, MIG_STATE_PRECOPY);
+	test_cmd_set_state(d, MIG_STATE_RUNNING);
+	test_cmd_v2_set_state(d, MV2_STOP, NULL);
 	EXPECT_V2(d, MV2_STOP);
 }
 
@@ -1282,12 +1281,12 @@ TEST_F(v2_excl, reset_frees_both)
 {
 	struct mig_dev *d = &self->a.d;
 
-	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &self->fd));
-	ASSERT_OK(mig_device_reset(d));
-	ASSERT_OK(mig_set_state(d, MIG_STATE_SAVING));
-	ASSERT_ERRNO(EBUSY, mv2_set_state(d, MV2_STOP, NULL));
-	ASSERT_OK(mig_device_reset(d));
-	ASSERT_OK(mv2_set_state(d, MV2_STOP, NULL));
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, &self->fd);
+	test_cmd_device_reset(d);
+	test_cmd_set_state(d, MIG_STATE_SAVING);
+	ASSERT_ERRNO(EBUSY, _test_cmd_v2_set_state(d, MV2_STOP, NULL));
+	test_cmd_device_reset(d);
+	test_cmd_v2_set_state(d, MV2_STOP, NULL);
 	EXPECT_V2(d, MV2_STOP);
 }
 
@@ -1295,14 +1294,14 @@ TEST_F(v2_excl, close_frees_both)
 {
 	struct mig_dev *d = &self->a.d;
 
-	ASSERT_OK(mv2_set_state(d, MV2_STOP_COPY, &self->fd));
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, &self->fd);
 	mt_inst_close(&self->a);
-	ASSERT_OK(mv2_inst_open(&self->a));
-	ASSERT_OK(mig_set_state(d, MIG_STATE_SAVING));
-	ASSERT_ERRNO(EBUSY, mv2_set_state(d, MV2_STOP, NULL));
+	ASSERT_OK(mt_inst_open(&self->a));
+	test_cmd_set_state(d, MIG_STATE_SAVING);
+	ASSERT_ERRNO(EBUSY, _test_cmd_v2_set_state(d, MV2_STOP, NULL));
 	mt_inst_close(&self->a);
-	ASSERT_OK(mv2_inst_open(&self->a));
-	ASSERT_OK(mv2_set_state(d, MV2_STOP, NULL));
+	ASSERT_OK(mt_inst_open(&self->a));
+	test_cmd_v2_set_state(d, MV2_STOP, NULL);
 	EXPECT_V2(d, MV2_STOP);
 }
 
@@ -1322,7 +1321,7 @@ FIXTURE_SETUP(v2_protocols)
 
 	self->fd = -1;
 	mt_inst_init(&self->a);
-	MIG_SKIP_IF_NO_MODULE();
+	MT_SKIP_IF_NO_MODULE();
 	ASSERT_OK(mig_param_read("protocols", val, sizeof(val)));
 	ASSERT_STREQ("both", val);
 }
@@ -1343,20 +1342,20 @@ TEST_F(v2_protocols, v1_instance_offers_only_the_region)
 	char val[16];
 	uint32_t state;
 
-	ASSERT_OK(mv2_inst_new(&self->a, "small", "v1"));
+	ASSERT_OK(mt_inst_new_proto(&self->a, "small", "v1"));
 	ASSERT_OK(mig_param_read("protocols", val, sizeof(val)));
 	EXPECT_STREQ("both", val);
 	ASSERT_OK(mig_attr_read(self->a.uuid, "protocols", val, sizeof(val)));
 	EXPECT_STREQ("v1", val);
-	EXPECT_ERRNO(ENOTTY, mv2_get_flags(d, &flags));
-	EXPECT_ERRNO(ENOTTY, mv2_get_state(d, &state));
-	EXPECT_ERRNO(ENOTTY, mv2_set_state(d, MV2_STOP, &self->fd));
+	test_err_v2_get_flags(ENOTTY, d, &flags);
+	EXPECT_ERRNO(ENOTTY, libmig_v2_get_state(d, &state));
+	test_err_v2_set_state(ENOTTY, d, MV2_STOP, &self->fd);
 	EXPECT_EQ(-1, self->fd);
 	if (mv2_kernel_has_data_size()) {
-		EXPECT_ERRNO(ENOTTY, mv2_data_size(d, &flags));
+		test_err_v2_data_size(ENOTTY, d, &flags);
 	}
 	EXPECT_EQ(MIG_MDEV_MIGRATION_REGION_INDEX, d->mig_index);
-	ASSERT_OK(mt_save(d, MIG_PATH_PREAD, &self->stream));
+	test_cmd_save(d, MIG_PATH_PREAD, &self->stream);
 	EXPECT_OK(mt_stream_parse(self->stream.data, self->stream.len, &s));
 	mt_stream_free(&s);
 	EXPECT_OK(mig_set_state(d, MIG_STATE_RUNNING));
@@ -1374,7 +1373,7 @@ TEST_F(v2_protocols, v2_instance_has_no_region)
 	uint64_t flags;
 	char val[16];
 
-	ASSERT_OK(mv2_inst_new(&self->a, "small", "v2"));
+	ASSERT_OK(mt_inst_new_proto(&self->a, "small", "v2"));
 	ASSERT_OK(mig_attr_read(self->a.uuid, "protocols", val, sizeof(val)));
 	EXPECT_STREQ("v2", val);
 	ASSERT_OK(SYS(ioctl(d->fd, VFIO_DEVICE_GET_INFO, &info)));
@@ -1382,13 +1381,13 @@ TEST_F(v2_protocols, v2_instance_has_no_region)
 	EXPECT_ERRNO(EINVAL, SYS(ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO,
 				       &ri)));
 	EXPECT_EQ(-1, d->mig_index);
-	ASSERT_OK(mv2_get_flags(d, &flags));
+	test_cmd_v2_get_flags(d, &flags);
 	EXPECT_TRUE(flags & VFIO_MIGRATION_STOP_COPY);
-	ASSERT_OK(mv2_save(d, &self->stream));
+	test_cmd_v2_save(d, &self->stream);
 	ASSERT_OK(mt_stream_parse(self->stream.data, self->stream.len, &s));
 	EXPECT_EQ(mt_digest(&self->a), s.digest);
 	mt_stream_free(&s);
-	EXPECT_OK(mv2_set_state(d, MV2_RUNNING, NULL));
+	EXPECT_OK(_test_cmd_v2_set_state(d, MV2_RUNNING, NULL));
 }
 
 TEST_F(v2_protocols, default_both_and_other_values_refused)
@@ -1400,10 +1399,10 @@ TEST_F(v2_protocols, default_both_and_other_values_refused)
 	EXPECT_ERRNO(EINVAL, mig_param_write("protocols", "v3"));
 	ASSERT_OK(mig_param_read("protocols", val, sizeof(val)));
 	EXPECT_STREQ("both", val);
-	ASSERT_OK(mv2_inst_new(&self->a, "small", "both"));
+	ASSERT_OK(mt_inst_new_proto(&self->a, "small", "both"));
 	ASSERT_OK(mig_attr_read(self->a.uuid, "protocols", val, sizeof(val)));
 	EXPECT_STREQ("both", val);
-	EXPECT_OK(mv2_get_flags(d, &flags));
+	EXPECT_OK(_test_cmd_v2_get_flags(d, &flags));
 	EXPECT_EQ(MIG_MDEV_MIGRATION_REGION_INDEX, d->mig_index);
 }
 
