@@ -1599,7 +1599,8 @@ TEST_F(sysfs, read_only_attributes_refuse_write_open_with_eacces)
 
 	for (i = 0; i < ARRAY_SIZE(ro); i++) {
 		attr_path(path, sizeof(path), self->in.a.uuid, ro[i]);
-		EXPECT_ERRNO(EACCES, sysfs_put(path, "1", 1)) TH_LOG("%s", ro[i]);
+		EXPECT_ERRNO(EACCES, sysfs_put(path, "1", 1))
+			TH_LOG("%s", ro[i]);
 	}
 	for (i = 0; i < ARRAY_SIZE(type_ro); i++) {
 		snprintf(path, sizeof(path), "%s/mig_mdev-small/%s",
@@ -1865,7 +1866,8 @@ static int probe_one(struct probe *p, uint32_t round)
 	case PROBE_B_BAR0:
 		ret = _test_cmd_bar0_write(&p->b->d, MIG_REG_SCRATCH0, round);
 		if (!ret)
-			ret = _test_cmd_bar0_read(&p->b->d, MIG_REG_SCRATCH0, &v32);
+			ret = _test_cmd_bar0_read(&p->b->d, MIG_REG_SCRATCH0,
+						  &v32);
 		return ret ? ret : v32 != round ? -EPROTO : 0;
 	case PROBE_B_CONFIG:
 		return _test_cmd_config_read(&p->b->d, PCI_VENDOR_ID, &v32, 4);
@@ -2204,8 +2206,9 @@ static void hammer_step(struct hammer *h, uint64_t x)
 	switch (x % 16) {
 	case 0: case 1: case 2: case 3:
 		v = r % ARRAY_SIZE(fields);
-		hammer_note(h, "header read", _test_cmd_hdr_read(d, fields[v].off,
-			    h->buf, fields[v].width), false);
+		hammer_note(h, "header read",
+			    _test_cmd_hdr_read(d, fields[v].off, h->buf,
+					       fields[v].width), false);
 		break;
 	case 4: case 5:
 		hammer_window(d, r, &off, &len);
@@ -2222,7 +2225,8 @@ static void hammer_step(struct hammer *h, uint64_t x)
 		if (!(r & 0x700))
 			s |= 1U << (3 + (r >> 11) % 29);
 		hammer_note(h, "device_state write",
-			    _test_cmd_hdr_write(d, MIG_HDR_DEVICE_STATE, &s, 4), true);
+			    _test_cmd_hdr_write(d, MIG_HDR_DEVICE_STATE, &s, 4),
+			    true);
 		break;
 	case 11:
 		hammer_note(h, "reset", mig_device_reset(d), false);
@@ -2234,7 +2238,8 @@ static void hammer_step(struct hammer *h, uint64_t x)
 
 		v = sizes[(r >> 32) % ARRAY_SIZE(sizes)];
 		hammer_note(h, "data_size write",
-			    _test_cmd_hdr_write(d, MIG_HDR_DATA_SIZE, &v, 8), true);
+			    _test_cmd_hdr_write(d, MIG_HDR_DATA_SIZE, &v, 8),
+			    true);
 		break;
 	}
 	case 14:

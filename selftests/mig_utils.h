@@ -146,6 +146,7 @@ static inline int _test_cmd_config_read(struct mig_dev *d, uint32_t off,
 {
 	return mig_region_pread(d, MT_CONFIG, val, len, off);
 }
+
 #define test_cmd_config_read(...) \
 	ASSERT_OK(_test_cmd_config_read(__VA_ARGS__))
 #define test_err_config_read(_errno, ...) \
@@ -156,6 +157,7 @@ static inline int _test_cmd_config_write(struct mig_dev *d, uint32_t off,
 {
 	return mig_region_pwrite(d, MT_CONFIG, val, len, off);
 }
+
 #define test_cmd_config_write(...) \
 	ASSERT_OK(_test_cmd_config_write(__VA_ARGS__))
 #define test_err_config_write(_errno, ...) \
@@ -166,6 +168,7 @@ static inline int _test_cmd_bar0_read(struct mig_dev *d, uint32_t reg,
 {
 	return mig_region_pread(d, MT_BAR0, val, sizeof(*val), reg);
 }
+
 #define test_cmd_bar0_read(...) \
 	ASSERT_OK(_test_cmd_bar0_read(__VA_ARGS__))
 #define test_err_bar0_read(_errno, ...) \
@@ -176,6 +179,7 @@ static inline int _test_cmd_bar0_write(struct mig_dev *d, uint32_t reg,
 {
 	return mig_region_pwrite(d, MT_BAR0, &val, sizeof(val), reg);
 }
+
 #define test_cmd_bar0_write(...) \
 	ASSERT_OK(_test_cmd_bar0_write(__VA_ARGS__))
 #define test_err_bar0_write(_errno, ...) \
@@ -186,6 +190,7 @@ static inline int _test_cmd_mem_read(struct mig_dev *d, uint64_t off,
 {
 	return mig_region_pread(d, MT_BAR2, buf, len, off);
 }
+
 #define test_cmd_mem_read(...) \
 	ASSERT_OK(_test_cmd_mem_read(__VA_ARGS__))
 #define test_err_mem_read(_errno, ...) \
@@ -196,6 +201,7 @@ static inline int _test_cmd_mem_write(struct mig_dev *d, uint64_t off,
 {
 	return mig_region_pwrite(d, MT_BAR2, buf, len, off);
 }
+
 #define test_cmd_mem_write(...) \
 	ASSERT_OK(_test_cmd_mem_write(__VA_ARGS__))
 #define test_err_mem_write(_errno, ...) \
@@ -418,6 +424,7 @@ static inline int _test_cmd_engine_rate(const char *uuid, unsigned int rate)
 	snprintf(val, sizeof(val), "%u", rate);
 	return mig_attr_write(uuid, "engine_rate", val);
 }
+
 #define test_cmd_engine_rate(...) \
 	ASSERT_OK(_test_cmd_engine_rate(__VA_ARGS__))
 
@@ -484,6 +491,7 @@ static inline int _test_cmd_fill(struct mt_inst *in, uint64_t seed)
 					   (uint32_t)(seed * 131 + i));
 	return ret;
 }
+
 #define test_cmd_fill(...) ASSERT_OK(_test_cmd_fill(__VA_ARGS__))
 
 /* ---------------------------------------------------------------- */
@@ -500,6 +508,7 @@ static inline int _test_cmd_hdr_read(struct mig_dev *d, uint64_t off,
 		return -errno;
 	return n == (ssize_t)len ? 0 : -EIO;
 }
+
 #define test_cmd_hdr_read(...) ASSERT_OK(_test_cmd_hdr_read(__VA_ARGS__))
 #define test_err_hdr_read(_errno, ...) \
 	EXPECT_ERRNO(_errno, _test_cmd_hdr_read(__VA_ARGS__))
@@ -513,6 +522,7 @@ static inline int _test_cmd_hdr_write(struct mig_dev *d, uint64_t off,
 		return -errno;
 	return n == (ssize_t)len ? 0 : -EIO;
 }
+
 #define test_cmd_hdr_write(...) ASSERT_OK(_test_cmd_hdr_write(__VA_ARGS__))
 #define test_err_hdr_write(_errno, ...) \
 	EXPECT_ERRNO(_errno, _test_cmd_hdr_write(__VA_ARGS__))
@@ -526,20 +536,44 @@ static inline int _test_cmd_hdr_write(struct mig_dev *d, uint64_t off,
 	EXPECT_ERRNO(_errno, mig_set_data_size(d, size))
 
 /*
- * The header's fields, or an impossible value (MT_STATE_NONE, UINT64_MAX)
- * if they cannot be read: for comparisons in EXPECT_EQ().
+ * A state or a header field, or an impossible value (MT_STATE_NONE,
+ * UINT64_MAX) if it cannot be read: for comparisons in EXPECT_EQ().
  */
-#define MT_HDR_GETTER(name, type, none, get)				\
-static inline type name(struct mig_dev *d)				\
-{									\
-	type v;								\
-									\
-	return get(d, &v) ? (none) : v;					\
+static inline uint32_t mt_get32(struct mig_dev *d,
+				int (*get)(struct mig_dev *d, uint32_t *v))
+{
+	uint32_t v;
+
+	return get(d, &v) ? MT_STATE_NONE : v;
 }
-MT_HDR_GETTER(mt_state, uint32_t, MT_STATE_NONE, mig_get_state)
-MT_HDR_GETTER(mt_pending, uint64_t, UINT64_MAX, mig_get_pending)
-MT_HDR_GETTER(mt_data_offset, uint64_t, UINT64_MAX, mig_get_data_offset)
-MT_HDR_GETTER(mt_data_size, uint64_t, UINT64_MAX, mig_get_data_size)
+
+static inline uint64_t mt_get64(struct mig_dev *d,
+				int (*get)(struct mig_dev *d, uint64_t *v))
+{
+	uint64_t v;
+
+	return get(d, &v) ? UINT64_MAX : v;
+}
+
+static inline uint32_t mt_state(struct mig_dev *d)
+{
+	return mt_get32(d, mig_get_state);
+}
+
+static inline uint64_t mt_pending(struct mig_dev *d)
+{
+	return mt_get64(d, mig_get_pending);
+}
+
+static inline uint64_t mt_data_offset(struct mig_dev *d)
+{
+	return mt_get64(d, mig_get_data_offset);
+}
+
+static inline uint64_t mt_data_size(struct mig_dev *d)
+{
+	return mt_get64(d, mig_get_data_size);
+}
 
 /* ---------------------------------------------------------------- */
 /* Protocol v1: save and resume                                      */
@@ -565,6 +599,7 @@ static inline int _test_cmd_save(struct mig_dev *d, enum mig_path path,
 		return ret;
 	return mig_set_state(d, MIG_STATE_STOP);
 }
+
 #define test_cmd_save(...) ASSERT_OK(_test_cmd_save(__VA_ARGS__))
 #define test_err_save(_errno, ...) \
 	EXPECT_ERRNO(_errno, _test_cmd_save(__VA_ARGS__))
@@ -631,6 +666,7 @@ static inline int _test_cmd_feed(struct mig_dev *d, enum mig_path path,
 		*fed = done;
 	return ret;
 }
+
 #define test_cmd_feed(...) ASSERT_OK(_test_cmd_feed(__VA_ARGS__))
 #define test_err_feed(_errno, ...) \
 	EXPECT_ERRNO(_errno, _test_cmd_feed(__VA_ARGS__))
@@ -650,6 +686,7 @@ static inline int _test_cmd_resume(struct mig_dev *d, const void *buf,
 		return ret;
 	return mig_set_state(d, end_state);
 }
+
 #define test_cmd_resume(...) ASSERT_OK(_test_cmd_resume(__VA_ARGS__))
 #define test_err_resume(_errno, ...) \
 	EXPECT_ERRNO(_errno, _test_cmd_resume(__VA_ARGS__))
@@ -767,13 +804,17 @@ static inline int _test_cmd_v2_get_flags(struct mig_dev *d, uint64_t *flags)
 		*flags = m.flags;
 	return ret;
 }
+
 #define test_cmd_v2_get_flags(...) \
 	ASSERT_OK(_test_cmd_v2_get_flags(__VA_ARGS__))
 #define test_err_v2_get_flags(_errno, ...) \
 	EXPECT_ERRNO(_errno, _test_cmd_v2_get_flags(__VA_ARGS__))
 
 /* The v2 state, or MT_STATE_NONE if it cannot be read. */
-MT_HDR_GETTER(mv2_state, uint32_t, MT_STATE_NONE, libmig_v2_get_state)
+static inline uint32_t mv2_state(struct mig_dev *d)
+{
+	return mt_get32(d, libmig_v2_get_state);
+}
 
 /*
  * Requests @state.  *@data_fd (if not NULL) gets the data_fd the kernel
@@ -791,6 +832,7 @@ static inline int _test_cmd_v2_set_state(struct mig_dev *d, uint32_t state,
 		close(fd);
 	return ret;
 }
+
 #define test_cmd_v2_set_state(...) \
 	ASSERT_OK(_test_cmd_v2_set_state(__VA_ARGS__))
 #define test_err_v2_set_state(_errno, ...) \
@@ -876,6 +918,7 @@ static inline int _test_cmd_v2_read(int fd, struct mig_buf *out,
 		*got = total;
 	return ret;
 }
+
 #define test_cmd_v2_read(...) ASSERT_OK(_test_cmd_v2_read(__VA_ARGS__))
 #define test_err_v2_read(_errno, ...) \
 	EXPECT_ERRNO(_errno, _test_cmd_v2_read(__VA_ARGS__))
@@ -885,6 +928,7 @@ static inline int _test_cmd_v2_read_all(int fd, struct mig_buf *out)
 {
 	return _test_cmd_v2_read(fd, out, MV2_PIECE, UINT64_MAX, NULL);
 }
+
 #define test_cmd_v2_read_all(...) \
 	ASSERT_OK(_test_cmd_v2_read_all(__VA_ARGS__))
 #define test_err_v2_read_all(_errno, ...) \
@@ -949,6 +993,7 @@ static inline int _test_cmd_v2_write(int fd, const void *buf, size_t len,
 		*fed = done;
 	return ret;
 }
+
 #define test_cmd_v2_write(...) ASSERT_OK(_test_cmd_v2_write(__VA_ARGS__))
 #define test_err_v2_write(_errno, ...) \
 	EXPECT_ERRNO(_errno, _test_cmd_v2_write(__VA_ARGS__))
@@ -976,6 +1021,7 @@ static inline int _test_cmd_v2_save(struct mig_dev *d, struct mig_buf *out)
 		return ret;
 	return _test_cmd_v2_set_state(d, MV2_STOP, NULL);
 }
+
 #define test_cmd_v2_save(...) ASSERT_OK(_test_cmd_v2_save(__VA_ARGS__))
 #define test_err_v2_save(_errno, ...) \
 	EXPECT_ERRNO(_errno, _test_cmd_v2_save(__VA_ARGS__))
@@ -1001,6 +1047,7 @@ static inline int _test_cmd_v2_resume(struct mig_dev *d, const void *buf,
 		return ret;
 	return _test_cmd_v2_set_state(d, end_state, NULL);
 }
+
 #define test_cmd_v2_resume(...) ASSERT_OK(_test_cmd_v2_resume(__VA_ARGS__))
 #define test_err_v2_resume(_errno, ...) \
 	EXPECT_ERRNO(_errno, _test_cmd_v2_resume(__VA_ARGS__))

@@ -54,7 +54,8 @@ static int reach_error(struct mt_inst *in, uint32_t stream_type)
 	ret = mig_set_state(&in->d, MIG_STATE_RESUMING);
 	if (ret)
 		return ret;
-	ret = _test_cmd_feed(&in->d, MIG_PATH_PREAD, buf, len, MT_CUT_FIXED, 0, NULL);
+	ret = _test_cmd_feed(&in->d, MIG_PATH_PREAD, buf, len, MT_CUT_FIXED, 0,
+			     NULL);
 	if (ret != -EINVAL)
 		return ret ? ret : -EPROTO;
 	return mt_state(&in->d) == MIG_STATE_ERROR ? 0 : -EPROTO;
@@ -160,8 +161,8 @@ TEST_F(mig_one, region_flags_read_write_mmap_caps)
 {
 	struct vfio_region_info *ri = NULL;
 
-	ASSERT_OK(mig_get_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
-				  &ri));
+	ASSERT_OK(mig_get_region_info(&self->a.d,
+				      MIG_MDEV_MIGRATION_REGION_INDEX, &ri));
 	EXPECT_EQ(VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
 		  VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS,
 		  ri->flags);
@@ -174,8 +175,8 @@ TEST_F(mig_one, region_size_is_data_offset_plus_section)
 	uint64_t section = section_attr(&self->a);
 
 	ASSERT_NE(0, section);
-	ASSERT_OK(mig_get_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
-				  &ri));
+	ASSERT_OK(mig_get_region_info(&self->a.d,
+				      MIG_MDEV_MIGRATION_REGION_INDEX, &ri));
 	EXPECT_EQ(mt_data_offset(&self->a.d) + section, ri->size);
 	EXPECT_EQ(section, self->a.d.section_size);
 	free(ri);
@@ -186,8 +187,8 @@ TEST_F(mig_one, region_cap_type_is_migration_3_1)
 	struct vfio_region_info_cap_type *ct;
 	struct vfio_region_info *ri = NULL;
 
-	ASSERT_OK(mig_get_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
-				  &ri));
+	ASSERT_OK(mig_get_region_info(&self->a.d,
+				      MIG_MDEV_MIGRATION_REGION_INDEX, &ri));
 	ct = (void *)region_cap(ri, VFIO_REGION_INFO_CAP_TYPE);
 	ASSERT_NE(NULL, ct);
 	EXPECT_EQ(3, ct->type);
@@ -202,8 +203,8 @@ TEST_F(mig_one, region_cap_sparse_mmap_one_area_is_data_section)
 	uint64_t psz = sysconf(_SC_PAGESIZE);
 	uint64_t off = mt_data_offset(&self->a.d);
 
-	ASSERT_OK(mig_get_region_info(&self->a.d, MIG_MDEV_MIGRATION_REGION_INDEX,
-				  &ri));
+	ASSERT_OK(mig_get_region_info(&self->a.d,
+				      MIG_MDEV_MIGRATION_REGION_INDEX, &ri));
 	sp = (void *)region_cap(ri, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
 	ASSERT_NE(NULL, sp);
 	ASSERT_EQ(1, sp->nr_areas);
@@ -1771,8 +1772,8 @@ static void flip_one(struct __test_metadata *_metadata,
 
 	b[pos] ^= 0x04;
 	test_cmd_set_state(d, MIG_STATE_RESUMING);
-	ret = _test_cmd_feed(d, MIG_PATH_MMAP, b, self->stream.len, MT_CUT_FIXED, 0,
-			     NULL);
+	ret = _test_cmd_feed(d, MIG_PATH_MMAP, b, self->stream.len,
+			     MT_CUT_FIXED, 0, NULL);
 	b[pos] ^= 0x04;
 	state = mt_state(d);
 	if (ret) {
@@ -1931,7 +1932,8 @@ static void *pair_thread(void *arg)
 	job->ret = mig_set_state(&dst.d, MIG_STATE_RESUMING);
 	if (!job->ret)
 		job->ret = _test_cmd_feed(&dst.d, MIG_PATH_MMAP, stream.data,
-					  stream.len, MT_CUT_RANDOM, job->seed, NULL);
+					  stream.len, MT_CUT_RANDOM,
+					  job->seed, NULL);
 	if (!job->ret)
 		job->ret = mig_set_state(&dst.d, MIG_STATE_RUNNING);
 	job->dst_digest = mt_digest(&dst);

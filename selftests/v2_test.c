@@ -400,8 +400,8 @@ TEST_F(v2_one, precopy_info_counts_a_page_written_after_the_pass)
 
 	SKIP_WITHOUT_PRE_COPY();
 	test_cmd_v2_set_state(d, MV2_PRE_COPY, &self->fd);
-	ASSERT_ERRNO(ENOMSG, _test_cmd_v2_read(self->fd, NULL, MV2_PIECE, PRE_COPY_MAX,
-					       &got));
+	ASSERT_ERRNO(ENOMSG, _test_cmd_v2_read(self->fd, NULL, MV2_PIECE,
+					       PRE_COPY_MAX, &got));
 	mt_pattern(99, 5 * MIG_PAGE_SIZE, page, sizeof(page));
 	test_cmd_mem_write(d, 5 * MIG_PAGE_SIZE, page, sizeof(page));
 	test_cmd_v2_precopy_info(self->fd, &ini, &dirty);
@@ -758,8 +758,8 @@ TEST_F(v2_pair, live_pre_copy_with_the_engine_running_gives_equal_digest)
 	test_cmd_v2_set_state(d, MV2_PRE_COPY_P2P, &fd);
 	EXPECT_EQ(-1, fd);
 	mv2_close(&fd);
-	ASSERT_ERRNO(ENOMSG, _test_cmd_v2_read(self->fd, &self->stream, MV2_PIECE,
-					       PRE_COPY_MAX, &got));
+	ASSERT_ERRNO(ENOMSG, _test_cmd_v2_read(self->fd, &self->stream,
+					       MV2_PIECE, PRE_COPY_MAX, &got));
 	test_cmd_v2_set_state(d, MV2_STOP_COPY, &fd);
 	EXPECT_EQ(-1, fd);
 	mv2_close(&fd);
@@ -875,8 +875,8 @@ static int arc_reach(struct mt_inst *in, enum from from,
 		ret = _test_cmd_v2_set_state(&in->d, MV2_RESUMING, fd);
 		if (ret)
 			return ret;
-		return _test_cmd_v2_write(*fd, stream->data, stream->len, MT_CUT_FIXED,
-					  0, NULL);
+		return _test_cmd_v2_write(*fd, stream->data, stream->len,
+					  MT_CUT_FIXED, 0, NULL);
 	case FROM_ERROR:
 		ret = _test_cmd_v2_set_state(&in->d, MV2_RESUMING, fd);
 		if (ret)
@@ -1063,7 +1063,8 @@ static void arc_check_fresh(struct __test_metadata *_metadata,
 	EXPECT_OK(read_n(self->fd2, &hdr, MT_HDR_LEN)) TH_LOG("%s", how);
 	EXPECT_TRUE(starts_with_header(&hdr)) TH_LOG("%s", how);
 	mig_buf_free(&hdr);
-	EXPECT_OK(_test_cmd_v2_set_state(d, MV2_RUNNING, NULL)) TH_LOG("%s", how);
+	EXPECT_OK(_test_cmd_v2_set_state(d, MV2_RUNNING, NULL))
+		TH_LOG("%s", how);
 }
 
 TEST_F(v2_arc, reset_then_close_give_running_and_a_stale_data_fd)
@@ -1130,8 +1131,8 @@ static int v1_reach(struct mt_inst *in, uint32_t v1)
 		if (ret)
 			return ret;
 		len = mt_error_stream(in, MIG_TYPE_SMALL, err);
-		ret = _test_cmd_feed(&in->d, MIG_PATH_PREAD, err, len, MT_CUT_FIXED,
-				     0, NULL);
+		ret = _test_cmd_feed(&in->d, MIG_PATH_PREAD, err, len,
+				     MT_CUT_FIXED, 0, NULL);
 		return ret == -EINVAL ? 0 : ret ? ret : -EPROTO;
 	default:
 		return mig_set_state(&in->d, v1);
@@ -1185,7 +1186,8 @@ TEST_F(v2_excl, v1_owner_refuses_v2_set_state_ebusy)
 				       libmig_v2_state_str(s));
 		}
 		for (j = 0; j < ARRAY_SIZE(targets); j++) {
-			int ret = _test_cmd_v2_set_state(d, targets[j], &self->fd);
+			int ret = _test_cmd_v2_set_state(d, targets[j],
+							 &self->fd);
 
 			EXPECT_TRUE(refused(ret, v1 == MIG_STATE_ERROR))
 				TH_LOG("v1 %s, v2 -> %s: %d", mig_state_str(v1),
@@ -1224,7 +1226,8 @@ static void v2_owner_check(struct __test_metadata *_metadata,
 	for (i = 0; i < ARRAY_SIZE(v1_states); i++) {
 		EXPECT_TRUE(refused(mig_set_state(d, v1_states[i]), err))
 			TH_LOG("v2 %s: v1 device_state write %s",
-			       libmig_v2_state_str(s), mig_state_str(v1_states[i]));
+			       libmig_v2_state_str(s),
+			       mig_state_str(v1_states[i]));
 	}
 	EXPECT_TRUE(refused(mig_get_pending(d, &v), err))
 		TH_LOG("v2 %s: pending_bytes", libmig_v2_state_str(s));
@@ -1234,7 +1237,8 @@ static void v2_owner_check(struct __test_metadata *_metadata,
 		TH_LOG("v2 %s: data_size", libmig_v2_state_str(s));
 	EXPECT_TRUE(refused(mig_set_data_size(d, MIG_PAGE_SIZE), err))
 		TH_LOG("v2 %s: data_size write", libmig_v2_state_str(s));
-	EXPECT_TRUE(refused(_test_cmd_hdr_write(d, MIG_HDR_RESERVED, &zero, 4), err))
+	EXPECT_TRUE(refused(_test_cmd_hdr_write(d, MIG_HDR_RESERVED, &zero, 4),
+			    err))
 		TH_LOG("v2 %s: reserved write", libmig_v2_state_str(s));
 	EXPECT_V2(d, s);
 	if (mv2_is_saving(s)) {
