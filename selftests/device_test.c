@@ -172,22 +172,6 @@ static int ioctl_errno(int fd, unsigned long req, void *arg)
 	return ioctl(fd, req, arg) ? -errno : 0;
 }
 
-/* Point an IRQ index's trigger at @efd (-1: tear it down). */
-static int set_irq_eventfd(struct mig_dev *d, uint32_t index, int32_t efd)
-{
-	uint32_t buf[(sizeof(struct vfio_irq_set) + sizeof(int32_t) + 3) / 4];
-	struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
-
-	memset(buf, 0, sizeof(buf));
-	set->argsz = sizeof(struct vfio_irq_set) + sizeof(int32_t);
-	set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
-	set->index = index;
-	set->start = 0;
-	set->count = 1;
-	memcpy(set->data, &efd, sizeof(efd));
-	return ioctl_errno(d->fd, VFIO_DEVICE_SET_IRQS, set);
-}
-
 /* Wait up to @ms for @efd; returns its count, 0 on timeout, or -errno. */
 static int64_t eventfd_wait(int efd, int ms)
 {
@@ -1032,21 +1016,21 @@ TEST_F(dev, doorbell_fires_intx_eventfd)
 {
 	self->efd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, self->efd[0]);
-	ASSERT_OK(set_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX,
-				  self->efd[0]));
+	test_cmd_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX,
+			     self->efd[0]);
 	test_cmd_bar0_write(self->d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN);
 	EXPECT_EQ(0, eventfd_wait(self->efd[0], 0));
 	test_cmd_bar0_write(self->d, MIG_REG_DOORBELL, 1);
 	EXPECT_EQ(1, eventfd_wait(self->efd[0], 1000));
-	ASSERT_OK(set_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX, -1));
+	test_cmd_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX, -1);
 }
 
 TEST_F(dev, doorbell_does_not_fire_intx_when_intx_disabled)
 {
 	self->efd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, self->efd[0]);
-	ASSERT_OK(set_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX,
-				  self->efd[0]));
+	test_cmd_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX,
+			     self->efd[0]);
 	ASSERT_OK(cfg_write16(self->d, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE));
 	test_cmd_bar0_write(self->d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN);
 	test_cmd_bar0_write(self->d, MIG_REG_DOORBELL, 1);
@@ -1063,10 +1047,10 @@ TEST_F(dev, doorbell_fires_msi_eventfd_when_msi_enabled)
 	self->efd[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, self->efd[0]);
 	ASSERT_LE(0, self->efd[1]);
-	ASSERT_OK(set_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX,
-				  self->efd[0]));
-	ASSERT_OK(set_irq_eventfd(self->d, VFIO_PCI_MSI_IRQ_INDEX,
-				  self->efd[1]));
+	test_cmd_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX,
+			     self->efd[0]);
+	test_cmd_irq_eventfd(self->d, VFIO_PCI_MSI_IRQ_INDEX,
+			     self->efd[1]);
 	ASSERT_OK(cfg_write32(self->d, MSI_ADDR_LO, 0xfee00000));
 	ASSERT_OK(cfg_write16(self->d, MSI_DATA_64, 0x0041));
 	ASSERT_OK(cfg_write16(self->d, MSI_FLAGS, flags | PCI_MSI_FLAGS_ENABLE));
@@ -1082,8 +1066,8 @@ TEST_F(dev, doorbell_fires_msi_eventfd_when_msi_enabled)
 	sleep_ms(50);
 	EXPECT_EQ(2, eventfd_wait(self->efd[1], 1000));
 	EXPECT_EQ(3, reg(self->d, MIG_REG_IRQ_COUNT));
-	ASSERT_OK(set_irq_eventfd(self->d, VFIO_PCI_MSI_IRQ_INDEX, -1));
-	ASSERT_OK(set_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX, -1));
+	test_cmd_irq_eventfd(self->d, VFIO_PCI_MSI_IRQ_INDEX, -1);
+	test_cmd_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX, -1);
 }
 
 /* Reset */

@@ -451,21 +451,6 @@ static bool lk_compare(const struct lk_figs *a, const struct lk_figs *b,
 /* One cycle                                                         */
 /* ---------------------------------------------------------------- */
 
-/* Point IRQ @index's trigger at @efd. */
-static int lk_irq_eventfd(struct mig_dev *d, uint32_t index, int32_t efd)
-{
-	uint32_t buf[(sizeof(struct vfio_irq_set) + sizeof(int32_t) + 3) / 4];
-	struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
-
-	memset(buf, 0, sizeof(buf));
-	set->argsz = sizeof(struct vfio_irq_set) + sizeof(int32_t);
-	set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
-	set->index = index;
-	set->count = 1;
-	memcpy(set->data, &efd, sizeof(efd));
-	return ioctl(d->fd, VFIO_DEVICE_SET_IRQS, set) ? -errno : 0;
-}
-
 /*
  * Create, open, map, arm an eventfd, write, save, resume, check, close,
  * remove.  Cycle @i picks the paths and what is written.  @stream is kept
@@ -493,9 +478,9 @@ static int lk_cycle(const char *type, unsigned int i, struct mig_buf *stream,
 	efd = eventfd(0, EFD_CLOEXEC);
 	LK_STEP("eventfd", efd < 0 ? -errno : 0);
 	/* Left armed: the close must drop it. */
-	LK_STEP("SET_IRQS", lk_irq_eventfd(&in.d, i & 1 ?
-					   VFIO_PCI_MSI_IRQ_INDEX :
-					   VFIO_PCI_INTX_IRQ_INDEX, efd));
+	LK_STEP("SET_IRQS", _test_cmd_irq_eventfd(&in.d, i & 1 ?
+						  VFIO_PCI_MSI_IRQ_INDEX :
+						  VFIO_PCI_INTX_IRQ_INDEX, efd));
 	memset(page, 0xa5 ^ i, sizeof(page));
 	LK_STEP("BAR2 write", mig_region_pwrite(&in.d, MT_BAR2, page,
 						sizeof(page),

@@ -207,6 +207,28 @@ static inline int _test_cmd_mem_write(struct mig_dev *d, uint64_t off,
 #define test_err_mem_write(_errno, ...) \
 	EXPECT_ERRNO(_errno, _test_cmd_mem_write(__VA_ARGS__))
 
+/* Points IRQ @index's trigger at eventfd @efd (-1: tears it down). */
+static inline int _test_cmd_irq_eventfd(struct mig_dev *d, uint32_t index,
+					int32_t efd)
+{
+	uint32_t buf[(sizeof(struct vfio_irq_set) + sizeof(int32_t) + 3) / 4];
+	struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
+
+	memset(buf, 0, sizeof(buf));
+	set->argsz = sizeof(struct vfio_irq_set) + sizeof(int32_t);
+	set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	set->index = index;
+	set->start = 0;
+	set->count = 1;
+	memcpy(set->data, &efd, sizeof(efd));
+	return ioctl(d->fd, VFIO_DEVICE_SET_IRQS, set) ? -errno : 0;
+}
+
+#define test_cmd_irq_eventfd(...) \
+	ASSERT_OK(_test_cmd_irq_eventfd(__VA_ARGS__))
+#define test_err_irq_eventfd(_errno, ...) \
+	EXPECT_ERRNO(_errno, _test_cmd_irq_eventfd(__VA_ARGS__))
+
 /* VFIO_DEVICE_RESET, through libmig. */
 #define test_cmd_device_reset(d) ASSERT_OK(mig_device_reset(d))
 #define test_err_device_reset(_errno, d) \
@@ -743,20 +765,6 @@ static inline uint32_t mv2_v1_view(uint32_t state)
 	default:
 		return MIG_STATE_ERROR;
 	}
-}
-
-/* What a v2 GET_STATE shows while v1 owns the device. */
-static inline uint32_t mv2_of_v1(uint32_t v1)
-{
-	static const uint32_t map[MIG_STATE_NR] = {
-		[MIG_STATE_STOP] = MV2_STOP,
-		[MIG_STATE_RUNNING] = MV2_RUNNING,
-		[MIG_STATE_SAVING] = MV2_STOP_COPY,
-		[MIG_STATE_PRECOPY] = MV2_PRE_COPY,
-		[MIG_STATE_RESUMING] = MV2_RESUMING,
-	};
-
-	return v1 < MIG_STATE_NR ? map[v1] : MV2_ERROR;
 }
 
 /* The running kernel is @major.@minor or later. */

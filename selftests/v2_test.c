@@ -1181,7 +1181,7 @@ TEST_F(v2_excl, v1_owner_refuses_v2_set_state_ebusy)
 		ASSERT_OK(libmig_v2_get_state(d, &s));
 		/* 6.1 has no PRE_COPY to show for PRECOPY. */
 		if (v1 != MIG_STATE_PRECOPY || mv2_kernel_has_pre_copy()) {
-			EXPECT_EQ(mv2_of_v1(v1), s)
+			EXPECT_EQ(libmig_of_v1(v1), s)
 				TH_LOG("v1 %s: v2 reads %s", mig_state_str(v1),
 				       libmig_v2_state_str(s));
 		}

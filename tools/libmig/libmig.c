@@ -900,6 +900,11 @@ static const uint32_t libmig_from_v1[MIG_STATE_NR] = {
 	[7] = LIBMIG_STATE_INVALID,
 };
 
+uint32_t libmig_of_v1(uint32_t v1)
+{
+	return v1 < MIG_STATE_NR ? libmig_from_v1[v1] : LIBMIG_STATE_INVALID;
+}
+
 static int libmig_to_v1(uint32_t state, uint32_t *v1)
 {
 	uint32_t i;
@@ -968,8 +973,7 @@ int libmig_get_state(struct mig_dev *d, uint32_t *state)
 		return -EPROTONOSUPPORT;
 	ret = mig_get_state(d, &v1);
 	if (!ret)
-		*state = v1 < MIG_STATE_NR ? libmig_from_v1[v1] :
-					     LIBMIG_STATE_INVALID;
+		*state = libmig_of_v1(v1);
 	return ret;
 }
 

@@ -261,6 +261,8 @@ int libmig_get_state(struct mig_dev *d, uint32_t *state);
 int libmig_set_state(struct mig_dev *d, uint32_t state);
 const char *libmig_state_str(const struct mig_dev *d, uint32_t state);
 int libmig_state_parse(enum libmig_proto p, const char *name, uint32_t *state);
+/* A v1 device_state in that numbering; LIBMIG_STATE_INVALID if v1 has none. */
+uint32_t libmig_of_v1(uint32_t v1);
 
 /*
  * Saving.  Live: libmig_precopy_begin() (RUNNING -> PRECOPY / PRE_COPY),
