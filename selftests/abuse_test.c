@@ -82,11 +82,6 @@ static uint32_t irq_vectors(uint32_t index)
 	       index == VFIO_PCI_MSI_IRQ_INDEX;
 }
 
-static int ioctl_ret(int fd, unsigned long req, void *arg)
-{
-	return ioctl(fd, req, arg) ? -errno : 0;
-}
-
 /* "count 4" or "-EINVAL", for logs. */
 static const char *result_str(ssize_t r, char *buf, size_t len)
 {
@@ -692,7 +687,7 @@ TEST_F(ioctl, get_info_short_argsz_einval_else_answers)
 			memset(&info, 0xa5, sizeof(info));
 			info.argsz = argszs[i];
 			info.flags = flags[j];
-			ret = ioctl_ret(fd, VFIO_DEVICE_GET_INFO, &info);
+			ret = _test_cmd_ioctl(fd, VFIO_DEVICE_GET_INFO, &info);
 			EXPECT_EQ(want, ret)
 				TH_LOG("argsz %u flags %#x", argszs[i],
 				       flags[j]);
@@ -713,7 +708,7 @@ static uint32_t caps_argsz(int fd)
 {
 	struct vfio_region_info ri = { .argsz = sizeof(ri), .index = MT_MIG };
 
-	if (ioctl_ret(fd, VFIO_DEVICE_GET_REGION_INFO, &ri))
+	if (_test_cmd_ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &ri))
 		return 0;
 	return ri.argsz;
 }
@@ -748,7 +743,7 @@ TEST_F(ioctl, get_region_info_bad_index_or_short_argsz_einval_else_answers)
 			ri->argsz = argsz;
 			ri->index = idx;
 			ri->flags = UINT32_MAX;
-			ret = ioctl_ret(fd, VFIO_DEVICE_GET_REGION_INFO, ri);
+			ret = _test_cmd_ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, ri);
 			EXPECT_EQ(want, ret)
 				TH_LOG("index %#x argsz %u", idx, argsz);
 			if (ret)
@@ -797,7 +792,7 @@ TEST_F(ioctl, get_irq_info_bad_index_or_short_argsz_einval_else_answers)
 			memset(&info, 0xa5, sizeof(info));
 			info.argsz = argszs[j];
 			info.index = idx;
-			ret = ioctl_ret(fd, VFIO_DEVICE_GET_IRQ_INFO, &info);
+			ret = _test_cmd_ioctl(fd, VFIO_DEVICE_GET_IRQ_INFO, &info);
 			EXPECT_EQ(want, ret)
 				TH_LOG("index %#x argsz %u", idx, argszs[j]);
 			if (ret)
@@ -898,7 +893,7 @@ static int set_irqs(int fd, uint32_t argsz, uint32_t flags, uint32_t index,
 	} else {
 		memset(s.data, 1, sizeof(s.data));
 	}
-	return ioctl_ret(fd, VFIO_DEVICE_SET_IRQS, &s);
+	return _test_cmd_ioctl(fd, VFIO_DEVICE_SET_IRQS, &s);
 }
 
 /* Triggers off, INTx unmasked: what a test leaves behind. */
@@ -1127,28 +1122,28 @@ TEST_F(ioctl, arguments_in_bad_memory_are_efault)
 
 	ASSERT_OK(bad_mem_map(&m));
 	for (i = 0; i < ARRAY_SIZE(reqs); i++) {
-		EXPECT_ERRNO(EFAULT, ioctl_ret(fd, reqs[i], NULL));
-		EXPECT_ERRNO(EFAULT, ioctl_ret(fd, reqs[i], m.rw + PAGE));
+		test_err_ioctl(EFAULT, fd, reqs[i], NULL);
+		test_err_ioctl(EFAULT, fd, reqs[i], m.rw + PAGE);
 	}
 
 	/* Valid requests the answer of which cannot be written. */
 	memset(m.ro, 0, PAGE);
 	((struct vfio_device_info *)m.ro)->argsz = PAGE;
 	ASSERT_OK(mprotect(m.ro, PAGE, PROT_READ));
-	EXPECT_ERRNO(EFAULT, ioctl_ret(fd, VFIO_DEVICE_GET_INFO, m.ro));
-	EXPECT_ERRNO(EFAULT, ioctl_ret(fd, VFIO_DEVICE_GET_REGION_INFO, m.ro));
-	EXPECT_ERRNO(EFAULT, ioctl_ret(fd, VFIO_DEVICE_GET_IRQ_INFO, m.ro));
+	test_err_ioctl(EFAULT, fd, VFIO_DEVICE_GET_INFO, m.ro);
+	test_err_ioctl(EFAULT, fd, VFIO_DEVICE_GET_REGION_INFO, m.ro);
+	test_err_ioctl(EFAULT, fd, VFIO_DEVICE_GET_IRQ_INFO, m.ro);
 	ASSERT_OK(mprotect(m.ro, PAGE, PROT_READ | PROT_WRITE));
 	((struct vfio_region_info *)m.ro)->index = MT_MIG;
 	ASSERT_OK(mprotect(m.ro, PAGE, PROT_READ));
-	EXPECT_ERRNO(EFAULT, ioctl_ret(fd, VFIO_DEVICE_GET_REGION_INFO, m.ro));
+	test_err_ioctl(EFAULT, fd, VFIO_DEVICE_GET_REGION_INFO, m.ro);
 
 	/* The capability chain runs into the inaccessible page. */
 	ri = (void *)(m.rw + PAGE - sizeof(*ri));
 	memset(ri, 0, sizeof(*ri));
 	ri->argsz = PAGE;
 	ri->index = MT_MIG;
-	EXPECT_ERRNO(EFAULT, ioctl_ret(fd, VFIO_DEVICE_GET_REGION_INFO, ri));
+	test_err_ioctl(EFAULT, fd, VFIO_DEVICE_GET_REGION_INFO, ri);
 
 	/* SET_IRQS whose eventfd lies in the inaccessible page. */
 	set = (void *)(m.rw + PAGE - IRQ_SET_MINSZ);
@@ -1157,7 +1152,7 @@ TEST_F(ioctl, arguments_in_bad_memory_are_efault)
 	set->index = VFIO_PCI_INTX_IRQ_INDEX;
 	set->start = 0;
 	set->count = 1;
-	EXPECT_ERRNO(EFAULT, ioctl_ret(fd, VFIO_DEVICE_SET_IRQS, set));
+	test_err_ioctl(EFAULT, fd, VFIO_DEVICE_SET_IRQS, set);
 
 	munmap(m.rw, 3 * PAGE);
 	check_migrates(_metadata, &self->in.a, &self->in.b);
@@ -1225,7 +1220,7 @@ TEST_F(ioctl, unknown_commands_are_enotty)
 	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		memset(buf, 0, sizeof(buf));
 		*(uint32_t *)buf = sizeof(buf);
-		EXPECT_ERRNO(ENOTTY, ioctl_ret(fd, cmds[i], buf))
+		test_err_ioctl(ENOTTY, fd, cmds[i], buf)
 			TH_LOG("cmd %#lx", cmds[i]);
 	}
 	EXPECT_EQ(MIG_STATE_RUNNING, mt_state(&self->in.a.d));

@@ -167,11 +167,6 @@ static unsigned int count_devices(void)
 	return n;
 }
 
-static int ioctl_errno(int fd, unsigned long req, void *arg)
-{
-	return ioctl(fd, req, arg) ? -errno : 0;
-}
-
 /* Wait up to @ms for @efd; returns its count, 0 on timeout, or -errno. */
 static int64_t eventfd_wait(int efd, int ms)
 {
@@ -722,8 +717,7 @@ TEST_F(dev, bar0_status_irq_bit_is_write_one_to_clear)
 	EXPECT_EQ(1, reg(self->d, MIG_REG_IRQ_COUNT));
 	test_cmd_bar0_write(self->d, MIG_REG_STATUS, 0);
 	EXPECT_EQ(MIG_STATUS_IRQ, reg(self->d, MIG_REG_STATUS));
-	test_cmd_bar0_write(self->d, MIG_REG_STATUS,
-			    ~MIG_STATUS_IRQ);
+	test_cmd_bar0_write(self->d, MIG_REG_STATUS, ~MIG_STATUS_IRQ);
 	EXPECT_EQ(MIG_STATUS_IRQ, reg(self->d, MIG_REG_STATUS));
 	test_cmd_bar0_write(self->d, MIG_REG_STATUS, MIG_STATUS_IRQ);
 	EXPECT_EQ(0, reg(self->d, MIG_REG_STATUS));
@@ -896,7 +890,7 @@ TEST_F(dev, device_info_is_pci_with_reset_and_a_migration_region)
 {
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 
-	ASSERT_OK(ioctl_errno(self->d->fd, VFIO_DEVICE_GET_INFO, &info));
+	test_cmd_ioctl(self->d->fd, VFIO_DEVICE_GET_INFO, &info);
 	EXPECT_TRUE(info.flags & VFIO_DEVICE_FLAGS_PCI);
 	EXPECT_TRUE(info.flags & VFIO_DEVICE_FLAGS_RESET);
 	EXPECT_EQ(VFIO_PCI_NUM_REGIONS + 1, info.num_regions);
@@ -908,8 +902,7 @@ TEST_F(dev, device_info_short_argsz_is_einval)
 {
 	struct vfio_device_info info = { .argsz = 8 };
 
-	EXPECT_ERRNO(EINVAL, ioctl_errno(self->d->fd, VFIO_DEVICE_GET_INFO,
-					 &info));
+	test_err_ioctl(EINVAL, self->d->fd, VFIO_DEVICE_GET_INFO, &info);
 }
 
 TEST_F(dev, region_info_gives_size_flags_and_offset_of_each_region)
@@ -956,11 +949,9 @@ TEST_F(dev, region_info_bad_index_is_einval)
 	struct vfio_region_info ri = { .argsz = sizeof(ri) };
 
 	ri.index = VFIO_PCI_NUM_REGIONS + 1;
-	EXPECT_ERRNO(EINVAL, ioctl_errno(self->d->fd,
-					 VFIO_DEVICE_GET_REGION_INFO, &ri));
+	test_err_ioctl(EINVAL, self->d->fd, VFIO_DEVICE_GET_REGION_INFO, &ri);
 	ri.index = 0xffffffff;
-	EXPECT_ERRNO(EINVAL, ioctl_errno(self->d->fd,
-					 VFIO_DEVICE_GET_REGION_INFO, &ri));
+	test_err_ioctl(EINVAL, self->d->fd, VFIO_DEVICE_GET_REGION_INFO, &ri);
 }
 
 TEST_F(dev, region_info_short_argsz_is_einval)
@@ -968,11 +959,9 @@ TEST_F(dev, region_info_short_argsz_is_einval)
 	struct vfio_region_info ri = { .argsz = 16,
 				       .index = VFIO_PCI_BAR0_REGION_INDEX };
 
-	EXPECT_ERRNO(EINVAL, ioctl_errno(self->d->fd,
-					 VFIO_DEVICE_GET_REGION_INFO, &ri));
+	test_err_ioctl(EINVAL, self->d->fd, VFIO_DEVICE_GET_REGION_INFO, &ri);
 	ri.argsz = 0;
-	EXPECT_ERRNO(EINVAL, ioctl_errno(self->d->fd,
-					 VFIO_DEVICE_GET_REGION_INFO, &ri));
+	test_err_ioctl(EINVAL, self->d->fd, VFIO_DEVICE_GET_REGION_INFO, &ri);
 }
 
 TEST_F(dev, irq_info_intx_and_msi_have_one_eventfd_vector)
@@ -982,8 +971,7 @@ TEST_F(dev, irq_info_intx_and_msi_have_one_eventfd_vector)
 
 	for (i = 0; i < VFIO_PCI_NUM_IRQS; i++) {
 		info.index = i;
-		ASSERT_OK(ioctl_errno(self->d->fd, VFIO_DEVICE_GET_IRQ_INFO,
-				      &info));
+		test_cmd_ioctl(self->d->fd, VFIO_DEVICE_GET_IRQ_INFO, &info);
 		if (i == VFIO_PCI_INTX_IRQ_INDEX ||
 		    i == VFIO_PCI_MSI_IRQ_INDEX) {
 			EXPECT_EQ(1, info.count);
@@ -999,15 +987,12 @@ TEST_F(dev, irq_info_bad_index_or_short_argsz_is_einval)
 	struct vfio_irq_info info = { .argsz = sizeof(info) };
 
 	info.index = VFIO_PCI_NUM_IRQS;
-	EXPECT_ERRNO(EINVAL, ioctl_errno(self->d->fd, VFIO_DEVICE_GET_IRQ_INFO,
-					 &info));
+	test_err_ioctl(EINVAL, self->d->fd, VFIO_DEVICE_GET_IRQ_INFO, &info);
 	info.index = 0xffffffff;
-	EXPECT_ERRNO(EINVAL, ioctl_errno(self->d->fd, VFIO_DEVICE_GET_IRQ_INFO,
-					 &info));
+	test_err_ioctl(EINVAL, self->d->fd, VFIO_DEVICE_GET_IRQ_INFO, &info);
 	info.index = VFIO_PCI_INTX_IRQ_INDEX;
 	info.argsz = 8;
-	EXPECT_ERRNO(EINVAL, ioctl_errno(self->d->fd, VFIO_DEVICE_GET_IRQ_INFO,
-					 &info));
+	test_err_ioctl(EINVAL, self->d->fd, VFIO_DEVICE_GET_IRQ_INFO, &info);
 }
 
 /* Interrupts */
@@ -1016,8 +1001,7 @@ TEST_F(dev, doorbell_fires_intx_eventfd)
 {
 	self->efd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, self->efd[0]);
-	test_cmd_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX,
-			     self->efd[0]);
+	test_cmd_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX, self->efd[0]);
 	test_cmd_bar0_write(self->d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN);
 	EXPECT_EQ(0, eventfd_wait(self->efd[0], 0));
 	test_cmd_bar0_write(self->d, MIG_REG_DOORBELL, 1);
@@ -1029,8 +1013,7 @@ TEST_F(dev, doorbell_does_not_fire_intx_when_intx_disabled)
 {
 	self->efd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, self->efd[0]);
-	test_cmd_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX,
-			     self->efd[0]);
+	test_cmd_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX, self->efd[0]);
 	ASSERT_OK(cfg_write16(self->d, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE));
 	test_cmd_bar0_write(self->d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN);
 	test_cmd_bar0_write(self->d, MIG_REG_DOORBELL, 1);
@@ -1047,10 +1030,8 @@ TEST_F(dev, doorbell_fires_msi_eventfd_when_msi_enabled)
 	self->efd[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, self->efd[0]);
 	ASSERT_LE(0, self->efd[1]);
-	test_cmd_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX,
-			     self->efd[0]);
-	test_cmd_irq_eventfd(self->d, VFIO_PCI_MSI_IRQ_INDEX,
-			     self->efd[1]);
+	test_cmd_irq_eventfd(self->d, VFIO_PCI_INTX_IRQ_INDEX, self->efd[0]);
+	test_cmd_irq_eventfd(self->d, VFIO_PCI_MSI_IRQ_INDEX, self->efd[1]);
 	ASSERT_OK(cfg_write32(self->d, MSI_ADDR_LO, 0xfee00000));
 	ASSERT_OK(cfg_write16(self->d, MSI_DATA_64, 0x0041));
 	ASSERT_OK(cfg_write16(self->d, MSI_FLAGS, flags | PCI_MSI_FLAGS_ENABLE));
@@ -1085,8 +1066,7 @@ TEST_F(dev, reset_restores_registers_memory_and_config)
 
 	/* Dirty everything the guest can reach. */
 	for (i = 0; i < MIG_NR_SCRATCH; i++)
-		test_cmd_bar0_write(self->d, MIG_REG_SCRATCH0 + 4 * i,
-				    ~i);
+		test_cmd_bar0_write(self->d, MIG_REG_SCRATCH0 + 4 * i, ~i);
 	test_cmd_bar0_write(self->d, MIG_REG_ENGINE_SEED, 1234);
 	test_cmd_bar0_write(self->d, MIG_REG_ENGINE_RATE, 77);
 	test_cmd_bar0_write(self->d, MIG_REG_CONTROL, MIG_CTRL_IRQ_EN);

@@ -207,6 +207,16 @@ static inline int _test_cmd_mem_write(struct mig_dev *d, uint64_t off,
 #define test_err_mem_write(_errno, ...) \
 	EXPECT_ERRNO(_errno, _test_cmd_mem_write(__VA_ARGS__))
 
+/* Any ioctl, 0 or -errno: for the ioctls libmig has no command for. */
+static inline int _test_cmd_ioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) ? -errno : 0;
+}
+
+#define test_cmd_ioctl(...) ASSERT_OK(_test_cmd_ioctl(__VA_ARGS__))
+#define test_err_ioctl(_errno, ...) \
+	EXPECT_ERRNO(_errno, _test_cmd_ioctl(__VA_ARGS__))
+
 /* Points IRQ @index's trigger at eventfd @efd (-1: tears it down). */
 static inline int _test_cmd_irq_eventfd(struct mig_dev *d, uint32_t index,
 					int32_t efd)

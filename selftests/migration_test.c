@@ -431,12 +431,10 @@ TEST_F(mig_one, pending_bytes_write_einval)
 {
 	uint64_t v = 4096, p0;
 
-	test_err_hdr_write(EINVAL, &self->a.d, MIG_HDR_PENDING_BYTES,
-			   &v, 8);
+	test_err_hdr_write(EINVAL, &self->a.d, MIG_HDR_PENDING_BYTES, &v, 8);
 	test_cmd_set_state(&self->a.d, MIG_STATE_SAVING);
 	p0 = mt_pending(&self->a.d);
-	test_err_hdr_write(EINVAL, &self->a.d, MIG_HDR_PENDING_BYTES,
-			   &v, 8);
+	test_err_hdr_write(EINVAL, &self->a.d, MIG_HDR_PENDING_BYTES, &v, 8);
 	EXPECT_EQ(p0, mt_pending(&self->a.d));
 	EXPECT_STATE(&self->a.d, MIG_STATE_SAVING);
 }
@@ -445,11 +443,9 @@ TEST_F(mig_one, data_offset_write_einval)
 {
 	uint64_t v = 0;
 
-	test_err_hdr_write(EINVAL, &self->a.d, MIG_HDR_DATA_OFFSET,
-			   &v, 8);
+	test_err_hdr_write(EINVAL, &self->a.d, MIG_HDR_DATA_OFFSET, &v, 8);
 	test_cmd_set_state(&self->a.d, MIG_STATE_RESUMING);
-	test_err_hdr_write(EINVAL, &self->a.d, MIG_HDR_DATA_OFFSET,
-			   &v, 8);
+	test_err_hdr_write(EINVAL, &self->a.d, MIG_HDR_DATA_OFFSET, &v, 8);
 	EXPECT_EQ(self->a.d.data_offset, mt_data_offset(&self->a.d));
 	EXPECT_STATE(&self->a.d, MIG_STATE_RESUMING);
 }
@@ -892,8 +888,7 @@ TEST_F(mig_one, error_rejects_data_size_write)
 {
 	ASSERT_OK(reach_error(&self->a, variant->stream_type));
 	test_err_set_data_size(EINVAL, &self->a.d, 1);
-	test_err_set_data_size(EINVAL, &self->a.d,
-			       self->a.d.section_size);
+	test_err_set_data_size(EINVAL, &self->a.d, self->a.d.section_size);
 	test_err_set_data_size(EINVAL, &self->a.d, 0);
 	EXPECT_STATE(&self->a.d, MIG_STATE_ERROR);
 }
@@ -1383,8 +1378,7 @@ TEST_F_TIMEOUT(mig_pair, save_from_one_page_section_resumes, 180)
 	test_cmd_fill(&self->other, 7);
 	ASSERT_EQ(self->digest, mt_digest(&self->other));
 	test_cmd_save(&self->other.d, MIG_PATH_MMAP, &small);
-	test_cmd_resume(&self->dst.d, small.data, small.len,
-			MIG_STATE_RUNNING);
+	test_cmd_resume(&self->dst.d, small.data, small.len, MIG_STATE_RUNNING);
 	mig_buf_free(&small);
 	EXPECT_EQ(self->digest, mt_digest(&self->dst));
 }

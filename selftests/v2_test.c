@@ -379,8 +379,7 @@ TEST_F(v2_one, precopy_info_adds_up_to_what_read_returns)
 	test_cmd_v2_precopy_info(self->fd, &i1, &d1);
 	EXPECT_EQ(i0 - 5000, i1);
 	EXPECT_EQ(0, d1);
-	test_err_v2_read(ENOMSG, self->fd, NULL, MV2_PIECE, PRE_COPY_MAX,
-			 &got);
+	test_err_v2_read(ENOMSG, self->fd, NULL, MV2_PIECE, PRE_COPY_MAX, &got);
 	EXPECT_EQ(i1 + d1, got);
 	test_cmd_v2_precopy_info(self->fd, &i1, &d1);
 	EXPECT_EQ(0, i1);
@@ -513,8 +512,7 @@ TEST_F(v2_one, data_size_is_exact_in_pre_copy_p2p)
 	mv2_close(&self->fd);
 	test_cmd_v2_set_state(d, MV2_STOP, NULL);
 	test_cmd_v2_set_state(d, MV2_PRE_COPY_P2P, &self->fd);
-	test_err_v2_read(ENOMSG, self->fd, NULL, MV2_PIECE, PRE_COPY_MAX,
-			 &got);
+	test_err_v2_read(ENOMSG, self->fd, NULL, MV2_PIECE, PRE_COPY_MAX, &got);
 	test_cmd_v2_data_size(d, &size);
 	test_cmd_v2_set_state(d, MV2_STOP_COPY, NULL);
 	test_cmd_v2_read(self->fd, NULL, MV2_PIECE, UINT64_MAX, &rest);
