@@ -184,9 +184,9 @@ void mig_dev_engine_update(struct mig_mdev_state *st)
 }
 
 /**
- * mig_dev_engine_cancel() - wait until the engine's work item is idle
+ * mig_dev_engine_cancel() - wait until the engines' work items are idle
  * @st: the instance, whose engine was stopped with mig_dev_engine_update()
- *      or is being torn down
+ *      or is being torn down, and whose DMA engine was stopped by the close
  *
  * Context: must not hold st->lock (the work item takes it).
  */
@@ -196,6 +196,7 @@ void mig_dev_engine_cancel(struct mig_mdev_state *st)
 	st->engine.active = false;
 	mutex_unlock(&st->lock);
 	cancel_delayed_work_sync(&st->engine.work);
+	mig_dma_cancel(st);
 }
 
 /**
@@ -226,30 +227,36 @@ void mig_dev_engine_admin(struct mig_mdev_state *st, u32 rate)
  *
  * An engine that the user started (through BAR0 or a resume stream) runs
  * only while the device has a user; its registers keep their values, so it
- * goes on where it stopped at the next open.
+ * goes on where it stopped at the next open.  The same holds for the DMA
+ * engine.
+ *
+ * Context: the DMA lock and st->lock held (mig_lock()).
  */
 void mig_dev_set_user(struct mig_mdev_state *st, bool present)
 {
 	lockdep_assert_held(&st->lock);
 	st->engine.user = present;
 	mig_dev_engine_update(st);
+	mig_dma_update(st);
 }
 
 /**
  * mig_dev_set_running() - the device runs or stops
  * @st: the instance
- * @running: true if the device may start work of its own (the engine)
+ * @running: true if the device may start work of its own (the engines)
  *
  * The migration state machines call this; the device keeps serving MMIO
- * and config accesses either way.
+ * and config accesses either way.  When it returns false the DMA engine
+ * has no write in flight and starts none (mig_dma_update()).
  *
- * Context: st->lock held.
+ * Context: the DMA lock and st->lock held (mig_lock()).
  */
 void mig_dev_set_running(struct mig_mdev_state *st, bool running)
 {
 	lockdep_assert_held(&st->lock);
 	st->running = running;
 	mig_dev_engine_update(st);
+	mig_dma_update(st);
 }
 
 /**
@@ -476,8 +483,9 @@ void mig_dev_engine_from_rec(struct mig_mdev_state *st,
  * mig_dev_digest() - digest of all migratable state
  * @st: the instance
  *
- * xxh64 over config space, the registers and the engine in their stream
- * form, and the xxh64 of each page of device memory.  Two instances with
+ * xxh64 over config space, the registers, the engine and (unless it is
+ * idle) the DMA engine in their stream form, and the xxh64 of each page
+ * of device memory.  Two instances with
  * equal state have equal digests whatever their history.
  *
  * Context: st->lock held.
@@ -487,6 +495,7 @@ u64 mig_dev_digest(struct mig_mdev_state *st)
 {
 	struct mig_rec_regs regs;
 	struct mig_rec_engine eng;
+	struct mig_rec_dma dma;
 	struct xxh64_state h;
 
 	lockdep_assert_held(&st->lock);
@@ -500,6 +509,11 @@ u64 mig_dev_digest(struct mig_mdev_state *st)
 	xxh64_update(&h, st->config, sizeof(st->config));
 	xxh64_update(&h, &regs, sizeof(regs));
 	xxh64_update(&h, &eng, sizeof(eng));
+	/* An idle DMA engine digests as a device without one (stream v1). */
+	if (!mig_dma_idle(st)) {
+		mig_dma_to_rec(st, &dma);
+		xxh64_update(&h, &dma, sizeof(dma));
+	}
 	xxh64_update(&h, st->page_hash, st->npages * sizeof(*st->page_hash));
 	return xxh64_digest(&h);
 }
@@ -554,6 +568,8 @@ int mig_dev_bar0_read(struct mig_mdev_state *st, u32 off, u32 *val)
 	case MIG_REG_SCRATCH0 ... MIG_REG_END - 1:
 		*val = st->regs.scratch[(off - MIG_REG_SCRATCH0) / 4];
 		break;
+	case MIG_REG_DMA_CONTROL ... MIG_REG_DMA_END - 1:
+		return mig_dma_reg_read(st, off, val);
 	default:		/* the doorbell and unused offsets */
 		*val = 0;
 		break;
@@ -573,7 +589,9 @@ int mig_dev_bar0_read(struct mig_mdev_state *st, u32 off, u32 *val)
  * hardware.  A write of ENGINE_RATE, or of CONTROL that flips the engine's
  * enable bit, makes the engine the device user's (mig_dev_set_user()).
  * Rates above the engine_max_rate module parameter run at that rate.
+ * The DMA engine's registers are mig_dma.c's.
  *
+ * Context: the DMA lock and st->lock held (mig_lock()).
  * Return: 0, or -EINVAL past the end of BAR0.
  */
 int mig_dev_bar0_write(struct mig_mdev_state *st, u32 off, u32 val,
@@ -614,6 +632,8 @@ int mig_dev_bar0_write(struct mig_mdev_state *st, u32 off, u32 val,
 	case MIG_REG_SCRATCH0 ... MIG_REG_END - 1:
 		st->regs.scratch[(off - MIG_REG_SCRATCH0) / 4] = val;
 		break;
+	case MIG_REG_DMA_CONTROL ... MIG_REG_DMA_END - 1:
+		return mig_dma_reg_write(st, off, val);
 	default:		/* read-only registers and unused offsets */
 		break;
 	}
@@ -632,6 +652,7 @@ static void mig_dev_reset_state(struct mig_mdev_state *st)
 	st->engine.count = 0;
 	st->engine.admin = false;
 	mig_dev_engine_update(st);
+	mig_dma_reset(st);
 	zero_hash = cpu_to_le64(xxh64(zero_page, MIG_PAGE_SIZE, 0));
 	for (page = 0; page < st->npages; page++)
 		st->page_hash[page] = zero_hash;
@@ -644,10 +665,10 @@ static void mig_dev_reset_state(struct mig_mdev_state *st)
  * mig_dev_reset() - put the device in its power-on state
  * @st: the instance
  *
- * Config space, registers, engine (stopped) and memory (zero); the dirty
+ * Config space, registers, engines (stopped) and memory (zero); the dirty
  * log is cleared.
  *
- * Context: st->lock held.
+ * Context: the DMA lock and st->lock held (mig_lock()).
  */
 void mig_dev_reset(struct mig_mdev_state *st)
 {
@@ -670,7 +691,7 @@ void mig_dev_reset(struct mig_mdev_state *st)
  * anything but those functions and mig_dev_mem_settle() reads or writes it
  * (see mig_load_close()).
  *
- * Context: st->lock held.
+ * Context: the DMA lock and st->lock held (mig_lock()).
  */
 void mig_dev_reset_lazy(struct mig_mdev_state *st)
 {
@@ -895,12 +916,16 @@ int mig_dev_init(struct mig_mdev_state *st)
 				 GFP_KERNEL);
 	if (!st->page_hash)
 		goto err_zero;
-	/* Nobody else can see the instance yet; the lock is for lockdep. */
-	mutex_lock(&st->lock);
+	if (mig_dma_init(st))
+		goto err_hash;
+	/* Nobody else can see the instance yet; the locks are for lockdep. */
+	mig_lock(st);
 	mig_dev_reset(st);
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 	return 0;
 
+err_hash:
+	kvfree(st->page_hash);
 err_zero:
 	bitmap_free(st->zero_pending);
 err_dirty:
@@ -919,6 +944,7 @@ err_mem:
  */
 void mig_dev_free(struct mig_mdev_state *st)
 {
+	mig_dma_free(st);
 	kvfree(st->page_hash);
 	bitmap_free(st->zero_pending);
 	bitmap_free(st->dirty);
