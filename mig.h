@@ -407,6 +407,7 @@ void mig_dev_mem_read(struct mig_mdev_state *st, u64 off, void *buf,
 void mig_dev_mem_write(struct mig_mdev_state *st, u64 off, const void *buf,
 		       size_t len);
 void mig_dev_engine_update(struct mig_mdev_state *st);
+u64 mig_dev_due(u32 rate, u64 *credit_ns, ktime_t *last, u32 burst_ms);
 void mig_dev_engine_cancel(struct mig_mdev_state *st);	/* without lock */
 void mig_dev_mark_dirty(struct mig_mdev_state *st, u32 first, u32 count);
 void mig_dev_mark_all_dirty(struct mig_mdev_state *st);
@@ -445,7 +446,7 @@ void mig_dma_cancel(struct mig_mdev_state *st);		/* without locks */
 void mig_dma_reset(struct mig_mdev_state *st);
 void mig_dma_update(struct mig_mdev_state *st);
 void mig_dma_disable(struct mig_mdev_state *st);
-u32 mig_dma_slots(const struct mig_dma_regs *r);
+u64 mig_dma_slots(const struct mig_dma_regs *r);
 int mig_dma_reg_read(struct mig_mdev_state *st, u32 off, u32 *val);
 int mig_dma_reg_write(struct mig_mdev_state *st, u32 off, u32 val);
 void mig_dma_to_rec(struct mig_mdev_state *st, struct mig_rec_dma *rec);

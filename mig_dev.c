@@ -84,29 +84,42 @@ static u32 mig_engine_rate(struct mig_mdev_state *st)
 		       READ_ONCE(mig_engine_max_rate));
 }
 
-/*
- * Pages the engine owes since its last tick, at most MIG_ENGINE_BURST
- * ticks' worth; the remainder of a page is carried to the next tick.
+/**
+ * mig_dev_due() - work owed at a rate since the last tick
+ * @rate: units per second, at least 1
+ * @credit_ns: time owed and not paid yet, carried between ticks
+ * @last: time of the last tick; set to now
+ * @burst_ms: the most time one tick pays for: a late tick is not a burst
+ *
+ * Shared by the engine (pages) and the DMA engine (records).
+ *
+ * Return: the units due now, at least 0 and at most @burst_ms worth (1 if
+ * that rounds to 0); the remainder of a unit is carried in @credit_ns.
  */
+u64 mig_dev_due(u32 rate, u64 *credit_ns, ktime_t *last, u32 burst_ms)
+{
+	u64 ns_per_unit = max_t(u64, NSEC_PER_SEC / rate, 1);
+	u64 limit = max_t(u64, div_u64((u64)rate * burst_ms, MSEC_PER_SEC), 1);
+	ktime_t now = ktime_get();
+	u64 due, units;
+
+	due = *credit_ns + ktime_to_ns(ktime_sub(now, *last));
+	*last = now;
+	units = div64_u64(due, ns_per_unit);
+	if (units > limit) {
+		units = limit;
+		due = units * ns_per_unit;
+	}
+	*credit_ns = due - units * ns_per_unit;
+	return units;
+}
+
+/* Pages the engine owes since its last tick, at most MIG_ENGINE_BURST ticks'. */
 static u64 mig_engine_due(struct mig_mdev_state *st)
 {
-	struct mig_engine *e = &st->engine;
-	u32 rate = mig_engine_rate(st);
-	u64 ns_per_page = max_t(u64, NSEC_PER_SEC / rate, 1);
-	u64 limit = max_t(u64, div_u64((u64)rate * MIG_ENGINE_TICK_MS *
-				       MIG_ENGINE_BURST, MSEC_PER_SEC), 1);
-	ktime_t now = ktime_get();
-	u64 due, pages;
-
-	due = e->credit_ns + ktime_to_ns(ktime_sub(now, e->last));
-	e->last = now;
-	pages = div64_u64(due, ns_per_page);
-	if (pages > limit) {
-		pages = limit;
-		due = pages * ns_per_page;
-	}
-	e->credit_ns = due - pages * ns_per_page;
-	return pages;
+	return mig_dev_due(mig_engine_rate(st), &st->engine.credit_ns,
+			   &st->engine.last,
+			   MIG_ENGINE_TICK_MS * MIG_ENGINE_BURST);
 }
 
 /* Write one page of the engine's sequence. */

@@ -33,9 +33,9 @@
  *
  * Return: ring pages times records per page.
  */
-u32 mig_dma_slots(const struct mig_dma_regs *r)
+u64 mig_dma_slots(const struct mig_dma_regs *r)
 {
-	return r->ring_pages * MIG_DMA_RECS_PER_PAGE;
+	return (u64)r->ring_pages * MIG_DMA_RECS_PER_PAGE;
 }
 
 /* A ring the engine may write: page aligned, 1..MAX pages, no wrap. */

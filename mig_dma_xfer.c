@@ -60,28 +60,16 @@ struct mig_dma_batch {
 
 /*
  * Records the engine owes since its last tick, at most MIG_DMA_BURST ticks'
- * worth at its rate (capped by the dma_max_rate module parameter); the
- * remainder of a record is carried to the next tick.
+ * worth at its rate, capped by the dma_max_rate module parameter.
  */
 static u64 mig_dma_due(struct mig_mdev_state *st)
 {
 	struct mig_dma *d = &st->dma;
-	u32 rate = clamp_t(u32, d->regs.rate, 1, READ_ONCE(mig_dma_max_rate));
-	u64 ns_per_rec = max_t(u64, NSEC_PER_SEC / rate, 1);
-	u64 limit = max_t(u64, div_u64((u64)rate * MIG_DMA_TICK_MS *
-				       MIG_DMA_BURST, MSEC_PER_SEC), 1);
-	ktime_t now = ktime_get();
-	u64 due, recs;
 
-	due = d->credit_ns + ktime_to_ns(ktime_sub(now, d->last));
-	d->last = now;
-	recs = div64_u64(due, ns_per_rec);
-	if (recs > limit) {
-		recs = limit;
-		due = recs * ns_per_rec;
-	}
-	d->credit_ns = due - recs * ns_per_rec;
-	return recs;
+	return mig_dev_due(clamp_t(u32, d->regs.rate, 1,
+				   READ_ONCE(mig_dma_max_rate)),
+			   &d->credit_ns, &d->last,
+			   MIG_DMA_TICK_MS * MIG_DMA_BURST);
 }
 
 /*

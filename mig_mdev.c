@@ -30,10 +30,11 @@
 #define MIG_OFFSET_SHIFT	40
 #define MIG_OFFSET_MASK		((1ULL << MIG_OFFSET_SHIFT) - 1)
 #define MIG_NUM_REGIONS		(VFIO_PCI_NUM_REGIONS + 1)
-/* The highest engine_max_rate, pages per second (4 GiB/s). */
-#define MIG_ENGINE_MAX_RATE_LIMIT	1048576
-/* The highest dma_max_rate, records per second (64 MiB/s). */
-#define MIG_DMA_MAX_RATE_LIMIT		1048576
+/*
+ * The highest engine_max_rate and dma_max_rate: pages per second (4 GiB/s)
+ * and records per second (64 MiB/s).
+ */
+#define MIG_MAX_RATE_LIMIT	1048576
 /* The largest piece of a BAR2 access copied in one go. */
 #define MIG_BOUNCE_MAX		SZ_64K
 
@@ -72,28 +73,28 @@ unsigned int mig_section_pages = 256;
 module_param_cb(section_pages, &mig_section_pages_ops, &mig_section_pages, 0644);
 MODULE_PARM_DESC(section_pages, "Data section of new instances, pages (1-4096, default 256)");
 
-static int mig_engine_max_rate_set(const char *val,
-				   const struct kernel_param *kp)
+/* A rate cap, engine_max_rate or dma_max_rate: 1..MIG_MAX_RATE_LIMIT. */
+static int mig_max_rate_set(const char *val, const struct kernel_param *kp)
 {
 	unsigned int n;
 	int ret = kstrtouint(val, 0, &n);
 
-	if (ret || n < 1 || n > MIG_ENGINE_MAX_RATE_LIMIT) {
-		pr_err(MIG_NAME ": engine_max_rate must be 1..%u, not '%s'\n",
-		       MIG_ENGINE_MAX_RATE_LIMIT, val);
+	if (ret || n < 1 || n > MIG_MAX_RATE_LIMIT) {
+		pr_err(MIG_NAME ": %s must be 1..%u, not '%s'\n", kp->name,
+		       MIG_MAX_RATE_LIMIT, val);
 		return -EINVAL;
 	}
 	return param_set_uint(val, kp);
 }
 
-static const struct kernel_param_ops mig_engine_max_rate_ops = {
-	.set = mig_engine_max_rate_set,
+static const struct kernel_param_ops mig_max_rate_ops = {
+	.set = mig_max_rate_set,
 	.get = param_get_uint,
 };
 
 unsigned int mig_engine_max_rate = 131072;
-module_param_cb(engine_max_rate, &mig_engine_max_rate_ops,
-		&mig_engine_max_rate, 0644);
+module_param_cb(engine_max_rate, &mig_max_rate_ops, &mig_engine_max_rate,
+		0644);
 MODULE_PARM_DESC(engine_max_rate, "Highest engine rate of any instance, pages per second (1-1048576, default 131072)");
 
 /* The values of "protocols", indexed by MIG_PROTO_* mask. */
@@ -144,27 +145,8 @@ unsigned int mig_pci_class = MIG_MDEV_PCI_CLASS;
 module_param_named(pci_class, mig_pci_class, uint, 0444);
 MODULE_PARM_DESC(pci_class, "PCI class code, 24 bits (default 0x120000)");
 
-static int mig_dma_max_rate_set(const char *val,
-				const struct kernel_param *kp)
-{
-	unsigned int n;
-	int ret = kstrtouint(val, 0, &n);
-
-	if (ret || n < 1 || n > MIG_DMA_MAX_RATE_LIMIT) {
-		pr_err(MIG_NAME ": dma_max_rate must be 1..%u, not '%s'\n",
-		       MIG_DMA_MAX_RATE_LIMIT, val);
-		return -EINVAL;
-	}
-	return param_set_uint(val, kp);
-}
-
-static const struct kernel_param_ops mig_dma_max_rate_ops = {
-	.set = mig_dma_max_rate_set,
-	.get = param_get_uint,
-};
-
 unsigned int mig_dma_max_rate = 65536;
-module_param_cb(dma_max_rate, &mig_dma_max_rate_ops, &mig_dma_max_rate, 0644);
+module_param_cb(dma_max_rate, &mig_max_rate_ops, &mig_dma_max_rate, 0644);
 MODULE_PARM_DESC(dma_max_rate, "Highest DMA engine rate of any instance, records per second (1-1048576, default 65536)");
 
 /*

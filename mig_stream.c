@@ -219,6 +219,7 @@ static_assert(sizeof_field(struct mig_save, item) >=
 	      MIG_REC_HDR_SIZE + MIG_MDEV_CONFIG_SIZE);
 static_assert(sizeof_field(struct mig_save, item) >=
 	      sizeof(struct mig_stream_header));
+static_assert(sizeof(struct mig_rec_dma) == 56);
 static_assert(sizeof_field(struct mig_load, buf) >= MIG_MDEV_CONFIG_SIZE);
 static_assert(sizeof_field(struct mig_load, buf) >=
 	      sizeof(struct mig_stream_header));
