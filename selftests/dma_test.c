@@ -11,7 +11,6 @@
  * from page RING_FIRST; the other pages are never written by the device,
  * and the dirty tests check that nothing reports them.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "mig_utils.h"
+#include "cdev_utils.h"
 
 #define PG		4096ULL
 #define BUF_IOVA	0x40000000ULL
@@ -187,6 +187,17 @@ static bool head_moves(struct mig_dev *d, unsigned int ms)
 	return head(d) != h;
 }
 
+/*
+ * Start the engine on the test ring at RATE and wait for @n records.
+ * Returns HEAD then (less than @n if it did not get there), 0 on error.
+ */
+static uint64_t run_ring(struct mig_dev *d, uint64_t n)
+{
+	if (dma_start(d, RING_IOVA, RING_PAGES, RATE, MIG_DMA_CTRL_EN))
+		return 0;
+	return wait_head(d, n);
+}
+
 /* Does @r hold record @seq of a ring of @slots, whole and untorn? */
 static bool record_ok(const struct mig_dma_record *r, uint64_t seq,
 		      uint32_t slots)
@@ -230,11 +241,102 @@ static unsigned int rec_page(uint64_t seq)
 	return RING_FIRST + (seq % RING_SLOTS) / MIG_DMA_RECS_PER_PAGE;
 }
 
+/* ---- helpers: the v2 device dirty log ---- */
+
+static int log_start(struct mig_dev *d, uint64_t iova, uint64_t len,
+		     uint64_t page_size, uint32_t nranges)
+{
+	struct vfio_device_feature_dma_logging_range r[2] = {
+		{ .iova = iova, .length = len },
+		{ .iova = iova + len, .length = len },
+	};
+	struct vfio_device_feature_dma_logging_control c = {
+		.page_size = page_size, .num_ranges = nranges,
+		.ranges = (uintptr_t)r,
+	};
+
+	return libmig_feature(d, VFIO_DEVICE_FEATURE_SET |
+			      VFIO_DEVICE_FEATURE_DMA_LOGGING_START, &c,
+			      sizeof(c));
+}
+
+static int log_stop(struct mig_dev *d)
+{
+	return libmig_feature(d, VFIO_DEVICE_FEATURE_SET |
+			      VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, NULL, 0);
+}
+
+static int log_report(struct mig_dev *d, uint64_t *bm)
+{
+	struct vfio_device_feature_dma_logging_report r = {
+		.iova = BUF_IOVA, .length = BUF_PAGES * PG, .page_size = PG,
+		.bitmap = (uintptr_t)bm,
+	};
+
+	memset(bm, 0, BUF_PAGES / 8);
+	return libmig_feature(d, VFIO_DEVICE_FEATURE_GET |
+			      VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, &r,
+			      sizeof(r));
+}
+
+/* Skip unless this kernel lets the device report (PROTOCOL.md). */
+static bool log_offered(struct mig_dev *d)
+{
+	return !libmig_feature(d, VFIO_DEVICE_FEATURE_PROBE |
+			       VFIO_DEVICE_FEATURE_SET |
+			       VFIO_DEVICE_FEATURE_DMA_LOGGING_START, NULL, 0);
+}
+
+/* A read (and clear) of a dirty log: the type1 bitmap or the v2 log. */
+typedef int (*report_fn)(struct mig_dev *d, uint64_t *bm);
+
+/*
+ * With the engine running on the test ring and @report's log on: read the
+ * log, let the engine write two more pages' worth, stop it, read again.
+ * With @hidden false, every page written after the first read must be in
+ * the second and no page outside the ring; with @hidden true, no page at
+ * all.  A third read is empty either way, and the records are good.
+ */
+static void check_window(struct __test_metadata *_metadata,
+			 struct mig_dev *d, const uint8_t *ring,
+			 report_fn report, bool hidden)
+{
+	uint64_t bm[BUF_PAGES / 64], h0, h1, s;
+	bool want[BUF_PAGES] = { false };
+	unsigned int p;
+
+	ASSERT_OK(report(d, bm));
+	h0 = head(d);
+	ASSERT_LE(h0 + 2 * MIG_DMA_RECS_PER_PAGE,
+		  wait_head(d, h0 + 2 * MIG_DMA_RECS_PER_PAGE));
+	ASSERT_OK(mig_bar0_write(d, MIG_REG_DMA_CONTROL, 0));
+	h1 = head(d);
+	EXPECT_EQ(0, bad_records(ring, RING_SLOTS, h1));
+	ASSERT_OK(report(d, bm));
+	/* h0 was read after the first report: a record before it may be in. */
+	for (s = h0; s < h1; s++)
+		want[rec_page(s)] = true;
+	for (p = 0; p < BUF_PAGES; p++) {
+		if (hidden) {
+			EXPECT_FALSE(bit(bm, p)) TH_LOG("hidden page %u reported", p);
+		} else if (want[p]) {
+			EXPECT_TRUE(bit(bm, p)) TH_LOG("page %u written, not reported", p);
+		} else if (p < RING_FIRST || p >= RING_FIRST + RING_PAGES) {
+			EXPECT_FALSE(bit(bm, p)) TH_LOG("page %u reported, never written", p);
+		}
+	}
+	/* Stopped: the next read reports nothing. */
+	ASSERT_OK(report(d, bm));
+	for (p = 0; p < BUF_PAGES; p++)
+		EXPECT_FALSE(bit(bm, p)) TH_LOG("page %u reported twice", p);
+}
+
 /* ---- the fixture: one instance, the buffer mapped into its container ---- */
 
 FIXTURE(dma) {
 	struct mig_inst inst;
 	uint8_t *buf;
+	bool hide;	/* test_hide_dma_dirty set: clear it in teardown */
 };
 
 FIXTURE_SETUP(dma)
@@ -250,6 +352,8 @@ FIXTURE_SETUP(dma)
 
 FIXTURE_TEARDOWN(dma)
 {
+	if (self->hide)
+		mig_param_write("test_hide_dma_dirty", "N");
 	mig_inst_teardown(&self->inst);
 	if (self->buf && self->buf != MAP_FAILED)
 		munmap(self->buf, BUF_PAGES * PG);
@@ -271,9 +375,7 @@ TEST_F(dma, records_valid_and_in_order)
 {
 	uint64_t h;
 
-	ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
-			    MIG_DMA_CTRL_EN));
-	ASSERT_LE(200, wait_head(DEV, 200));
+	ASSERT_LE(200, run_ring(DEV, 200));
 	EXPECT_EQ(MIG_DMA_STATUS_ACTIVE, reg(DEV, MIG_REG_DMA_STATUS));
 	ASSERT_OK(mig_bar0_write(DEV, MIG_REG_DMA_CONTROL, 0));
 	EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_STATUS));
@@ -358,9 +460,7 @@ TEST_F(dma, unmap_while_running_faults)
 {
 	uint64_t h;
 
-	ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
-			    MIG_DMA_CTRL_EN));
-	ASSERT_LE(10, wait_head(DEV, 10));
+	ASSERT_LE(10, run_ring(DEV, 10));
 	ASSERT_OK(dma_unmap(DEV, BUF_IOVA, BUF_PAGES * PG));
 	sleep_ms(100);
 	EXPECT_EQ(MIG_DMA_STATUS_FAULT, reg(DEV, MIG_REG_DMA_STATUS));
@@ -373,9 +473,7 @@ TEST_F(dma, unmap_while_running_faults)
 /* Ring registers are ignored while enabled; a new ring starts at 0. */
 TEST_F(dma, ring_fixed_while_enabled)
 {
-	ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
-			    MIG_DMA_CTRL_EN));
-	ASSERT_LE(5, wait_head(DEV, 5));
+	ASSERT_LE(5, run_ring(DEV, 5));
 	ASSERT_OK(mig_bar0_write(DEV, MIG_REG_DMA_RING_PAGES, 1));
 	EXPECT_EQ(RING_PAGES, reg(DEV, MIG_REG_DMA_RING_PAGES));
 	ASSERT_OK(mig_bar0_write(DEV, MIG_REG_DMA_CONTROL, 0));
@@ -426,7 +524,7 @@ TEST_F(dma, stops_in_v2_stopped_states)
 		VFIO_DEVICE_STATE_PRE_COPY_P2P,
 	};
 	unsigned int i;
-	int fd;
+	int fd = -1;
 
 	if (!libmig_offers(DEV, LIBMIG_PROTO_V2))
 		SKIP(return, "instances offer no protocol v2");
@@ -453,9 +551,7 @@ TEST_F(dma, stops_in_v2_stopped_states)
 /* Pre-copy keeps the device running: the engine goes on. */
 TEST_F(dma, runs_in_precopy)
 {
-	ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
-			    MIG_DMA_CTRL_EN));
-	ASSERT_TRUE(head_moves(DEV, 50));
+	ASSERT_LE(1, run_ring(DEV, 1));
 	/* v1's PRECOPY where v1 is offered, else v2's PRE_COPY (6.2 on). */
 	if (libmig_use(DEV, LIBMIG_PROTO_V1) || libmig_precopy_begin(DEV))
 		if (libmig_use(DEV, LIBMIG_PROTO_V2) ||
@@ -467,9 +563,7 @@ TEST_F(dma, runs_in_precopy)
 /* VFIO_DEVICE_RESET stops the engine and clears its registers. */
 TEST_F(dma, reset_stops)
 {
-	ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
-			    MIG_DMA_CTRL_EN));
-	ASSERT_TRUE(head_moves(DEV, 50));
+	ASSERT_LE(1, run_ring(DEV, 1));
 	ASSERT_OK(mig_device_reset(DEV));
 	EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_CONTROL));
 	EXPECT_EQ(0, head(DEV));
@@ -482,9 +576,7 @@ TEST_F(dma, close_stops)
 	uint8_t *snap = malloc(RING_PAGES * PG);
 
 	ASSERT_NE(NULL, snap);
-	ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
-			    MIG_DMA_CTRL_EN));
-	ASSERT_TRUE(head_moves(DEV, 50));
+	ASSERT_LE(1, run_ring(DEV, 1));
 	mig_inst_close(&self->inst);
 	memcpy(snap, RING, RING_PAGES * PG);
 	sleep_ms(100);
@@ -519,114 +611,21 @@ TEST_F(dma, irq_every_n_records)
  */
 TEST_F(dma, type1_bitmap_reports_written_pages)
 {
-	uint64_t bm[BUF_PAGES / 64], h0, h1, s;
-	unsigned int p;
-	bool want[BUF_PAGES] = { false };
-
-	ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
-			    MIG_DMA_CTRL_EN));
-	ASSERT_LE(10, wait_head(DEV, 10));
+	ASSERT_LE(10, run_ring(DEV, 10));
 	ASSERT_OK(dirty_ctl(DEV, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
-	ASSERT_OK(dirty_get(DEV, bm));
-	h0 = head(DEV);
-	ASSERT_LE(h0 + 2 * MIG_DMA_RECS_PER_PAGE,
-		  wait_head(DEV, h0 + 2 * MIG_DMA_RECS_PER_PAGE));
-	ASSERT_OK(mig_bar0_write(DEV, MIG_REG_DMA_CONTROL, 0));
-	h1 = head(DEV);
-	ASSERT_OK(dirty_get(DEV, bm));
-	/* h0 was read after the bitmap: a record before it may be in too. */
-	for (s = h0; s < h1; s++)
-		want[rec_page(s)] = true;
-	for (p = 0; p < BUF_PAGES; p++) {
-		if (want[p])
-			EXPECT_TRUE(bit(bm, p)) TH_LOG("page %u written, not reported", p);
-		if (p < RING_FIRST || p >= RING_FIRST + RING_PAGES)
-			EXPECT_FALSE(bit(bm, p)) TH_LOG("page %u reported, never written", p);
-	}
-	/* Stopped: the next read reports nothing. */
-	ASSERT_OK(dirty_get(DEV, bm));
-	for (p = 0; p < BUF_PAGES; p++)
-		EXPECT_FALSE(bit(bm, p)) TH_LOG("page %u reported twice", p);
+	check_window(_metadata, DEV, RING, dirty_get, false);
 	EXPECT_OK(dirty_ctl(DEV, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
-}
-
-/* ---- protocol v2 device dirty tracking ---- */
-
-static int log_start(struct mig_dev *d, uint64_t iova, uint64_t len,
-		     uint64_t page_size, uint32_t nranges)
-{
-	struct vfio_device_feature_dma_logging_range r[2] = {
-		{ .iova = iova, .length = len },
-		{ .iova = iova + len, .length = len },
-	};
-	struct vfio_device_feature_dma_logging_control c = {
-		.page_size = page_size, .num_ranges = nranges,
-		.ranges = (uintptr_t)r,
-	};
-
-	return libmig_feature(d, VFIO_DEVICE_FEATURE_SET |
-			      VFIO_DEVICE_FEATURE_DMA_LOGGING_START, &c,
-			      sizeof(c));
-}
-
-static int log_stop(struct mig_dev *d)
-{
-	return libmig_feature(d, VFIO_DEVICE_FEATURE_SET |
-			      VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, NULL, 0);
-}
-
-static int log_report(struct mig_dev *d, uint64_t *bm)
-{
-	struct vfio_device_feature_dma_logging_report r = {
-		.iova = BUF_IOVA, .length = BUF_PAGES * PG, .page_size = PG,
-		.bitmap = (uintptr_t)bm,
-	};
-
-	memset(bm, 0, BUF_PAGES / 8);
-	return libmig_feature(d, VFIO_DEVICE_FEATURE_GET |
-			      VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, &r,
-			      sizeof(r));
-}
-
-/* Skip unless this kernel lets the device report (PROTOCOL.md). */
-static bool log_offered(struct mig_dev *d)
-{
-	return !libmig_feature(d, VFIO_DEVICE_FEATURE_PROBE |
-			       VFIO_DEVICE_FEATURE_SET |
-			       VFIO_DEVICE_FEATURE_DMA_LOGGING_START, NULL, 0);
 }
 
 TEST_F(dma, v2_log_reports_written_pages)
 {
-	uint64_t bm[BUF_PAGES / 64], h0, h1, s;
-	bool want[BUF_PAGES] = { false };
-	unsigned int p;
+	uint64_t bm[BUF_PAGES / 64];
 
 	if (!log_offered(DEV))
 		SKIP(return, "no DMA logging on this kernel or instance");
 	ASSERT_OK(log_start(DEV, BUF_IOVA, BUF_PAGES * PG, PG, 1));
-	ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
-			    MIG_DMA_CTRL_EN));
-	ASSERT_LE(10, wait_head(DEV, 10));
-	ASSERT_OK(log_report(DEV, bm));
-	h0 = head(DEV);
-	ASSERT_LE(h0 + 2 * MIG_DMA_RECS_PER_PAGE,
-		  wait_head(DEV, h0 + 2 * MIG_DMA_RECS_PER_PAGE));
-	ASSERT_OK(mig_bar0_write(DEV, MIG_REG_DMA_CONTROL, 0));
-	h1 = head(DEV);
-	ASSERT_OK(log_report(DEV, bm));
-	for (s = h0; s < h1; s++)
-		want[rec_page(s)] = true;
-	for (p = 0; p < BUF_PAGES; p++) {
-		if (want[p])
-			EXPECT_TRUE(bit(bm, p)) TH_LOG("page %u written, not reported", p);
-		if (p < RING_FIRST || p >= RING_FIRST + RING_PAGES)
-			EXPECT_FALSE(bit(bm, p)) TH_LOG("page %u reported, never written", p);
-	}
-	/* Read and clear: nothing the second time. */
-	ASSERT_OK(log_report(DEV, bm));
-	for (p = 0; p < BUF_PAGES; p++)
-		EXPECT_FALSE(bit(bm, p)) TH_LOG("page %u reported twice", p);
+	ASSERT_LE(10, run_ring(DEV, 10));
+	check_window(_metadata, DEV, RING, log_report, false);
 	EXPECT_OK(log_stop(DEV));
 	/* After STOP, a report has no log to read. */
 	EXPECT_ERRNO(EINVAL, log_report(DEV, bm));
@@ -642,9 +641,7 @@ TEST_F(dma, v2_log_tracks_only_its_ranges)
 		SKIP(return, "no DMA logging on this kernel or instance");
 	/* Pages 0 .. RING_FIRST - 1: none of the ring. */
 	ASSERT_OK(log_start(DEV, BUF_IOVA, RING_FIRST * PG, PG, 1));
-	ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
-			    MIG_DMA_CTRL_EN));
-	ASSERT_LE(100, wait_head(DEV, 100));
+	ASSERT_LE(100, run_ring(DEV, 100));
 	ASSERT_OK(log_report(DEV, bm));
 	for (p = 0; p < BUF_PAGES; p++)
 		EXPECT_FALSE(bit(bm, p)) TH_LOG("page %u reported", p);
@@ -669,6 +666,139 @@ TEST_F(dma, v2_log_bad_ranges_refused)
 	EXPECT_ERRNO(EBUSY, log_start(DEV, BUF_IOVA, PG, PG, 1));
 	EXPECT_OK(log_stop(DEV));
 	EXPECT_OK(log_stop(DEV));
+}
+
+/* ---- the negative control: test_hide_dma_dirty ---- */
+
+/*
+ * With the test-only parameter set, the same writes reach memory (the
+ * records are good) but neither dirty log sees them: the control that the
+ * migration scenarios use to show they can fail.  The tests set the
+ * parameter; the fixture's teardown always clears it again.
+ */
+/* Written (the records are good), but no dirty page in either log. */
+TEST_F(dma, hidden_writes_reach_memory_but_no_dirty_log)
+{
+	ASSERT_OK(mig_param_write("test_hide_dma_dirty", "Y"));
+	self->hide = true;
+	/*
+	 * The engine starts (and caches its translations: pins that type1
+	 * would report) before tracking does, as a guest's device would be
+	 * running before migration starts.
+	 */
+	ASSERT_LE(10, run_ring(DEV, 10));
+	ASSERT_OK(dirty_ctl(DEV, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	check_window(_metadata, DEV, RING, dirty_get, true);
+	EXPECT_OK(dirty_ctl(DEV, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	if (!log_offered(DEV))
+		return;
+	ASSERT_OK(log_start(DEV, BUF_IOVA, BUF_PAGES * PG, PG, 1));
+	ASSERT_OK(mig_bar0_write(DEV, MIG_REG_DMA_CONTROL, MIG_DMA_CTRL_EN));
+	check_window(_metadata, DEV, RING, log_report, true);
+	EXPECT_OK(log_stop(DEV));
+}
+
+/*
+ * The hazard of the fault model, kept safe: user space unmaps and frees
+ * the ring while the engine runs on its cached translations.  The engine
+ * holds its own page references, so it writes pages no one maps any more
+ * (never freed memory); a reset drops them (KASAN and kmemleak watch on
+ * 6.12).
+ */
+TEST_F(dma, hidden_ring_freed_under_cached_translations)
+{
+	ASSERT_OK(mig_param_write("test_hide_dma_dirty", "Y"));
+	self->hide = true;
+	ASSERT_LE(10, run_ring(DEV, 10));
+	ASSERT_OK(dma_unmap(DEV, BUF_IOVA, BUF_PAGES * PG));
+	ASSERT_OK(munmap(self->buf, BUF_PAGES * PG));
+	self->buf = NULL;
+	/* The modelled bug: it goes on writing. */
+	EXPECT_TRUE(head_moves(DEV, 50));
+	ASSERT_OK(mig_device_reset(DEV));
+	EXPECT_FALSE(head_moves(DEV, 50));
+}
+
+/* ---- the same engine through the vfio cdev and iommufd (6.6 on) ---- */
+
+FIXTURE(cdev_dma) {
+	char uuid[MIG_UUID_LEN + 1];
+	bool created, open;
+	int iommufd;
+	uint32_t ioas;
+	struct mig_dev d;
+	uint8_t *buf;
+};
+
+FIXTURE_SETUP(cdev_dma)
+{
+	char path[300];
+	int fd = -1;
+
+	self->iommufd = -1;
+	MIG_SKIP_IF_NO_MODULE();
+	if (access("/dev/iommu", F_OK))
+		MIG_SKIP_SETUP("no /dev/iommu: this kernel has no iommufd");
+	ASSERT_OK(mig_instance_create("small", self->uuid));
+	self->created = true;
+	if (cdev_path(self->uuid, path, sizeof(path))) {
+		mig_instance_remove(self->uuid);
+		MIG_SKIP_SETUP("no vfio device cdev (CONFIG_VFIO_DEVICE_CDEV)");
+	}
+	self->buf = mmap(NULL, BUF_PAGES * PG, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	self->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->iommufd);
+	ASSERT_OK(cdev_open(self->uuid, self->iommufd, &fd, &self->ioas));
+	ASSERT_OK(mig_dev_open_fd(&self->d, fd, self->uuid));
+	self->open = true;
+	ASSERT_OK(cdev_ioas_map(self->iommufd, self->ioas, self->buf,
+				BUF_IOVA, BUF_PAGES * PG));
+}
+
+FIXTURE_TEARDOWN(cdev_dma)
+{
+	if (self->open)
+		mig_dev_close(&self->d);
+	if (self->iommufd >= 0)
+		close(self->iommufd);
+	if (self->created)
+		mig_instance_remove(self->uuid);
+	if (self->buf && self->buf != MAP_FAILED)
+		munmap(self->buf, BUF_PAGES * PG);
+}
+
+/* vfio_dma_rw() through iommufd: the same records. */
+TEST_F(cdev_dma, records_valid_and_in_order)
+{
+	ASSERT_LE(100, run_ring(&self->d, 100));
+	ASSERT_OK(mig_bar0_write(&self->d, MIG_REG_DMA_CONTROL, 0));
+	EXPECT_EQ(0, bad_records(self->buf + RING_FIRST * PG, RING_SLOTS,
+				 head(&self->d)));
+}
+
+/* An IOAS unmap under the running engine: FAULT, engine stopped. */
+TEST_F(cdev_dma, ioas_unmap_faults)
+{
+	ASSERT_LE(10, run_ring(&self->d, 10));
+	ASSERT_OK(cdev_ioas_unmap(self->iommufd, self->ioas, BUF_IOVA,
+				  BUF_PAGES * PG));
+	sleep_ms(100);
+	EXPECT_EQ(MIG_DMA_STATUS_FAULT, reg(&self->d, MIG_REG_DMA_STATUS));
+	EXPECT_FALSE(head_moves(&self->d, 50));
+}
+
+/* The v2 DMA log through the cdev: the pages written, nothing else. */
+TEST_F(cdev_dma, v2_log_reports_written_pages)
+{
+	if (!log_offered(&self->d))
+		SKIP(return, "no DMA logging on this kernel or instance");
+	ASSERT_OK(log_start(&self->d, BUF_IOVA, BUF_PAGES * PG, PG, 1));
+	ASSERT_LE(10, run_ring(&self->d, 10));
+	check_window(_metadata, &self->d, self->buf + RING_FIRST * PG,
+		     log_report, false);
+	EXPECT_OK(log_stop(&self->d));
 }
 
 /* ---- migration: the position travels in the stream ---- */
