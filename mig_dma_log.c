@@ -35,10 +35,10 @@
 #include "mig.h"
 
 #define MIG_DMA_LOG_MAX_RANGES	256
-#define MIG_DMA_LOG_MAX_PAGES	(1U << 16)
+#define MIG_DMA_LOG_MAX_PAGES	65536
 #define MIG_DMA_PAGE_SHIFT	12
 
-static_assert(MIG_PAGE_SIZE == BIT(MIG_DMA_PAGE_SHIFT));
+static_assert(BIT(MIG_DMA_PAGE_SHIFT) == MIG_PAGE_SIZE);
 
 MIG_IMPORT_IOVA_BITMAP();
 
