@@ -902,4 +902,118 @@ TEST_F(pair, resumed_engine_continues_from_head)
 	EXPECT_EQ(h / 8, reg(d, MIG_REG_DMA_IRQ_COUNT));
 }
 
+/* Offset of the first record of @type in a whole stream, or 0. */
+static size_t stream_find(const uint8_t *b, size_t len, uint32_t type)
+{
+	size_t off = sizeof(struct mig_stream_header);
+	struct mig_rec_header h;
+
+	while (off + sizeof(h) <= len) {
+		memcpy(&h, b + off, sizeof(h));
+		if (le32toh(h.type) == type)
+			return off;
+		off += sizeof(h) + le32toh(h.len);
+	}
+	return 0;
+}
+
+/*
+ * A version 1 stream, as a device without the DMA engine saved it: the
+ * same stream without its DMA record, version 1, END's length fixed.
+ * Returns its length (in @b, the stream's own buffer), 0 if malformed.
+ */
+static size_t stream_to_v1(uint8_t *b, size_t len)
+{
+	size_t dma = stream_find(b, len, MIG_REC_DMA), end, cut;
+	struct mig_stream_header h;
+	struct mig_rec_end e;
+
+	cut = sizeof(struct mig_rec_header) + sizeof(struct mig_rec_dma);
+	if (!dma || dma + cut > len)
+		return 0;
+	memmove(b + dma, b + dma + cut, len - dma - cut);
+	len -= cut;
+	end = stream_find(b, len, MIG_REC_END);
+	if (!end || end + sizeof(struct mig_rec_header) + sizeof(e) != len)
+		return 0;
+	memcpy(&e, b + end + sizeof(struct mig_rec_header), sizeof(e));
+	e.stream_len = htole64(le64toh(e.stream_len) - cut);
+	memcpy(b + end + sizeof(struct mig_rec_header), &e, sizeof(e));
+	memcpy(&h, b, sizeof(h));
+	h.version = htole16(MIG_STREAM_VERSION_NODMA);
+	memcpy(b, &h, sizeof(h));
+	return len;
+}
+
+/* Save @s in stop-and-copy into the fixture's stream. */
+static void save_stopped(struct __test_metadata *_metadata,
+			 struct mig_dev *s, struct mig_buf *out)
+{
+	uint64_t bytes;
+
+	ASSERT_OK(libmig_stopcopy_begin(s));
+	ASSERT_OK(libmig_save_pass(s, MIG_PATH_PREAD, 0, mig_buf_sink, out,
+				   &bytes));
+	ASSERT_OK(libmig_save_end(s));
+}
+
+/*
+ * Version 1 streams (before the DMA engine) still load, with the DMA
+ * engine idle, and their digest matches; a version 1 stream cannot carry
+ * a DMA record, nor a version 2 stream leave it out.
+ */
+TEST_F(pair, version_1_stream_accepted_dma_idle)
+{
+	struct mig_dev *s = &self->src.dev, *d = &self->dst.dev;
+	uint64_t a, b, pattern = 0x1122334455667788ULL;
+	struct mig_stream_header h;
+	size_t v1len;
+	uint8_t *v2;
+
+	if (libmig_use(s, variant->save) || libmig_use(d, variant->load))
+		SKIP(return, "instances do not offer %s and %s",
+		     libmig_proto_str(variant->save),
+		     libmig_proto_str(variant->load));
+	ASSERT_OK(mig_mem_write(s, MIG_PAGE_SIZE, &pattern, sizeof(pattern)));
+	save_stopped(_metadata, s, &self->stream);
+	ASSERT_OK(mig_digest(self->src.uuid, &a));
+	v2 = malloc(self->stream.len);
+	ASSERT_NE(NULL, v2);
+	memcpy(v2, self->stream.data, self->stream.len);
+	v1len = stream_to_v1(self->stream.data, self->stream.len);
+	ASSERT_LT(0, v1len);
+
+	/*
+	 * A DMA register written in RESUMING (allowed there) before the
+	 * stream: a version 1 stream leaves the engine idle, as its source's.
+	 */
+	ASSERT_OK(libmig_resume_begin(d));
+	ASSERT_OK(mig_bar0_write(d, MIG_REG_DMA_RATE, 5));
+	ASSERT_OK(libmig_resume_feed(d, MIG_PATH_PREAD, self->stream.data,
+				     v1len));
+	ASSERT_OK(libmig_resume_end(d, false));
+	ASSERT_OK(mig_digest(self->dst.uuid, &b));
+	EXPECT_EQ(a, b);
+	EXPECT_EQ(0, reg(d, MIG_REG_DMA_RATE));
+	ASSERT_OK(mig_device_reset(d));
+
+	/* Version 2 without its DMA record: refused, before END. */
+	memcpy(&h, self->stream.data, sizeof(h));
+	h.version = htole16(MIG_STREAM_VERSION);
+	memcpy(self->stream.data, &h, sizeof(h));
+	ASSERT_OK(libmig_resume_begin(d));
+	EXPECT_NE(0, libmig_resume_feed(d, MIG_PATH_PREAD, self->stream.data,
+					v1len));
+	ASSERT_OK(mig_device_reset(d));
+
+	/* Version 1 with a DMA record: refused. */
+	memcpy(&h, v2, sizeof(h));
+	h.version = htole16(MIG_STREAM_VERSION_NODMA);
+	memcpy(v2, &h, sizeof(h));
+	ASSERT_OK(libmig_resume_begin(d));
+	EXPECT_NE(0, libmig_resume_feed(d, MIG_PATH_PREAD, v2,
+					self->stream.len));
+	free(v2);
+}
+
 TEST_HARNESS_MAIN
