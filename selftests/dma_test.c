@@ -40,6 +40,15 @@
 
 /* ---- helpers: the container, the registers, the records ---- */
 
+/* The "guest memory": BUF_PAGES pages, populated, or NULL. */
+static uint8_t *buf_new(void)
+{
+	void *p = mmap(NULL, BUF_PAGES * PG, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static int dma_map(struct mig_dev *d, void *vaddr, uint64_t iova,
 		   uint64_t size)
 {
@@ -342,9 +351,8 @@ FIXTURE(dma) {
 FIXTURE_SETUP(dma)
 {
 	MIG_SKIP_IF_NO_MODULE();
-	self->buf = mmap(NULL, BUF_PAGES * PG, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	ASSERT_NE(MAP_FAILED, self->buf);
+	self->buf = buf_new();
+	ASSERT_NE(NULL, self->buf);
 	ASSERT_OK(mig_inst_setup(&self->inst, "small"));
 	ASSERT_OK(dma_map(&self->inst.dev, self->buf, BUF_IOVA,
 			  BUF_PAGES * PG));
@@ -355,7 +363,7 @@ FIXTURE_TEARDOWN(dma)
 	if (self->hide)
 		mig_param_write("test_hide_dma_dirty", "N");
 	mig_inst_teardown(&self->inst);
-	if (self->buf && self->buf != MAP_FAILED)
+	if (self->buf)
 		munmap(self->buf, BUF_PAGES * PG);
 }
 
@@ -745,9 +753,8 @@ FIXTURE_SETUP(cdev_dma)
 		mig_instance_remove(self->uuid);
 		MIG_SKIP_SETUP("no vfio device cdev (CONFIG_VFIO_DEVICE_CDEV)");
 	}
-	self->buf = mmap(NULL, BUF_PAGES * PG, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	ASSERT_NE(MAP_FAILED, self->buf);
+	self->buf = buf_new();
+	ASSERT_NE(NULL, self->buf);
 	self->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->iommufd);
 	ASSERT_OK(cdev_open(self->uuid, self->iommufd, &fd, &self->ioas));
@@ -765,7 +772,7 @@ FIXTURE_TEARDOWN(cdev_dma)
 		close(self->iommufd);
 	if (self->created)
 		mig_instance_remove(self->uuid);
-	if (self->buf && self->buf != MAP_FAILED)
+	if (self->buf)
 		munmap(self->buf, BUF_PAGES * PG);
 }
 
@@ -812,9 +819,8 @@ FIXTURE(pair) {
 FIXTURE_SETUP(pair)
 {
 	MIG_SKIP_IF_NO_MODULE();
-	self->buf = mmap(NULL, BUF_PAGES * PG, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	ASSERT_NE(MAP_FAILED, self->buf);
+	self->buf = buf_new();
+	ASSERT_NE(NULL, self->buf);
 	ASSERT_OK(mig_inst_setup(&self->src, "small"));
 	ASSERT_OK(mig_inst_setup(&self->dst, "small"));
 	/* The same "guest memory" at the same IOVA on both sides. */
@@ -829,7 +835,7 @@ FIXTURE_TEARDOWN(pair)
 	mig_inst_teardown(&self->src);
 	mig_inst_teardown(&self->dst);
 	mig_buf_free(&self->stream);
-	if (self->buf && self->buf != MAP_FAILED)
+	if (self->buf)
 		munmap(self->buf, BUF_PAGES * PG);
 }
 
