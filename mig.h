@@ -5,6 +5,9 @@
  *   mig_mdev.c    mdev parent, types, vfio_device_ops, ioctls, IRQs, sysfs
  *   mig_cfg.c     the emulated PCI config space
  *   mig_dev.c     the device model: BAR0 registers, memory, engine, digest
+ *   mig_dma.c     the DMA engine's registers, state and stream form
+ *   mig_dma_xfer.c the DMA engine's work item: the writes into guest memory
+ *   mig_dma_log.c device dirty tracking of the DMA engine's writes (v2)
  *   mig_state.c   the v1 device_state machine
  *   mig_region.c  the migration region: header traps, data section, mmap
  *   mig_v2.c      protocol v2: the migration feature's states and data_fd
@@ -19,6 +22,14 @@
  * lock, mig_budget_lock (mig_mdev.c), guards the memory budget and is never
  * held together with an instance lock.  A v2 data_fd has a mutex of its own
  * (struct mig_v2_file in mig_v2.c), taken before st->lock, never after.
+ *
+ * The DMA lock, mig_dma.lock, is taken before st->lock, never after, and
+ * after a data_fd's mutex.  It is held by the DMA engine's work item across
+ * each write into guest memory (which st->lock must not be), and by every
+ * path that can stop the engine or change its ring (mig_lock()), so that
+ * when such a path has the lock no DMA write is in flight, and when it
+ * stops the engine under it, no write happens after it returns.
+ * Order: migf->lock -> mig_dma.lock -> st->lock.
  */
 #ifndef MIG_H
 #define MIG_H
@@ -39,7 +50,9 @@
 #define MIG_BAR_MEM	2
 
 struct dentry;
+struct page;
 struct vm_area_struct;
+struct mig_dma_log;
 
 /**
  * struct mig_type - an mdev type
@@ -95,6 +108,64 @@ struct mig_engine {
 };
 
 /**
+ * struct mig_dma_regs - the DMA engine's registers (see include/uapi)
+ * @control: MIG_REG_DMA_CONTROL, MIG_DMA_CTRL_*
+ * @status: MIG_REG_DMA_STATUS: the FAULT bit (ACTIVE is computed on read)
+ * @ring: MIG_REG_DMA_RING_LO/HI, the ring's IOVA
+ * @ring_pages: MIG_REG_DMA_RING_PAGES
+ * @rate: MIG_REG_DMA_RATE, records per second
+ * @head: MIG_REG_DMA_HEAD_LO/HI, records written since the ring was set
+ * @tail: MIG_REG_DMA_TAIL_LO/HI, records the guest consumed
+ * @tail_hi: TAIL_HI as written, waiting for the TAIL_LO write that takes
+ *           effect
+ * @irq_every: MIG_REG_DMA_IRQ_EVERY
+ * @irq_count: MIG_REG_DMA_IRQ_COUNT
+ */
+struct mig_dma_regs {
+	u32 control;
+	u32 status;
+	u64 ring;
+	u32 ring_pages;
+	u32 rate;
+	u64 head;
+	u64 tail;
+	u32 tail_hi;
+	u32 irq_every;
+	u32 irq_count;
+};
+
+/**
+ * struct mig_dma - the DMA engine
+ * @lock: the DMA lock (see the top of this file); guards the fields
+ *        marked (dma) and is held whenever @active turns false
+ * @regs: the registers (st->lock)
+ * @active: the work item is armed: the engine runs (st->lock, and the
+ *          DMA lock to turn it false)
+ * @credit_ns: time owed to the engine, carried between ticks (st->lock)
+ * @last: time of the last tick (st->lock)
+ * @work: the tick, on mig_wq
+ * @buf: the records of one write, built outside st->lock (dma)
+ * @cache: test_hide_dma_dirty only: the ring's pages, translated and
+ *         referenced when the engine started, or NULL (dma)
+ * @cache_iova: the IOVA @cache starts at (dma)
+ * @cache_pages: pages in @cache (dma)
+ * @log: the device dirty log of protocol v2, or NULL (dma)
+ */
+struct mig_dma {
+	struct mutex lock;	/* see above */
+	struct mig_dma_regs regs;
+	bool active;
+	u64 credit_ns;
+	ktime_t last;
+	struct delayed_work work;
+	void *buf;
+	struct page **cache;
+	u64 cache_iova;
+	u32 cache_pages;
+	struct mig_dma_log *log;
+};
+
+/**
  * struct mig_save - a save session (stream generator)
  * @active: a session is open
  * @final: stop-and-copy: the tail records may be emitted
@@ -138,6 +209,7 @@ struct mig_save {
  * @have: valid bytes in @buf
  * @need: bytes @buf must hold before it is parsed
  * @rec_type: type of the record being parsed
+ * @version: the stream's format version, once its header was parsed
  * @page: next page to write while in page data
  * @page_end: one past the last page of the record
  * @page_off: bytes of the current page written
@@ -152,6 +224,7 @@ struct mig_load {
 	u32 have;
 	u32 need;
 	u32 rec_type;
+	u32 version;
 	u32 page;
 	u32 page_end;
 	u32 page_off;
@@ -237,6 +310,7 @@ struct mig_stats {
  * @bar_size: sizes of the BARs, by BAR number (MIG_BAR_*; constant)
  * @regs: BAR0 register file (lock)
  * @engine: the engine (lock)
+ * @dma: the DMA engine (its own locking, see struct mig_dma)
  * @mem: device memory, @npages pages, vzalloc'ed (lock)
  * @npages: pages of device memory (constant)
  * @dirty: bitmap of pages written since last sent, @npages bits (lock)
@@ -273,6 +347,7 @@ struct mig_mdev_state {
 	u64 bar_size[PCI_STD_NUM_BARS];
 	struct mig_regs regs;
 	struct mig_engine engine;
+	struct mig_dma dma;
 	u8 *mem;
 	u32 npages;
 	unsigned long *dirty;
@@ -295,13 +370,16 @@ struct mig_mdev_state {
 	struct dentry *debugfs;
 };
 
-/* mig_mdev.c: module parameters, the engine's workqueue */
+/* mig_mdev.c: module parameters, the engine's workqueue, the interrupt */
+void mig_irq_raise(struct mig_mdev_state *st);
 extern unsigned int mig_section_pages;
 extern unsigned int mig_pci_vendor;
 extern unsigned int mig_pci_device;
 extern unsigned int mig_pci_class;
 extern unsigned int mig_engine_max_rate;
 extern unsigned int mig_protocols;
+extern unsigned int mig_dma_max_rate;
+extern bool mig_test_hide_dma_dirty;
 extern struct workqueue_struct *mig_wq;
 
 /* mig_cfg.c: PCI config space; callers hold st->lock */
@@ -313,6 +391,7 @@ void mig_cfg_save(struct mig_mdev_state *st, void *out);
 int mig_cfg_load(struct mig_mdev_state *st, const void *rec);
 bool mig_cfg_msi_enabled(struct mig_mdev_state *st);
 bool mig_cfg_intx_disabled(struct mig_mdev_state *st);
+bool mig_cfg_bus_master(struct mig_mdev_state *st);
 
 /* mig_dev.c: the device model; callers hold st->lock unless noted */
 int mig_dev_init(struct mig_mdev_state *st);		/* no lock needed */
@@ -328,6 +407,7 @@ void mig_dev_mem_read(struct mig_mdev_state *st, u64 off, void *buf,
 void mig_dev_mem_write(struct mig_mdev_state *st, u64 off, const void *buf,
 		       size_t len);
 void mig_dev_engine_update(struct mig_mdev_state *st);
+u64 mig_dev_due(u32 rate, u64 *credit_ns, ktime_t *last, u32 burst_ms);
 void mig_dev_engine_cancel(struct mig_mdev_state *st);	/* without lock */
 void mig_dev_mark_dirty(struct mig_mdev_state *st, u32 first, u32 count);
 void mig_dev_mark_all_dirty(struct mig_mdev_state *st);
@@ -357,6 +437,47 @@ void mig_dev_engine_from_rec(struct mig_mdev_state *st,
 static inline u32 mig_dev_npages(const struct mig_mdev_state *st)
 {
 	return st->npages;
+}
+
+/* mig_dma.c: callers hold st->lock (and the DMA lock) unless noted */
+int mig_dma_init(struct mig_mdev_state *st);		/* no lock needed */
+void mig_dma_free(struct mig_mdev_state *st);		/* no lock needed */
+void mig_dma_cancel(struct mig_mdev_state *st);		/* without locks */
+void mig_dma_reset(struct mig_mdev_state *st);
+void mig_dma_update(struct mig_mdev_state *st);
+void mig_dma_disable(struct mig_mdev_state *st);
+u64 mig_dma_slots(const struct mig_dma_regs *r);
+int mig_dma_reg_read(struct mig_mdev_state *st, u32 off, u32 *val);
+int mig_dma_reg_write(struct mig_mdev_state *st, u32 off, u32 val);
+void mig_dma_to_rec(struct mig_mdev_state *st, struct mig_rec_dma *rec);
+int mig_dma_from_rec(struct mig_mdev_state *st, const struct mig_rec_dma *rec);
+bool mig_dma_idle(struct mig_mdev_state *st);
+
+/* mig_dma_xfer.c: the writes; the DMA lock held unless noted */
+void mig_dma_work(struct work_struct *work);		/* takes the locks */
+void mig_dma_uncache(struct mig_mdev_state *st);
+void mig_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length);
+
+/* mig_dma_log.c: protocol v2 device dirty tracking; the DMA lock held */
+extern const struct vfio_log_ops mig_dma_log_ops;
+bool mig_dma_log_offered(void);				/* no lock needed */
+void mig_dma_log_written(struct mig_mdev_state *st, u64 iova, u64 len);
+void mig_dma_log_free(struct mig_mdev_state *st);
+
+/*
+ * mig_lock() - take the DMA lock and st->lock, in that order: what every
+ * path that may stop the device or change the DMA engine's ring takes.
+ */
+static inline void mig_lock(struct mig_mdev_state *st)
+{
+	mutex_lock(&st->dma.lock);
+	mutex_lock(&st->lock);
+}
+
+static inline void mig_unlock(struct mig_mdev_state *st)
+{
+	mutex_unlock(&st->lock);
+	mutex_unlock(&st->dma.lock);
 }
 
 /* mig_state.c */

@@ -240,3 +240,17 @@ bool mig_cfg_intx_disabled(struct mig_mdev_state *st)
 	return get_unaligned_le16(st->config + PCI_COMMAND) &
 	       PCI_COMMAND_INTX_DISABLE;
 }
+
+/**
+ * mig_cfg_bus_master() - may the device initiate DMA?
+ * @st: the instance
+ *
+ * Context: st->lock held.
+ * Return: true if PCI_COMMAND_MASTER is set.
+ */
+bool mig_cfg_bus_master(struct mig_mdev_state *st)
+{
+	lockdep_assert_held(&st->lock);
+	return get_unaligned_le16(st->config + PCI_COMMAND) &
+	       PCI_COMMAND_MASTER;
+}

@@ -106,4 +106,18 @@ static inline void mig_vfio_free_device(struct vfio_device *vdev)
 #define MIG_V2_DATA_SIZE_OP(fn)
 #endif
 
+/*
+ * The core's iova_bitmap, through which a device dirty log is reported:
+ * part of vfio up to 6.6; from 6.7 part of iommufd, built only with
+ * CONFIG_IOMMUFD_DRIVER (stubs that report nothing otherwise) and exported
+ * in the IOMMUFD symbol namespace.
+ */
+#if KERNEL_VERSION(6, 7, 0) > LINUX_VERSION_CODE
+#define MIG_HAVE_IOVA_BITMAP	true
+#define MIG_IMPORT_IOVA_BITMAP()
+#else
+#define MIG_HAVE_IOVA_BITMAP	IS_ENABLED(CONFIG_IOMMUFD_DRIVER)
+#define MIG_IMPORT_IOVA_BITMAP() MODULE_IMPORT_NS(IOMMUFD)
+#endif
+
 #endif /* MIG_COMPAT_H */

@@ -84,29 +84,42 @@ static u32 mig_engine_rate(struct mig_mdev_state *st)
 		       READ_ONCE(mig_engine_max_rate));
 }
 
-/*
- * Pages the engine owes since its last tick, at most MIG_ENGINE_BURST
- * ticks' worth; the remainder of a page is carried to the next tick.
+/**
+ * mig_dev_due() - work owed at a rate since the last tick
+ * @rate: units per second, at least 1
+ * @credit_ns: time owed and not paid yet, carried between ticks
+ * @last: time of the last tick; set to now
+ * @burst_ms: the most time one tick pays for: a late tick is not a burst
+ *
+ * Shared by the engine (pages) and the DMA engine (records).
+ *
+ * Return: the units due now, at least 0 and at most @burst_ms worth (1 if
+ * that rounds to 0); the remainder of a unit is carried in @credit_ns.
  */
+u64 mig_dev_due(u32 rate, u64 *credit_ns, ktime_t *last, u32 burst_ms)
+{
+	u64 ns_per_unit = max_t(u64, NSEC_PER_SEC / rate, 1);
+	u64 limit = max_t(u64, div_u64((u64)rate * burst_ms, MSEC_PER_SEC), 1);
+	ktime_t now = ktime_get();
+	u64 due, units;
+
+	due = *credit_ns + ktime_to_ns(ktime_sub(now, *last));
+	*last = now;
+	units = div64_u64(due, ns_per_unit);
+	if (units > limit) {
+		units = limit;
+		due = units * ns_per_unit;
+	}
+	*credit_ns = due - units * ns_per_unit;
+	return units;
+}
+
+/* Pages the engine owes since its last tick, at most MIG_ENGINE_BURST ticks'. */
 static u64 mig_engine_due(struct mig_mdev_state *st)
 {
-	struct mig_engine *e = &st->engine;
-	u32 rate = mig_engine_rate(st);
-	u64 ns_per_page = max_t(u64, NSEC_PER_SEC / rate, 1);
-	u64 limit = max_t(u64, div_u64((u64)rate * MIG_ENGINE_TICK_MS *
-				       MIG_ENGINE_BURST, MSEC_PER_SEC), 1);
-	ktime_t now = ktime_get();
-	u64 due, pages;
-
-	due = e->credit_ns + ktime_to_ns(ktime_sub(now, e->last));
-	e->last = now;
-	pages = div64_u64(due, ns_per_page);
-	if (pages > limit) {
-		pages = limit;
-		due = pages * ns_per_page;
-	}
-	e->credit_ns = due - pages * ns_per_page;
-	return pages;
+	return mig_dev_due(mig_engine_rate(st), &st->engine.credit_ns,
+			   &st->engine.last,
+			   MIG_ENGINE_TICK_MS * MIG_ENGINE_BURST);
 }
 
 /* Write one page of the engine's sequence. */
@@ -184,9 +197,9 @@ void mig_dev_engine_update(struct mig_mdev_state *st)
 }
 
 /**
- * mig_dev_engine_cancel() - wait until the engine's work item is idle
+ * mig_dev_engine_cancel() - wait until the engines' work items are idle
  * @st: the instance, whose engine was stopped with mig_dev_engine_update()
- *      or is being torn down
+ *      or is being torn down, and whose DMA engine was stopped by the close
  *
  * Context: must not hold st->lock (the work item takes it).
  */
@@ -196,6 +209,7 @@ void mig_dev_engine_cancel(struct mig_mdev_state *st)
 	st->engine.active = false;
 	mutex_unlock(&st->lock);
 	cancel_delayed_work_sync(&st->engine.work);
+	mig_dma_cancel(st);
 }
 
 /**
@@ -226,30 +240,36 @@ void mig_dev_engine_admin(struct mig_mdev_state *st, u32 rate)
  *
  * An engine that the user started (through BAR0 or a resume stream) runs
  * only while the device has a user; its registers keep their values, so it
- * goes on where it stopped at the next open.
+ * goes on where it stopped at the next open.  The same holds for the DMA
+ * engine.
+ *
+ * Context: the DMA lock and st->lock held (mig_lock()).
  */
 void mig_dev_set_user(struct mig_mdev_state *st, bool present)
 {
 	lockdep_assert_held(&st->lock);
 	st->engine.user = present;
 	mig_dev_engine_update(st);
+	mig_dma_update(st);
 }
 
 /**
  * mig_dev_set_running() - the device runs or stops
  * @st: the instance
- * @running: true if the device may start work of its own (the engine)
+ * @running: true if the device may start work of its own (the engines)
  *
  * The migration state machines call this; the device keeps serving MMIO
- * and config accesses either way.
+ * and config accesses either way.  When it returns false the DMA engine
+ * has no write in flight and starts none (mig_dma_update()).
  *
- * Context: st->lock held.
+ * Context: the DMA lock and st->lock held (mig_lock()).
  */
 void mig_dev_set_running(struct mig_mdev_state *st, bool running)
 {
 	lockdep_assert_held(&st->lock);
 	st->running = running;
 	mig_dev_engine_update(st);
+	mig_dma_update(st);
 }
 
 /**
@@ -476,8 +496,9 @@ void mig_dev_engine_from_rec(struct mig_mdev_state *st,
  * mig_dev_digest() - digest of all migratable state
  * @st: the instance
  *
- * xxh64 over config space, the registers and the engine in their stream
- * form, and the xxh64 of each page of device memory.  Two instances with
+ * xxh64 over config space, the registers, the engine and (unless it is
+ * idle) the DMA engine in their stream form, and the xxh64 of each page
+ * of device memory.  Two instances with
  * equal state have equal digests whatever their history.
  *
  * Context: st->lock held.
@@ -487,6 +508,7 @@ u64 mig_dev_digest(struct mig_mdev_state *st)
 {
 	struct mig_rec_regs regs;
 	struct mig_rec_engine eng;
+	struct mig_rec_dma dma;
 	struct xxh64_state h;
 
 	lockdep_assert_held(&st->lock);
@@ -500,6 +522,11 @@ u64 mig_dev_digest(struct mig_mdev_state *st)
 	xxh64_update(&h, st->config, sizeof(st->config));
 	xxh64_update(&h, &regs, sizeof(regs));
 	xxh64_update(&h, &eng, sizeof(eng));
+	/* An idle DMA engine digests as a device without one (stream v1). */
+	if (!mig_dma_idle(st)) {
+		mig_dma_to_rec(st, &dma);
+		xxh64_update(&h, &dma, sizeof(dma));
+	}
 	xxh64_update(&h, st->page_hash, st->npages * sizeof(*st->page_hash));
 	return xxh64_digest(&h);
 }
@@ -554,6 +581,8 @@ int mig_dev_bar0_read(struct mig_mdev_state *st, u32 off, u32 *val)
 	case MIG_REG_SCRATCH0 ... MIG_REG_END - 1:
 		*val = st->regs.scratch[(off - MIG_REG_SCRATCH0) / 4];
 		break;
+	case MIG_REG_DMA_CONTROL ... MIG_REG_DMA_END - 1:
+		return mig_dma_reg_read(st, off, val);
 	default:		/* the doorbell and unused offsets */
 		*val = 0;
 		break;
@@ -573,7 +602,9 @@ int mig_dev_bar0_read(struct mig_mdev_state *st, u32 off, u32 *val)
  * hardware.  A write of ENGINE_RATE, or of CONTROL that flips the engine's
  * enable bit, makes the engine the device user's (mig_dev_set_user()).
  * Rates above the engine_max_rate module parameter run at that rate.
+ * The DMA engine's registers are mig_dma.c's.
  *
+ * Context: the DMA lock and st->lock held (mig_lock()).
  * Return: 0, or -EINVAL past the end of BAR0.
  */
 int mig_dev_bar0_write(struct mig_mdev_state *st, u32 off, u32 val,
@@ -614,6 +645,8 @@ int mig_dev_bar0_write(struct mig_mdev_state *st, u32 off, u32 val,
 	case MIG_REG_SCRATCH0 ... MIG_REG_END - 1:
 		st->regs.scratch[(off - MIG_REG_SCRATCH0) / 4] = val;
 		break;
+	case MIG_REG_DMA_CONTROL ... MIG_REG_DMA_END - 1:
+		return mig_dma_reg_write(st, off, val);
 	default:		/* read-only registers and unused offsets */
 		break;
 	}
@@ -632,6 +665,7 @@ static void mig_dev_reset_state(struct mig_mdev_state *st)
 	st->engine.count = 0;
 	st->engine.admin = false;
 	mig_dev_engine_update(st);
+	mig_dma_reset(st);
 	zero_hash = cpu_to_le64(xxh64(zero_page, MIG_PAGE_SIZE, 0));
 	for (page = 0; page < st->npages; page++)
 		st->page_hash[page] = zero_hash;
@@ -644,10 +678,10 @@ static void mig_dev_reset_state(struct mig_mdev_state *st)
  * mig_dev_reset() - put the device in its power-on state
  * @st: the instance
  *
- * Config space, registers, engine (stopped) and memory (zero); the dirty
+ * Config space, registers, engines (stopped) and memory (zero); the dirty
  * log is cleared.
  *
- * Context: st->lock held.
+ * Context: the DMA lock and st->lock held (mig_lock()).
  */
 void mig_dev_reset(struct mig_mdev_state *st)
 {
@@ -670,7 +704,7 @@ void mig_dev_reset(struct mig_mdev_state *st)
  * anything but those functions and mig_dev_mem_settle() reads or writes it
  * (see mig_load_close()).
  *
- * Context: st->lock held.
+ * Context: the DMA lock and st->lock held (mig_lock()).
  */
 void mig_dev_reset_lazy(struct mig_mdev_state *st)
 {
@@ -895,12 +929,16 @@ int mig_dev_init(struct mig_mdev_state *st)
 				 GFP_KERNEL);
 	if (!st->page_hash)
 		goto err_zero;
-	/* Nobody else can see the instance yet; the lock is for lockdep. */
-	mutex_lock(&st->lock);
+	if (mig_dma_init(st))
+		goto err_hash;
+	/* Nobody else can see the instance yet; the locks are for lockdep. */
+	mig_lock(st);
 	mig_dev_reset(st);
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 	return 0;
 
+err_hash:
+	kvfree(st->page_hash);
 err_zero:
 	bitmap_free(st->zero_pending);
 err_dirty:
@@ -919,6 +957,7 @@ err_mem:
  */
 void mig_dev_free(struct mig_mdev_state *st)
 {
+	mig_dma_free(st);
 	kvfree(st->page_hash);
 	bitmap_free(st->zero_pending);
 	bitmap_free(st->dirty);

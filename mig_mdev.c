@@ -30,8 +30,11 @@
 #define MIG_OFFSET_SHIFT	40
 #define MIG_OFFSET_MASK		((1ULL << MIG_OFFSET_SHIFT) - 1)
 #define MIG_NUM_REGIONS		(VFIO_PCI_NUM_REGIONS + 1)
-/* The highest engine_max_rate, pages per second (4 GiB/s). */
-#define MIG_ENGINE_MAX_RATE_LIMIT	1048576
+/*
+ * The highest engine_max_rate and dma_max_rate: pages per second (4 GiB/s)
+ * and records per second (64 MiB/s).
+ */
+#define MIG_MAX_RATE_LIMIT	1048576
 /* The largest piece of a BAR2 access copied in one go. */
 #define MIG_BOUNCE_MAX		SZ_64K
 
@@ -70,28 +73,28 @@ unsigned int mig_section_pages = 256;
 module_param_cb(section_pages, &mig_section_pages_ops, &mig_section_pages, 0644);
 MODULE_PARM_DESC(section_pages, "Data section of new instances, pages (1-4096, default 256)");
 
-static int mig_engine_max_rate_set(const char *val,
-				   const struct kernel_param *kp)
+/* A rate cap, engine_max_rate or dma_max_rate: 1..MIG_MAX_RATE_LIMIT. */
+static int mig_max_rate_set(const char *val, const struct kernel_param *kp)
 {
 	unsigned int n;
 	int ret = kstrtouint(val, 0, &n);
 
-	if (ret || n < 1 || n > MIG_ENGINE_MAX_RATE_LIMIT) {
-		pr_err(MIG_NAME ": engine_max_rate must be 1..%u, not '%s'\n",
-		       MIG_ENGINE_MAX_RATE_LIMIT, val);
+	if (ret || n < 1 || n > MIG_MAX_RATE_LIMIT) {
+		pr_err(MIG_NAME ": %s must be 1..%u, not '%s'\n", kp->name,
+		       MIG_MAX_RATE_LIMIT, val);
 		return -EINVAL;
 	}
 	return param_set_uint(val, kp);
 }
 
-static const struct kernel_param_ops mig_engine_max_rate_ops = {
-	.set = mig_engine_max_rate_set,
+static const struct kernel_param_ops mig_max_rate_ops = {
+	.set = mig_max_rate_set,
 	.get = param_get_uint,
 };
 
 unsigned int mig_engine_max_rate = 131072;
-module_param_cb(engine_max_rate, &mig_engine_max_rate_ops,
-		&mig_engine_max_rate, 0644);
+module_param_cb(engine_max_rate, &mig_max_rate_ops, &mig_engine_max_rate,
+		0644);
 MODULE_PARM_DESC(engine_max_rate, "Highest engine rate of any instance, pages per second (1-1048576, default 131072)");
 
 /* The values of "protocols", indexed by MIG_PROTO_* mask. */
@@ -141,6 +144,19 @@ MODULE_PARM_DESC(pci_device, "PCI device ID (default 0x11f0)");
 unsigned int mig_pci_class = MIG_MDEV_PCI_CLASS;
 module_param_named(pci_class, mig_pci_class, uint, 0444);
 MODULE_PARM_DESC(pci_class, "PCI class code, 24 bits (default 0x120000)");
+
+unsigned int mig_dma_max_rate = 65536;
+module_param_cb(dma_max_rate, &mig_max_rate_ops, &mig_dma_max_rate, 0644);
+MODULE_PARM_DESC(dma_max_rate, "Highest DMA engine rate of any instance, records per second (1-1048576, default 65536)");
+
+/*
+ * The negative control of the dirty-tracking tests: the DMA engine's
+ * writes bypass both dirty logs (a device that caches its translations
+ * past their pin, see mig_dma_xfer.c).  Migration loses them.  Tests only.
+ */
+bool mig_test_hide_dma_dirty;
+module_param_named(test_hide_dma_dirty, mig_test_hide_dma_dirty, bool, 0644);
+MODULE_PARM_DESC(test_hide_dma_dirty, "TEST ONLY: hide the DMA engine's writes from dirty tracking, so that migration loses them (default off)");
 
 /*
  * The engines' ticks run here, not on the system workqueue: an unbound
@@ -219,12 +235,17 @@ static ssize_t mig_show_description(struct mdev_type *mtype, char *buf)
 
 /* ---- interrupts ---- */
 
-/*
- * Signal the interrupt the guest set up: MSI if it is enabled in config
- * space and has a trigger, INTx otherwise unless the command register
- * disables it or it is masked.  Context: st->lock held.
+/**
+ * mig_irq_raise() - signal the device's interrupt
+ * @st: the instance
+ *
+ * The interrupt the guest set up: MSI if it is enabled in config space and
+ * has a trigger, INTx otherwise unless the command register disables it or
+ * it is masked.
+ *
+ * Context: st->lock held.
  */
-static void mig_irq_raise(struct mig_mdev_state *st)
+void mig_irq_raise(struct mig_mdev_state *st)
 {
 	lockdep_assert_held(&st->lock);
 	if (mig_cfg_msi_enabled(st)) {
@@ -429,7 +450,11 @@ static ssize_t mig_config_rw(struct mig_mdev_state *st, char __user *buf,
 	if (write && copy_from_user(val, buf, count))
 		return -EFAULT;
 
-	mutex_lock(&st->lock);
+	/* A write may clear bus mastering, which stops the DMA engine. */
+	if (write)
+		mig_lock(st);
+	else
+		mutex_lock(&st->lock);
 	if (write && mig_frozen(st))
 		ret = -EBUSY;
 	for (done = 0; done < count && !ret; done += step) {
@@ -438,7 +463,12 @@ static ssize_t mig_config_rw(struct mig_mdev_state *st, char __user *buf,
 		else
 			ret = mig_cfg_read(st, off + done, val + done, step);
 	}
-	mutex_unlock(&st->lock);
+	if (write) {
+		mig_dma_update(st);
+		mig_unlock(st);
+	} else {
+		mutex_unlock(&st->lock);
+	}
 	if (ret)
 		return ret;
 	if (!write && copy_to_user(buf, val, count))
@@ -459,17 +489,21 @@ static ssize_t mig_bar0_rw(struct mig_mdev_state *st, char __user *buf,
 	if (write && copy_from_user(&val, buf, 4))
 		return -EFAULT;
 
-	mutex_lock(&st->lock);
-	if (write && mig_frozen(st)) {
-		ret = -EBUSY;
-	} else if (write) {
-		ret = mig_dev_bar0_write(st, off, val, &doorbell);
-		if (doorbell)
-			mig_irq_raise(st);
+	if (write) {
+		mig_lock(st);
+		if (mig_frozen(st)) {
+			ret = -EBUSY;
+		} else {
+			ret = mig_dev_bar0_write(st, off, val, &doorbell);
+			if (doorbell)
+				mig_irq_raise(st);
+		}
+		mig_unlock(st);
 	} else {
+		mutex_lock(&st->lock);
 		ret = mig_dev_bar0_read(st, off, &val);
+		mutex_unlock(&st->lock);
 	}
-	mutex_unlock(&st->lock);
 	if (ret)
 		return ret;
 	if (!write && copy_to_user(buf, &val, 4))
@@ -752,9 +786,9 @@ static long mig_ioctl(struct vfio_device *vdev, unsigned int cmd,
 	case VFIO_DEVICE_SET_IRQS:
 		return mig_ioctl_set_irqs(st, uarg);
 	case VFIO_DEVICE_RESET:
-		mutex_lock(&st->lock);
+		mig_lock(st);
 		mig_reset(st);
-		mutex_unlock(&st->lock);
+		mig_unlock(st);
 		return 0;
 	}
 	return -ENOTTY;
@@ -767,9 +801,9 @@ static int mig_open_device(struct vfio_device *vdev)
 	struct mig_mdev_state *st = container_of(vdev, struct mig_mdev_state,
 						 vdev);
 
-	mutex_lock(&st->lock);
+	mig_lock(st);
 	mig_dev_set_user(st, true);
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 	return 0;
 }
 
@@ -783,16 +817,21 @@ static void mig_close_device(struct vfio_device *vdev)
 	 * keeps its state and the next open finds it RUNNING.  What the fd
 	 * holder set up for itself goes: its eventfds, the INTx mask, and the
 	 * work it started (an engine it enabled holds still until the next
-	 * open; see mig_dev_set_user()).
+	 * open; see mig_dev_set_user()), and its DMA, which is disabled: the
+	 * ring is its IOVA space.  When this returns no DMA write is in
+	 * flight and none follows.
 	 */
-	mutex_lock(&st->lock);
+	mig_lock(st);
 	mig_migration_end(st);
 	mig_irq_put(&st->intx_trigger);
 	mig_irq_put(&st->msi_trigger);
 	st->irq_index = -1;
 	st->intx_masked = false;
+	mig_dma_disable(st);
 	mig_dev_set_user(st, false);
-	mutex_unlock(&st->lock);
+	/* Not the fd holder's any more: neither is a dirty log it started. */
+	mig_dma_log_free(st);
+	mig_unlock(st);
 }
 
 static int mig_init_dev(struct vfio_device *vdev)
@@ -812,6 +851,8 @@ static int mig_init_dev(struct vfio_device *vdev)
 	if (st->protocols & MIG_PROTO_V2) {
 		vdev->mig_ops = &mig_v2_ops;
 		vdev->migration_flags = mig_v2_flags();
+		if (mig_dma_log_offered())
+			vdev->log_ops = &mig_dma_log_ops;
 	}
 	mutex_init(&st->lock);
 
@@ -857,6 +898,7 @@ static const struct vfio_device_ops mig_dev_ops = {
 	.write		= mig_write,
 	.mmap		= mig_mmap,
 	.ioctl		= mig_ioctl,
+	.dma_unmap	= mig_dma_unmap,
 	MIG_VFIO_IOMMUFD_OPS
 	MIG_VFIO_IOMMUFD_DETACH_OPS
 };

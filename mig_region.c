@@ -228,9 +228,10 @@ static ssize_t mig_hdr_rw(struct mig_mdev_state *st, char __user *buf,
 		} else if (copy_from_user(&val, buf, sizeof(val))) {
 			return -EFAULT;
 		}
-		mutex_lock(&st->lock);
+		/* device_state and data_size writes may stop the device. */
+		mig_lock(st);
 		ret = st->owner == MIG_OWNER_V2 ? -EBUSY : f->write(st, val);
-		mutex_unlock(&st->lock);
+		mig_unlock(st);
 		return ret ? ret : count;
 	}
 

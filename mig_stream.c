@@ -6,8 +6,13 @@
  * mig_stream_header, then records, each a struct mig_rec_header and @len
  * bytes of payload, packed without padding.  MIG_REC_PAGES records carry
  * runs of up to MIG_MAX_RUN_PAGES contiguous pages; a stop-and-copy save
- * ends with CONFIG, REGS, ENGINE and END, in that order, END carrying the
- * digest of the whole device state and the length of the stream before it.
+ * ends with CONFIG, REGS, ENGINE, DMA and END, in that order, END carrying
+ * the digest of the whole device state and the length of the stream before
+ * it.  The save writes version 2.  A resume also takes version 1, the
+ * format before the DMA engine: no DMA record (END follows ENGINE), and
+ * the DMA engine stays in its power-on state, idle, as a version 1 device
+ * had it; an idle DMA engine does not enter the digest, so the source's
+ * digest still matches.
  *
  * Generator: the stream is produced on demand, one "item" at a time: the
  * stream header, a record header (plus the pages head), or a small payload
@@ -123,6 +128,23 @@ static int mig_load_regs(struct mig_mdev_state *st, const void *in)
 	return 0;
 }
 
+static void mig_save_dma(struct mig_mdev_state *st, void *out)
+{
+	struct mig_rec_dma d;
+
+	mig_dma_to_rec(st, &d);
+	memcpy(out, &d, sizeof(d));
+}
+
+static int mig_load_dma(struct mig_mdev_state *st, const void *in)
+{
+	struct mig_rec_dma d;
+
+	memcpy(&d, in, sizeof(d));
+	/* Only the state: the engine goes on from HEAD when the device runs. */
+	return mig_dma_from_rec(st, &d);
+}
+
 static int mig_load_engine(struct mig_mdev_state *st, const void *in)
 {
 	struct mig_rec_engine e;
@@ -175,10 +197,21 @@ static const struct mig_rec_desc mig_recs[] = {
 	},
 	[MIG_REC_END] = {
 		.len = sizeof(struct mig_rec_end),
-		.after = MIG_AFTER(MIG_REC_ENGINE),
+		.after = MIG_AFTER(MIG_REC_DMA),
 		.save = mig_save_end,
 		.load = mig_load_end,
 	},
+	[MIG_REC_DMA] = {
+		.len = sizeof(struct mig_rec_dma),
+		.after = MIG_AFTER(MIG_REC_ENGINE),
+		.save = mig_save_dma,
+		.load = mig_load_dma,
+	},
+};
+
+/* The tail records of a stop-and-copy save, in stream order. */
+static const u32 mig_tail_order[] = {
+	MIG_REC_CONFIG, MIG_REC_REGS, MIG_REC_ENGINE, MIG_REC_DMA, MIG_REC_END,
 };
 
 /* The staging areas hold the largest header or payload they must take. */
@@ -186,6 +219,7 @@ static_assert(sizeof_field(struct mig_save, item) >=
 	      MIG_REC_HDR_SIZE + MIG_MDEV_CONFIG_SIZE);
 static_assert(sizeof_field(struct mig_save, item) >=
 	      sizeof(struct mig_stream_header));
+static_assert(sizeof(struct mig_rec_dma) == 56);
 static_assert(sizeof_field(struct mig_load, buf) >= MIG_MDEV_CONFIG_SIZE);
 static_assert(sizeof_field(struct mig_load, buf) >=
 	      sizeof(struct mig_stream_header));
@@ -204,10 +238,21 @@ static u64 mig_save_item_left(const struct mig_save *s)
 	       ((u64)s->run_count * MIG_PAGE_SIZE - s->run_off);
 }
 
+/* Index in mig_tail_order[] of the tail record after @tail (0: none yet). */
+static u32 mig_save_tail_index(u32 tail)
+{
+	u32 i;
+
+	for (i = 0; tail && i < ARRAY_SIZE(mig_tail_order); i++)
+		if (mig_tail_order[i] == tail)
+			return i + 1;
+	return 0;
+}
+
 /* The tail record staged after @tail (0: none staged yet). */
 static u32 mig_save_next_tail(u32 tail)
 {
-	return tail ? tail + 1 : MIG_REC_CONFIG;
+	return mig_tail_order[mig_save_tail_index(tail)];
 }
 
 /* Stage a record header and @len bytes of payload written by @desc. */
@@ -361,10 +406,10 @@ static u64 mig_save_left(struct mig_mdev_state *st)
 static u64 mig_save_tail_cost(u32 tail)
 {
 	u64 cost = 0;
-	u32 type;
+	u32 i;
 
-	for (type = mig_save_next_tail(tail); type <= MIG_REC_END; type++)
-		cost += MIG_REC_HDR_SIZE + mig_recs[type].len;
+	for (i = mig_save_tail_index(tail); i < ARRAY_SIZE(mig_tail_order); i++)
+		cost += MIG_REC_HDR_SIZE + mig_recs[mig_tail_order[i]].len;
 	return cost;
 }
 
@@ -581,6 +626,7 @@ static void mig_load_expect(struct mig_load *ld, u32 phase, u32 need)
 static void mig_load_restart(struct mig_load *ld)
 {
 	ld->done = false;
+	ld->version = 0;
 	ld->rec_type = 0;
 	ld->page = 0;
 	ld->page_end = 0;
@@ -596,15 +642,35 @@ static int mig_load_stream_hdr(struct mig_mdev_state *st)
 	struct mig_stream_header h;
 
 	memcpy(&h, ld->buf, sizeof(h));
+	ld->version = le16_to_cpu(h.version);
 	if (le32_to_cpu(h.magic) != MIG_STREAM_MAGIC ||
-	    le16_to_cpu(h.version) != MIG_STREAM_VERSION ||
+	    (ld->version != MIG_STREAM_VERSION &&
+	     ld->version != MIG_STREAM_VERSION_NODMA) ||
 	    le16_to_cpu(h.header_len) != sizeof(h) ||
 	    le32_to_cpu(h.device_type) != st->type->stream_type ||
 	    le32_to_cpu(h.page_size) != MIG_PAGE_SIZE ||
 	    le64_to_cpu(h.mem_size) != st->type->mem_size)
 		return -EINVAL;
+	/* A version 1 device had no DMA engine: ours is idle, as after reset. */
+	if (ld->version == MIG_STREAM_VERSION_NODMA)
+		mig_dma_reset(st);
 	mig_load_expect(ld, MIG_LOAD_REC_HDR, MIG_REC_HDR_SIZE);
 	return 0;
+}
+
+/*
+ * The record types that may come right before @type in the stream being
+ * loaded: a version 1 stream has no DMA record, its END follows ENGINE.
+ */
+static u32 mig_load_after(const struct mig_load *ld, u32 type)
+{
+	if (ld->version != MIG_STREAM_VERSION_NODMA)
+		return mig_recs[type].after;
+	if (type == MIG_REC_DMA)
+		return 0;
+	if (type == MIG_REC_END)
+		return MIG_AFTER(MIG_REC_ENGINE);
+	return mig_recs[type].after;
 }
 
 static int mig_load_rec_hdr(struct mig_mdev_state *st)
@@ -620,7 +686,7 @@ static int mig_load_rec_hdr(struct mig_mdev_state *st)
 	if (!type || type >= ARRAY_SIZE(mig_recs))
 		return -EINVAL;
 	desc = &mig_recs[type];
-	if (!(desc->after & MIG_AFTER(ld->rec_type)))
+	if (!(mig_load_after(ld, type) & MIG_AFTER(ld->rec_type)))
 		return -EINVAL;
 	ld->rec_type = type;
 	if (type == MIG_REC_PAGES) {

@@ -20,8 +20,9 @@
  *
  * Locking: the states and sessions are st->lock's, like v1's.  A data_fd
  * has a mutex of its own that serializes the fd's callers and guards its
- * bounce buffer; it is taken before st->lock, and user memory is copied
- * with only that mutex held.  The fd holds a reference on the vfio device,
+ * bounce buffer; it is taken before the DMA lock and st->lock (mig.h), and
+ * user memory is copied with only that mutex held.  The paths that may stop
+ * the device take the DMA lock too (mig_lock()).  The fd holds a reference on the vfio device,
  * so the instance outlives it; once its session ended, the fd only answers
  * -EINVAL.
  */
@@ -312,7 +313,8 @@ static int mig_v2_feed(struct mig_v2_file *migf, size_t len)
 	struct mig_mdev_state *st = migf->st;
 	int ret;
 
-	mutex_lock(&st->lock);
+	/* A refused stream may stop the device (ERROR). */
+	mig_lock(st);
 	if (migf->ended) {
 		ret = -EINVAL;
 		goto out;
@@ -325,7 +327,7 @@ static int mig_v2_feed(struct mig_v2_file *migf, size_t len)
 	if (ret && st->load.applied)
 		mig_v2_error(st);
 out:
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 	return ret;
 }
 
@@ -543,7 +545,8 @@ static struct file *mig_v2_set_state(struct vfio_device *vdev,
 	struct file *res = NULL, *stray = NULL;
 	int ret;
 
-	mutex_lock(&st->lock);
+	/* The arcs that stop the device stop its DMA: the DMA lock first. */
+	mig_lock(st);
 	if (st->owner == MIG_OWNER_V1) {
 		res = ERR_PTR(-EBUSY);
 		goto out;
@@ -574,7 +577,7 @@ out:
 		trace_mig_v2_state(dev_name(st->vdev.dev), st->v2.state, new,
 				   PTR_ERR(res));
 	}
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 	if (stray)
 		fput(stray);
 	return res;

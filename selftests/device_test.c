@@ -694,10 +694,13 @@ TEST_F(dev, bar0_read_only_registers_ignore_writes)
 		EXPECT_OK(_test_cmd_bar0_write(self->d, ro[i], 0x87654321));
 	for (i = 0; i < ARRAY_SIZE(ro); i++)
 		EXPECT_EQ(before[i], reg(self->d, ro[i]));
-	/* The doorbell and unused offsets read as zero. */
+	/*
+	 * The doorbell and unused offsets read as zero (revision 2: the DMA
+	 * engine's registers follow the scratch registers).
+	 */
 	EXPECT_EQ(0, reg(self->d, MIG_REG_DOORBELL));
-	EXPECT_OK(_test_cmd_bar0_write(self->d, MIG_REG_END, 0xffffffff));
-	EXPECT_EQ(0, reg(self->d, MIG_REG_END));
+	EXPECT_OK(_test_cmd_bar0_write(self->d, MIG_REG_DMA_END, 0xffffffff));
+	EXPECT_EQ(0, reg(self->d, MIG_REG_DMA_END));
 	EXPECT_EQ(0, reg(self->d, MIG_MDEV_BAR0_SIZE - 4));
 }
 

@@ -8,7 +8,6 @@
  * Kernels without the cdev (Debian 6.1) or without /dev/iommu skip, saying
  * why.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -22,94 +21,7 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "mig_utils.h"
-
-/*
- * The uapi of the cdev path, for user-space headers older than the kernel
- * (Debian 12's are 6.1): values from Linux 6.12 include/uapi.
- */
-#ifndef VFIO_DEVICE_BIND_IOMMUFD
-struct vfio_device_bind_iommufd {
-	__u32 argsz;
-	__u32 flags;
-	__s32 iommufd;
-	__u32 out_devid;
-};
-#define VFIO_DEVICE_BIND_IOMMUFD	_IO(VFIO_TYPE, VFIO_BASE + 18)
-
-struct vfio_device_attach_iommufd_pt {
-	__u32 argsz;
-	__u32 flags;
-	__u32 pt_id;
-};
-#define VFIO_DEVICE_ATTACH_IOMMUFD_PT	_IO(VFIO_TYPE, VFIO_BASE + 19)
-#endif
-
-#ifndef IOMMU_IOAS_ALLOC
-struct iommu_ioas_alloc {
-	__u32 size;
-	__u32 flags;
-	__u32 out_ioas_id;
-};
-#define IOMMU_IOAS_ALLOC		_IO(';', 0x81)
-#endif
-
-/* /dev/vfio/devices/vfioN of an instance, from its vfio-dev directory. */
-static int cdev_path(const char *uuid, char *path, size_t len)
-{
-	char dir[256];
-	struct dirent *e;
-	DIR *dp;
-	int ret = -ENOENT;
-
-	snprintf(dir, sizeof(dir), MIG_SYSFS_DEVICES "/%s/vfio-dev", uuid);
-	dp = opendir(dir);
-	if (!dp)
-		return -errno;
-	while ((e = readdir(dp))) {
-		if (strncmp(e->d_name, "vfio", 4))
-			continue;
-		snprintf(path, len, "/dev/vfio/devices/%s", e->d_name);
-		ret = 0;
-		break;
-	}
-	closedir(dp);
-	return ret;
-}
-
-/* Open @uuid's cdev, bind it to @iommufd and attach it to a new IOAS. */
-static int cdev_open(const char *uuid, int iommufd, int *fdp)
-{
-	struct vfio_device_bind_iommufd bind = {
-		.argsz = sizeof(bind), .iommufd = iommufd,
-	};
-	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
-	struct vfio_device_attach_iommufd_pt attach = {
-		.argsz = sizeof(attach),
-	};
-	char path[300];
-	int fd, ret;
-
-	ret = cdev_path(uuid, path, sizeof(path));
-	if (ret)
-		return ret;
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) ||
-	    ioctl(iommufd, IOMMU_IOAS_ALLOC, &ioas)) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	attach.pt_id = ioas.out_ioas_id;
-	if (ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach)) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	*fdp = fd;
-	return 0;
-}
+#include "cdev_utils.h"
 
 FIXTURE(cdev) {
 	char src[MIG_UUID_LEN + 1];
@@ -139,10 +51,10 @@ FIXTURE_SETUP(cdev)
 	}
 	self->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->iommufd);
-	ASSERT_OK(cdev_open(self->src, self->iommufd, &fd));
+	ASSERT_OK(cdev_open(self->src, self->iommufd, &fd, NULL));
 	ASSERT_OK(mig_dev_open_fd(&self->s, fd, self->src));
 	self->s_open = true;
-	ASSERT_OK(cdev_open(self->dst, self->iommufd, &fd));
+	ASSERT_OK(cdev_open(self->dst, self->iommufd, &fd, NULL));
 	ASSERT_OK(mig_dev_open_fd(&self->d, fd, self->dst));
 	self->d_open = true;
 }

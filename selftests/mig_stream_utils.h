@@ -28,6 +28,7 @@
  * @off_config: offset of the MIG_REC_CONFIG record, or 0
  * @off_regs: MIG_REC_REGS
  * @off_engine: MIG_REC_ENGINE
+ * @off_dma: MIG_REC_DMA
  * @off_end: MIG_REC_END
  * @digest: from the end marker
  * @end_stream_len: from the end marker
@@ -44,6 +45,7 @@ struct mt_stream {
 	size_t off_config;
 	size_t off_regs;
 	size_t off_engine;
+	size_t off_dma;
 	size_t off_end;
 	uint64_t digest;
 	uint64_t end_stream_len;
@@ -150,10 +152,17 @@ static inline int mt_stream_parse(const uint8_t *buf, size_t len,
 			s->off_engine = off;
 			tail = MIG_REC_ENGINE;
 			break;
+		case MIG_REC_DMA:
+			if (tail != MIG_REC_ENGINE ||
+			    rlen != sizeof(struct mig_rec_dma))
+				MT_BAD("bad dma record");
+			s->off_dma = off;
+			tail = MIG_REC_DMA;
+			break;
 		case MIG_REC_END: {
 			const struct mig_rec_end *e = (const void *)pl;
 
-			if (tail != MIG_REC_ENGINE ||
+			if (tail != MIG_REC_DMA ||
 			    rlen != sizeof(struct mig_rec_end))
 				MT_BAD("bad end record");
 			s->off_end = off;

@@ -2,12 +2,13 @@
 /*
  * stream_fuzz: the native fuzzer of the stream parser and generator.
  *
- * The module's mig_stream.c, mig_dev.c, mig_cfg.c and mig_state.c are
- * compiled unchanged beside this file, against the stand-ins of
- * include/kshim.h; this file plays the rest of the module (mig_mdev.c's BAR
- * and config accesses, reset and close, mig_region.c's chunk handling) with
- * the same calls, under the instance lock as they take it.  The input format
- * is in stream_fuzz.h.  Every property below is checked as the input runs;
+ * The module's mig_stream.c, mig_dev.c, mig_cfg.c, mig_state.c and
+ * mig_dma.c are compiled unchanged beside this file, against the stand-ins
+ * of include/kshim.h (and dma_stub.c for the DMA engine's writes); this file
+ * plays the rest of the module (mig_mdev.c's BAR and config accesses, reset
+ * and close, mig_region.c's chunk handling) with the same calls, under the
+ * DMA lock and the instance lock as they take them (mig_lock()).  The input
+ * format is in stream_fuzz.h.  Every property below is checked as the input runs;
  * a violation prints what was seen and calls abort(), so that libFuzzer
  * keeps the input.
  *
@@ -213,9 +214,9 @@ static struct mig_mdev_state *sf_dev_new(const struct mig_type *type)
 	mutex_init(&st->lock);
 	sf_check(!mig_dev_init(st), "mig_dev_init() failed");
 	/* as mig_open_device(): the device has a user */
-	mutex_lock(&st->lock);
+	mig_lock(st);
 	mig_dev_set_user(st, true);
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 	return st;
 }
 
@@ -238,9 +239,9 @@ static u64 sf_power_on_digest(const struct mig_type *type)
 
 	if (!known[i]) {
 		st = sf_dev_new(type);
-		mutex_lock(&st->lock);
+		mig_lock(st);
 		digest[i] = mig_dev_digest(st);
-		mutex_unlock(&st->lock);
+		mig_unlock(st);
 		sf_dev_free(st);
 		known[i] = true;
 	}
@@ -332,14 +333,14 @@ static void sf_dirty(struct mig_mdev_state *st, u32 seed)
 {
 	u16 cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
 
-	mutex_lock(&st->lock);
+	mig_lock(st);
 	sf_mem_write(st, 0, st->type->mem_size, seed | 1);
 	sf_bar0_write(st, MIG_REG_SCRATCH0, seed);
 	sf_bar0_write(st, MIG_REG_ENGINE_SEED, seed);
 	sf_bar0_write(st, MIG_REG_ENGINE_RATE, 1000);
 	sf_bar0_write(st, MIG_REG_CONTROL, MIG_CTRL_ENGINE_EN);
 	mig_cfg_write(st, PCI_COMMAND, &cmd, sizeof(cmd));
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 	sf_tick(st, 5000);	/* ~5 pages */
 }
 
@@ -372,14 +373,14 @@ static void sf_resume_begin(struct sf_resume *r)
 {
 	struct mig_mdev_state *st = r->st;
 
-	mutex_lock(&st->lock);
+	mig_lock(st);
 	sf_check(!mig_state_set(st, MIG_STATE_RESUMING),
 		 "RUNNING -> RESUMING refused");
 	sf_check(st->load.active && !st->load.applied && !st->load.done,
 		 "a new resume session is not fresh");
 	sf_check(mig_dev_digest(st) == sf_power_on_digest(st->type),
 		 "RESUMING does not start from the power-on state");
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 	r->start = r->pos;
 	r->res->sessions++;
 }
@@ -398,7 +399,8 @@ static void sf_resume_check_end(struct sf_resume *r)
 		 "a stream of %zu bytes accepted", len);
 	memcpy(&h, s, sizeof(h));
 	sf_check(le32_to_cpu(h.magic) == MIG_STREAM_MAGIC &&
-		 le16_to_cpu(h.version) == MIG_STREAM_VERSION &&
+		 (le16_to_cpu(h.version) == MIG_STREAM_VERSION ||
+		  le16_to_cpu(h.version) == MIG_STREAM_VERSION_NODMA) &&
 		 le16_to_cpu(h.header_len) == sizeof(h) &&
 		 le32_to_cpu(h.device_type) == st->type->stream_type &&
 		 le32_to_cpu(h.page_size) == MIG_PAGE_SIZE &&
@@ -468,7 +470,7 @@ static void sf_resume_chunk(struct sf_resume *r)
 	chunk = malloc(n);
 	sf_check(chunk, "out of memory");
 	memcpy(chunk, r->body + r->pos, n);
-	mutex_lock(&st->lock);
+	mig_lock(st);
 	if (!applied)
 		before = mig_dev_digest(st);
 	ret = mig_load_feed(st, chunk, n);
@@ -485,7 +487,7 @@ static void sf_resume_chunk(struct sf_resume *r)
 	if (!ret) {
 		if (ld->done)
 			sf_resume_check_end(r);
-		mutex_unlock(&st->lock);
+		mig_unlock(st);
 		return;
 	}
 	r->res->rejected++;
@@ -496,11 +498,11 @@ static void sf_resume_chunk(struct sf_resume *r)
 		sf_check(mig_dev_digest(st) == before,
 			 "starting the session over changed the device");
 		r->start = r->pos;
-		mutex_unlock(&st->lock);
+		mig_unlock(st);
 		return;
 	}
 	sf_resume_error(r);
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 	if (r->pos < r->len)
 		sf_resume_begin(r);
 }
@@ -512,7 +514,7 @@ static void sf_resume_end(struct sf_resume *r, bool reset)
 	bool done;
 	int ret;
 
-	mutex_lock(&st->lock);
+	mig_lock(st);
 	if (st->mig_state == MIG_STATE_RESUMING) {
 		done = st->load.done;
 		ret = mig_state_set(st, MIG_STATE_RUNNING);
@@ -533,7 +535,7 @@ static void sf_resume_end(struct sf_resume *r, bool reset)
 		}
 	}
 	sf_check_memory(st);
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 }
 
 /* Append up to @n bytes of @in to @out, within SF_COMPACT_MAX. */
@@ -656,11 +658,11 @@ static void sf_trip_chunk(struct sf_trip *t, size_t max)
 		t->stream = realloc(t->stream, t->cap);
 		sf_check(t->stream, "out of memory");
 	}
-	mutex_lock(&st->lock);
+	mig_lock(st);
 	before = mig_save_pending(st);
 	n = mig_save_fill(st, t->stream + t->len, max);
 	after = mig_save_pending(st);
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 	sf_check(n <= max, "a chunk of %zu bytes in a section of %zu", n, max);
 	sf_check(!before == !n, "pending_bytes %llu, the chunk had %zu bytes",
 		 (unsigned long long)before, n);
@@ -688,7 +690,7 @@ static void sf_trip_state(struct sf_trip *t, u32 state)
 	u32 from = st->mig_state;
 	int ret;
 
-	mutex_lock(&st->lock);
+	mig_lock(st);
 	ret = mig_state_set(st, state);
 	sf_check(!ret && st->mig_state == state,
 		 "device_state %u -> %u: %d", from, state, ret);
@@ -701,7 +703,7 @@ static void sf_trip_state(struct sf_trip *t, u32 state)
 	if (from != state && (from == MIG_STATE_RUNNING ||
 			      state == MIG_STATE_RUNNING))
 		t->len = 0;	/* a new save, or the old one dropped */
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 }
 
 static void sf_trip_op(struct sf_trip *t)
@@ -720,20 +722,20 @@ static void sf_trip_op(struct sf_trip *t)
 		val = sf_take(pr, 1);
 		if (frozen)	/* mig_bar2_rw(): -EBUSY */
 			break;
-		mutex_lock(&st->lock);
+		mig_lock(st);
 		sf_mem_write(st, off, min_t(u64, len, st->type->mem_size - off),
 			     val);
-		mutex_unlock(&st->lock);
+		mig_unlock(st);
 		break;
 	case SF_OP_BAR0:
 		off = 4 * (sf_take(pr, 1) % 32);
 		val = sf_take(pr, 4);
 		if (frozen)
 			break;
-		mutex_lock(&st->lock);
+		mig_lock(st);
 		sf_check(!sf_bar0_write(st, off, val),
 			 "BAR0 write at %#x refused", off);
-		mutex_unlock(&st->lock);
+		mig_unlock(st);
 		break;
 	case SF_OP_CFG:
 		off = sf_take(pr, 1);
@@ -741,33 +743,33 @@ static void sf_trip_op(struct sf_trip *t)
 		val = cpu_to_le32(sf_take(pr, 4));
 		if (frozen)
 			break;
-		mutex_lock(&st->lock);
+		mig_lock(st);
 		sf_check(mig_cfg_write(st, off, &val, width) ==
 			 (off % width ? -EINVAL : 0),
 			 "config write of %u bytes at %#x", width, off);
-		mutex_unlock(&st->lock);
+		mig_unlock(st);
 		break;
 	case SF_OP_ENGINE:
 		val = sf_take(pr, 2) % SF_MAX_RATE;
 		if (frozen)
 			break;
-		mutex_lock(&st->lock);
+		mig_lock(st);
 		sf_bar0_write(st, MIG_REG_ENGINE_RATE, val);
 		sf_bar0_write(st, MIG_REG_CONTROL, MIG_CTRL_ENGINE_EN);
-		mutex_unlock(&st->lock);
+		mig_unlock(st);
 		break;
 	case SF_OP_TICK:
 		val = sf_take(pr, 1);
 		if (t->ticks++ >= SF_MAX_TICKS)
 			break;
-		mutex_lock(&st->lock);
+		mig_lock(st);
 		digest = mig_dev_digest(st);
-		mutex_unlock(&st->lock);
+		mig_unlock(st);
 		sf_tick(st, 64 * val);
-		mutex_lock(&st->lock);
+		mig_lock(st);
 		sf_check(!frozen || mig_dev_digest(st) == digest,
 			 "the device changed while SAVING");
-		mutex_unlock(&st->lock);
+		mig_unlock(st);
 		break;
 	case SF_OP_PRECOPY:
 		if (st->mig_state == MIG_STATE_RUNNING ||
@@ -800,19 +802,19 @@ static void sf_trip_finish(struct sf_trip *t, struct sf_chunker *ch)
 	if (st->mig_state != MIG_STATE_SAVING)
 		sf_trip_state(t, MIG_STATE_SAVING);
 	for (;;) {
-		mutex_lock(&st->lock);
+		mig_lock(st);
 		pending = mig_save_pending(st);
-		mutex_unlock(&st->lock);
+		mig_unlock(st);
 		if (!pending)
 			break;
 		sf_trip_chunk(t, sf_chunk_len(ch, min_t(u64, pending,
 							SF_MAX_CHUNK)));
 	}
-	mutex_lock(&st->lock);
+	mig_lock(st);
 	sf_check(st->save.done, "pending_bytes 0 before END was sent");
 	sf_check(mig_dev_digest(st) == t->stop_digest,
 		 "the device changed while SAVING");
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 	sf_trip_state(t, MIG_STATE_STOP);
 	sf_check(!st->save.active, "SAVING -> STOP kept the save session");
 
@@ -840,24 +842,24 @@ static void sf_trip_resume(struct sf_trip *t, u32 flags, u32 split, u32 seed)
 	if (flags & SF_DIRTY)
 		sf_dirty(dst, seed);
 	sf_chunker_init(&ch, split, seed, 0x44535421);
-	mutex_lock(&dst->lock);
+	mig_lock(dst);
 	sf_check(!mig_state_set(dst, MIG_STATE_RESUMING),
 		 "RUNNING -> RESUMING refused");
-	mutex_unlock(&dst->lock);
+	mig_unlock(dst);
 	while (pos < t->len) {
 		n = sf_chunk_len(&ch, t->len - pos);
 		chunk = malloc(n);
 		sf_check(chunk, "out of memory");
 		memcpy(chunk, t->stream + pos, n);
-		mutex_lock(&dst->lock);
+		mig_lock(dst);
 		ret = mig_load_feed(dst, chunk, n);
-		mutex_unlock(&dst->lock);
+		mig_unlock(dst);
 		free(chunk);
 		sf_check(!ret, "the source's stream rejected: bytes %zu..%zu of %zu",
 			 pos, pos + n, t->len);
 		pos += n;
 	}
-	mutex_lock(&dst->lock);
+	mig_lock(dst);
 	sf_check(dst->load.done, "the source's whole stream is not done");
 	sf_check(!mig_state_set(dst, MIG_STATE_RUNNING),
 		 "RESUMING -> RUNNING refused after the source's stream");
@@ -875,7 +877,7 @@ static void sf_trip_resume(struct sf_trip *t, u32 flags, u32 split, u32 seed)
 		 dst->engine.count == src->engine.count,
 		 "destination engine differs from the source's");
 	sf_check_memory(dst);
-	mutex_unlock(&dst->lock);
+	mig_unlock(dst);
 	sf_dev_free(dst);
 }
 
@@ -893,9 +895,9 @@ static void sf_roundtrip(const struct mig_type *type, u32 flags, u32 split,
 		sf_trip_op(&t);
 	sf_chunker_init(&ch, split, seed, 0x53415645);
 	sf_trip_finish(&t, &ch);
-	mutex_lock(&t.src->lock);
+	mig_lock(t.src);
 	sf_check_memory(t.src);
-	mutex_unlock(&t.src->lock);
+	mig_unlock(t.src);
 	sf_trip_resume(&t, flags, split, seed);
 	sf_dev_free(t.src);
 	res->sessions++;

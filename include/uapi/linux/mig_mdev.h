@@ -97,7 +97,7 @@ struct vfio_device_migration_info {
 #define MIG_REG_ID		0x000	/* RO: MIG_REG_ID_VALUE */
 #define MIG_REG_ID_VALUE	0x4d49474d	/* "MIGM" */
 #define MIG_REG_REVISION	0x004	/* RO: register file revision */
-#define MIG_REG_REVISION_VALUE	1
+#define MIG_REG_REVISION_VALUE	2
 #define MIG_REG_CONTROL		0x008	/* RW: MIG_CTRL_* */
 #define MIG_CTRL_ENGINE_EN	(1U << 0)	/* engine runs while RUNNING */
 #define MIG_CTRL_IRQ_EN		(1U << 1)	/* doorbell raises the IRQ */
@@ -215,11 +215,15 @@ static inline __u64 mig_dma_check(const __u64 w[7])
  * A stream is a struct mig_stream_header followed by records.  Each record
  * is a struct mig_rec_header and @len bytes of payload; records follow each
  * other without padding and may span chunks.  A save in stop-and-copy ends
- * with MIG_REC_CONFIG, MIG_REC_REGS, MIG_REC_ENGINE and MIG_REC_END, in that
- * order; MIG_REC_PAGES records come before them, in any number.
+ * with MIG_REC_CONFIG, MIG_REC_REGS, MIG_REC_ENGINE, MIG_REC_DMA and
+ * MIG_REC_END, in that order; MIG_REC_PAGES records come before them, in
+ * any number.  Version 1 streams (before the DMA engine) have no
+ * MIG_REC_DMA; a resuming device still takes them, with its DMA engine in
+ * its power-on state (idle), which is what a version 1 device had.
  */
 #define MIG_STREAM_MAGIC	0x534d474dU	/* "MGMS" */
-#define MIG_STREAM_VERSION	1
+#define MIG_STREAM_VERSION	2
+#define MIG_STREAM_VERSION_NODMA 1	/* still accepted on resume */
 
 /**
  * struct mig_stream_header - first bytes of every stream
@@ -249,6 +253,7 @@ struct mig_stream_header {
 #define MIG_REC_REGS		3	/* struct mig_rec_regs */
 #define MIG_REC_ENGINE		4	/* struct mig_rec_engine */
 #define MIG_REC_END		5	/* struct mig_rec_end */
+#define MIG_REC_DMA		6	/* struct mig_rec_dma (version 2) */
 
 /* Largest run of pages in one MIG_REC_PAGES record. */
 #define MIG_MAX_RUN_PAGES	64
@@ -305,9 +310,38 @@ struct mig_rec_engine {
 };
 
 /**
+ * struct mig_rec_dma - payload of a MIG_REC_DMA record: the DMA engine
+ * @control: MIG_REG_DMA_CONTROL
+ * @status: MIG_REG_DMA_STATUS (the FAULT bit)
+ * @ring: MIG_REG_DMA_RING_LO/HI
+ * @ring_pages: MIG_REG_DMA_RING_PAGES
+ * @rate: MIG_REG_DMA_RATE
+ * @head: MIG_REG_DMA_HEAD_LO/HI; the resumed engine goes on from here
+ * @tail: MIG_REG_DMA_TAIL_LO/HI
+ * @tail_hi: a TAIL_HI write still waiting for its TAIL_LO write
+ * @irq_every: MIG_REG_DMA_IRQ_EVERY
+ * @irq_count: MIG_REG_DMA_IRQ_COUNT
+ * @reserved: zero
+ */
+struct mig_rec_dma {
+	__le32 control;
+	__le32 status;
+	__le64 ring;
+	__le32 ring_pages;
+	__le32 rate;
+	__le64 head;
+	__le64 tail;
+	__le32 tail_hi;
+	__le32 irq_every;
+	__le32 irq_count;
+	__le32 reserved;
+};
+
+/**
  * struct mig_rec_end - payload of the MIG_REC_END record
  * @digest: digest of the whole device state (config space, registers,
- *          engine, memory) taken by the source when it stopped; the same
+ *          engine, DMA engine unless idle, memory) taken by the source when
+ *          it stopped; the same
  *          value the instance's sysfs "digest" attribute prints
  * @stream_len: bytes of the stream before this record's header
  */

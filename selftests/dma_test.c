@@ -1,0 +1,1025 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The DMA engine (register file revision 2) and the dirty tracking of its
+ * writes, without QEMU: a buffer of this process is mapped into the
+ * device's container (or iommufd IOAS) as the "guest memory", the device
+ * writes records into a ring in it, and the test reads them, the type1
+ * dirty bitmap (VFIO_IOMMU_DIRTY_PAGES) and the v2 device dirty log
+ * (VFIO_DEVICE_FEATURE_DMA_LOGGING_*).
+ *
+ * Layout: BUF_PAGES pages at IOVA BUF_IOVA; the ring is RING_PAGES pages
+ * from page RING_FIRST; the other pages are never written by the device,
+ * and the dirty tests check that nothing reports them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <linux/pci_regs.h>
+
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "kselftest_harness.h"
+#pragma GCC diagnostic pop
+#include "mig_utils.h"
+#include "cdev_utils.h"
+
+#define PG		4096ULL
+#define BUF_IOVA	0x40000000ULL
+#define BUF_PAGES	64
+#define RING_FIRST	8
+#define RING_PAGES	16
+#define RING_IOVA	(BUF_IOVA + RING_FIRST * PG)
+#define RING_SLOTS	(RING_PAGES * MIG_DMA_RECS_PER_PAGE)
+#define RATE		4000	/* records per second */
+#define WAIT_MS		5000	/* the longest a test waits for the device */
+
+/* ---- helpers: the container, the registers, the records ---- */
+
+/* The "guest memory": BUF_PAGES pages, populated, or NULL. */
+static uint8_t *buf_new(void)
+{
+	void *p = mmap(NULL, BUF_PAGES * PG, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int dma_map(struct mig_dev *d, void *vaddr, uint64_t iova,
+		   uint64_t size)
+{
+	struct vfio_iommu_type1_dma_map m = {
+		.argsz = sizeof(m),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)vaddr, .iova = iova, .size = size,
+	};
+
+	return ioctl(d->container, VFIO_IOMMU_MAP_DMA, &m) ? -errno : 0;
+}
+
+static int dma_unmap(struct mig_dev *d, uint64_t iova, uint64_t size)
+{
+	struct vfio_iommu_type1_dma_unmap u = {
+		.argsz = sizeof(u), .iova = iova, .size = size,
+	};
+
+	return ioctl(d->container, VFIO_IOMMU_UNMAP_DMA, &u) ? -errno : 0;
+}
+
+/* VFIO_IOMMU_DIRTY_PAGES START or STOP. */
+static int dirty_ctl(struct mig_dev *d, uint32_t flag)
+{
+	struct vfio_iommu_type1_dirty_bitmap db = {
+		.argsz = sizeof(db), .flags = flag,
+	};
+
+	return ioctl(d->container, VFIO_IOMMU_DIRTY_PAGES, &db) ? -errno : 0;
+}
+
+/* The type1 bitmap of the whole buffer (read and cleared). */
+static int dirty_get(struct mig_dev *d, uint64_t *bitmap)
+{
+	uint64_t buf[(sizeof(struct vfio_iommu_type1_dirty_bitmap) +
+		      sizeof(struct vfio_iommu_type1_dirty_bitmap_get)) / 8 + 1];
+	struct vfio_iommu_type1_dirty_bitmap *db = (void *)buf;
+	struct vfio_iommu_type1_dirty_bitmap_get *g = (void *)db->data;
+
+	memset(buf, 0, sizeof(buf));
+	memset(bitmap, 0, BUF_PAGES / 8);
+	db->argsz = sizeof(*db) + sizeof(*g);
+	db->flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+	g->iova = BUF_IOVA;
+	g->size = BUF_PAGES * PG;
+	g->bitmap.pgsize = PG;
+	g->bitmap.size = BUF_PAGES / 8;
+	g->bitmap.data = (void *)bitmap;
+	return ioctl(d->container, VFIO_IOMMU_DIRTY_PAGES, db) ? -errno : 0;
+}
+
+static bool bit(const uint64_t *bm, unsigned int i)
+{
+	return bm[i / 64] >> (i % 64) & 1;
+}
+
+static int bus_master(struct mig_dev *d, bool on)
+{
+	uint16_t cmd;
+	int ret = _test_cmd_config_read(d, PCI_COMMAND, &cmd, sizeof(cmd));
+
+	if (ret)
+		return ret;
+	cmd = on ? cmd | PCI_COMMAND_MASTER : cmd & ~PCI_COMMAND_MASTER;
+	return _test_cmd_config_write(d, PCI_COMMAND, &cmd, sizeof(cmd));
+}
+
+static uint32_t reg(struct mig_dev *d, uint32_t off)
+{
+	uint32_t v = 0xdeadbeef;
+
+	if (_test_cmd_bar0_read(d, off, &v))
+		return 0xdeadbeef;
+	return v;
+}
+
+/* A 64-bit register read as the uapi says: HI, LO, HI until HI holds. */
+static uint64_t reg64(struct mig_dev *d, uint32_t lo)
+{
+	uint32_t hi, l, hi2;
+
+	do {
+		hi = reg(d, lo + 4);
+		l = reg(d, lo);
+		hi2 = reg(d, lo + 4);
+	} while (hi != hi2);
+	return (uint64_t)hi << 32 | l;
+}
+
+static uint64_t head(struct mig_dev *d)
+{
+	return reg64(d, MIG_REG_DMA_HEAD_LO);
+}
+
+/* Program a ring and start the engine (bus mastering on). */
+static int dma_start(struct mig_dev *d, uint64_t ring, uint32_t pages,
+		     uint32_t rate, uint32_t ctrl)
+{
+	int ret;
+
+	ret = bus_master(d, true);
+	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_RING_LO, (uint32_t)ring);
+	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_RING_HI, ring >> 32);
+	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_RING_PAGES, pages);
+	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_RATE, rate);
+	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_CONTROL, ctrl);
+	return ret;
+}
+
+static int set_tail(struct mig_dev *d, uint64_t tail)
+{
+	int ret = _test_cmd_bar0_write(d, MIG_REG_DMA_TAIL_HI, tail >> 32);
+
+	return ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_TAIL_LO, (uint32_t)tail);
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Wait until HEAD >= @n; returns HEAD, or less than @n after WAIT_MS. */
+static uint64_t wait_head(struct mig_dev *d, uint64_t n)
+{
+	uint64_t h = 0;
+	int i;
+
+	for (i = 0; i < WAIT_MS / 5; i++) {
+		h = head(d);
+		if (h >= n)
+			break;
+		sleep_ms(5);
+	}
+	return h;
+}
+
+/* Wait @ms and say whether HEAD moved meanwhile. */
+static bool head_moves(struct mig_dev *d, unsigned int ms)
+{
+	uint64_t h = head(d);
+
+	sleep_ms(ms);
+	return head(d) != h;
+}
+
+/*
+ * Start the engine on the test ring at RATE and wait for @n records.
+ * Returns HEAD then (less than @n if it did not get there), 0 on error.
+ */
+static uint64_t run_ring(struct mig_dev *d, uint64_t n)
+{
+	if (dma_start(d, RING_IOVA, RING_PAGES, RATE, MIG_DMA_CTRL_EN))
+		return 0;
+	return wait_head(d, n);
+}
+
+/* Does @r hold record @seq of a ring of @slots, whole and untorn? */
+static bool record_ok(const struct mig_dma_record *r, uint64_t seq,
+		      uint32_t slots)
+{
+	__u64 w[7];
+	unsigned int i;
+
+	w[0] = le64toh(r->seq);
+	w[1] = le32toh(r->magic) | (uint64_t)le32toh(r->slots) << 32;
+	if (w[0] != seq || le32toh(r->magic) != MIG_DMA_RECORD_MAGIC ||
+	    le32toh(r->slots) != slots)
+		return false;
+	for (i = 0; i < 5; i++) {
+		w[2 + i] = le64toh(r->payload[i]);
+		if (w[2 + i] != mig_dma_payload(seq, i))
+			return false;
+	}
+	return le64toh(r->check) == mig_dma_check(w);
+}
+
+/*
+ * The records a ring of @slots at @ring holds after @head records, the
+ * last @slots of them (or all): how many are not what they must be.
+ */
+static unsigned int bad_records(const void *ring, uint32_t slots,
+				uint64_t head)
+{
+	const struct mig_dma_record *r = ring;
+	uint64_t seq = head > slots ? head - slots : 0;
+	unsigned int bad = 0;
+
+	for (; seq < head; seq++)
+		if (!record_ok(&r[seq % slots], seq, slots))
+			bad++;
+	return bad;
+}
+
+/* The page of the buffer that holds record @seq of the test ring. */
+static unsigned int rec_page(uint64_t seq)
+{
+	return RING_FIRST + (seq % RING_SLOTS) / MIG_DMA_RECS_PER_PAGE;
+}
+
+/* ---- helpers: the v2 device dirty log ---- */
+
+static int log_start(struct mig_dev *d, uint64_t iova, uint64_t len,
+		     uint64_t page_size, uint32_t nranges)
+{
+	struct vfio_device_feature_dma_logging_range r[2] = {
+		{ .iova = iova, .length = len },
+		{ .iova = iova + len, .length = len },
+	};
+	struct vfio_device_feature_dma_logging_control c = {
+		.page_size = page_size, .num_ranges = nranges,
+		.ranges = (uintptr_t)r,
+	};
+
+	return libmig_feature(d, VFIO_DEVICE_FEATURE_SET |
+			      VFIO_DEVICE_FEATURE_DMA_LOGGING_START, &c,
+			      sizeof(c));
+}
+
+static int log_stop(struct mig_dev *d)
+{
+	return libmig_feature(d, VFIO_DEVICE_FEATURE_SET |
+			      VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, NULL, 0);
+}
+
+static int log_report(struct mig_dev *d, uint64_t *bm)
+{
+	struct vfio_device_feature_dma_logging_report r = {
+		.iova = BUF_IOVA, .length = BUF_PAGES * PG, .page_size = PG,
+		.bitmap = (uintptr_t)bm,
+	};
+
+	memset(bm, 0, BUF_PAGES / 8);
+	return libmig_feature(d, VFIO_DEVICE_FEATURE_GET |
+			      VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, &r,
+			      sizeof(r));
+}
+
+/* Skip unless this kernel lets the device report (PROTOCOL.md). */
+static bool log_offered(struct mig_dev *d)
+{
+	return !libmig_feature(d, VFIO_DEVICE_FEATURE_PROBE |
+			       VFIO_DEVICE_FEATURE_SET |
+			       VFIO_DEVICE_FEATURE_DMA_LOGGING_START, NULL, 0);
+}
+
+/* A read (and clear) of a dirty log: the type1 bitmap or the v2 log. */
+typedef int (*report_fn)(struct mig_dev *d, uint64_t *bm);
+
+/*
+ * With the engine running on the test ring and @report's log on: read the
+ * log, let the engine write two more pages' worth, stop it, read again.
+ * With @hidden false, every page written after the first read must be in
+ * the second and no page outside the ring; with @hidden true, no page at
+ * all.  A third read is empty either way, and the records are good.
+ */
+static void check_window(struct __test_metadata *_metadata,
+			 struct mig_dev *d, const uint8_t *ring,
+			 report_fn report, bool hidden)
+{
+	uint64_t bm[BUF_PAGES / 64], h0, h1, s;
+	bool want[BUF_PAGES] = { false };
+	unsigned int p;
+
+	ASSERT_OK(report(d, bm));
+	h0 = head(d);
+	ASSERT_LE(h0 + 2 * MIG_DMA_RECS_PER_PAGE,
+		  wait_head(d, h0 + 2 * MIG_DMA_RECS_PER_PAGE));
+	ASSERT_OK(_test_cmd_bar0_write(d, MIG_REG_DMA_CONTROL, 0));
+	h1 = head(d);
+	EXPECT_EQ(0, bad_records(ring, RING_SLOTS, h1));
+	ASSERT_OK(report(d, bm));
+	/* h0 was read after the first report: a record before it may be in. */
+	for (s = h0; s < h1; s++)
+		want[rec_page(s)] = true;
+	for (p = 0; p < BUF_PAGES; p++) {
+		if (hidden) {
+			EXPECT_FALSE(bit(bm, p)) TH_LOG("hidden page %u reported", p);
+		} else if (want[p]) {
+			EXPECT_TRUE(bit(bm, p)) TH_LOG("page %u written, not reported", p);
+		} else if (p < RING_FIRST || p >= RING_FIRST + RING_PAGES) {
+			EXPECT_FALSE(bit(bm, p)) TH_LOG("page %u reported, never written", p);
+		}
+	}
+	/* Stopped: the next read reports nothing. */
+	ASSERT_OK(report(d, bm));
+	for (p = 0; p < BUF_PAGES; p++)
+		EXPECT_FALSE(bit(bm, p)) TH_LOG("page %u reported twice", p);
+}
+
+/* ---- the fixture: one instance, the buffer mapped into its container ---- */
+
+FIXTURE(dma) {
+	struct mt_inst inst;
+	uint8_t *buf;
+	bool hide;	/* test_hide_dma_dirty set: clear it in teardown */
+};
+
+FIXTURE_SETUP(dma)
+{
+	MT_SKIP_IF_NO_MODULE();
+	self->buf = buf_new();
+	ASSERT_NE(NULL, self->buf);
+	ASSERT_OK(mt_inst_setup(&self->inst, "small"));
+	ASSERT_OK(dma_map(&self->inst.d, self->buf, BUF_IOVA,
+			  BUF_PAGES * PG));
+}
+
+FIXTURE_TEARDOWN(dma)
+{
+	if (self->hide)
+		mig_param_write("test_hide_dma_dirty", "N");
+	mt_inst_del(&self->inst);
+	if (self->buf)
+		munmap(self->buf, BUF_PAGES * PG);
+}
+
+#define DEV (&self->inst.d)
+#define RING (self->buf + RING_FIRST * PG)
+
+TEST_F(dma, revision_2_and_idle_after_open)
+{
+	EXPECT_EQ(2, reg(DEV, MIG_REG_REVISION));
+	EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_CONTROL));
+	EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_STATUS));
+	EXPECT_EQ(0, head(DEV));
+}
+
+/* Records arrive in order, each whole, seq from 0; ACTIVE while running. */
+TEST_F(dma, records_valid_and_in_order)
+{
+	uint64_t h;
+
+	ASSERT_LE(200, run_ring(DEV, 200));
+	EXPECT_EQ(MIG_DMA_STATUS_ACTIVE, reg(DEV, MIG_REG_DMA_STATUS));
+	ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_CONTROL, 0));
+	EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_STATUS));
+	h = head(DEV);
+	sleep_ms(50);
+	EXPECT_EQ(h, head(DEV));
+	EXPECT_EQ(0, bad_records(RING, RING_SLOTS, h));
+	/* Nothing past HEAD was written. */
+	EXPECT_EQ(0, ((struct mig_dma_record *)RING)[h].magic);
+}
+
+/* Without bus mastering the engine does not run. */
+TEST_F(dma, no_dma_without_bus_master)
+{
+	ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
+			    MIG_DMA_CTRL_EN));
+	ASSERT_OK(bus_master(DEV, false));
+	sleep_ms(20);
+	EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_STATUS) & MIG_DMA_STATUS_ACTIVE);
+	EXPECT_FALSE(head_moves(DEV, 50));
+	ASSERT_OK(bus_master(DEV, true));
+	EXPECT_TRUE(head_moves(DEV, 50));
+}
+
+/* The device writes only while HEAD - TAIL < slots; TAIL frees slots. */
+TEST_F(dma, flow_control_by_tail)
+{
+	uint32_t slots = MIG_DMA_RECS_PER_PAGE;
+
+	ASSERT_OK(dma_start(DEV, RING_IOVA, 1, 20000, MIG_DMA_CTRL_EN));
+	ASSERT_EQ(slots, wait_head(DEV, slots));
+	sleep_ms(50);
+	EXPECT_EQ(slots, head(DEV));
+	ASSERT_OK(set_tail(DEV, 20));
+	EXPECT_EQ(20, reg64(DEV, MIG_REG_DMA_TAIL_LO));
+	ASSERT_EQ(slots + 20, wait_head(DEV, slots + 20));
+	sleep_ms(50);
+	EXPECT_EQ(slots + 20, head(DEV));
+	EXPECT_EQ(0, bad_records(RING, slots, slots + 20));
+	/* A TAIL past HEAD is ignored. */
+	ASSERT_OK(set_tail(DEV, slots + 21));
+	EXPECT_EQ(20, reg64(DEV, MIG_REG_DMA_TAIL_LO));
+}
+
+/* A ring the device cannot use is refused: FAULT, the engine stays off. */
+TEST_F(dma, bad_ring_faults)
+{
+	static const struct { uint64_t ring; uint32_t pages; } bad[] = {
+		{ RING_IOVA, 0 },
+		{ RING_IOVA, MIG_DMA_MAX_RING_PAGES + 1 },
+		{ RING_IOVA + 64, 1 },
+		{ 0xfffffffffffff000ULL, 2 },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ASSERT_OK(dma_start(DEV, bad[i].ring, bad[i].pages, RATE,
+				    MIG_DMA_CTRL_EN));
+		EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_CONTROL));
+		EXPECT_EQ(MIG_DMA_STATUS_FAULT, reg(DEV, MIG_REG_DMA_STATUS));
+		/* write 1 to clear */
+		ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_STATUS,
+					 MIG_DMA_STATUS_FAULT));
+		EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_STATUS));
+	}
+	EXPECT_EQ(0, head(DEV));
+}
+
+/* A write the IOMMU refuses (unmapped IOVA): FAULT, engine stopped. */
+TEST_F(dma, unmapped_iova_faults)
+{
+	ASSERT_OK(dma_start(DEV, BUF_IOVA + BUF_PAGES * PG, 1, RATE,
+			    MIG_DMA_CTRL_EN));
+	sleep_ms(100);
+	EXPECT_EQ(MIG_DMA_STATUS_FAULT, reg(DEV, MIG_REG_DMA_STATUS));
+	EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_CONTROL));
+	EXPECT_EQ(0, head(DEV));
+}
+
+/* Unmapping the ring while the engine runs stops it with FAULT. */
+TEST_F(dma, unmap_while_running_faults)
+{
+	uint64_t h;
+
+	ASSERT_LE(10, run_ring(DEV, 10));
+	ASSERT_OK(dma_unmap(DEV, BUF_IOVA, BUF_PAGES * PG));
+	sleep_ms(100);
+	EXPECT_EQ(MIG_DMA_STATUS_FAULT, reg(DEV, MIG_REG_DMA_STATUS));
+	h = head(DEV);
+	sleep_ms(50);
+	EXPECT_EQ(h, head(DEV));
+	EXPECT_EQ(0, bad_records(RING, RING_SLOTS, h));
+}
+
+/* Ring registers are ignored while enabled; a new ring starts at 0. */
+TEST_F(dma, ring_fixed_while_enabled)
+{
+	ASSERT_LE(5, run_ring(DEV, 5));
+	ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_RING_PAGES, 1));
+	EXPECT_EQ(RING_PAGES, reg(DEV, MIG_REG_DMA_RING_PAGES));
+	ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_CONTROL, 0));
+	ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_RING_PAGES, 2));
+	EXPECT_EQ(0, head(DEV));
+	EXPECT_EQ(0, reg64(DEV, MIG_REG_DMA_TAIL_LO));
+}
+
+/* Every v1 state without the RUNNING bit stops the engine. */
+TEST_F(dma, stops_in_v1_stopped_states)
+{
+	static const uint32_t states[] = {
+		MIG_STATE_STOP, MIG_STATE_SAVING, MIG_STATE_RESUMING,
+	};
+	unsigned int i;
+
+	if (!libmig_offers(DEV, LIBMIG_PROTO_V1))
+		SKIP(return, "instances offer no protocol v1");
+	for (i = 0; i < 3; i++) {
+		ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
+				    MIG_DMA_CTRL_EN));
+		ASSERT_TRUE(head_moves(DEV, 50));
+		ASSERT_OK(mig_set_state(DEV, states[i]));
+		EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_STATUS) &
+			  MIG_DMA_STATUS_ACTIVE);
+		EXPECT_FALSE(head_moves(DEV, 50)) TH_LOG("in %s",
+			mig_state_str(states[i]));
+		if (states[i] == MIG_STATE_SAVING)
+			ASSERT_OK(mig_set_state(DEV, MIG_STATE_STOP));
+		if (states[i] == MIG_STATE_RESUMING) {
+			/* A new resume resets the device: ring gone. */
+			EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_CONTROL));
+			ASSERT_OK(mig_device_reset(DEV));
+			continue;
+		}
+		ASSERT_OK(mig_set_state(DEV, MIG_STATE_RUNNING));
+		EXPECT_TRUE(head_moves(DEV, 50));
+		ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_CONTROL, 0));
+	}
+}
+
+/* Every v2 state but RUNNING and PRE_COPY stops the engine. */
+TEST_F(dma, stops_in_v2_stopped_states)
+{
+	static const uint32_t states[] = {
+		VFIO_DEVICE_STATE_RUNNING_P2P, VFIO_DEVICE_STATE_STOP,
+		VFIO_DEVICE_STATE_STOP_COPY, VFIO_DEVICE_STATE_RESUMING,
+		VFIO_DEVICE_STATE_PRE_COPY_P2P,
+	};
+	unsigned int i;
+	int fd = -1;
+
+	if (!libmig_offers(DEV, LIBMIG_PROTO_V2))
+		SKIP(return, "instances offer no protocol v2");
+	ASSERT_OK(libmig_use(DEV, LIBMIG_PROTO_V2));
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		if (states[i] == VFIO_DEVICE_STATE_PRE_COPY_P2P &&
+		    !(libmig_has_precopy(DEV) && libmig_has_p2p(DEV)))
+			continue;
+		ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
+				    MIG_DMA_CTRL_EN));
+		ASSERT_TRUE(head_moves(DEV, 50));
+		ASSERT_OK(libmig_v2_set_state(DEV, states[i], &fd));
+		EXPECT_FALSE(head_moves(DEV, 50)) TH_LOG("in %s",
+			libmig_v2_state_str(states[i]));
+		EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_STATUS) &
+			  MIG_DMA_STATUS_ACTIVE);
+		if (fd >= 0)
+			close(fd);
+		/* RUNNING again, the short way: a reset. */
+		ASSERT_OK(mig_device_reset(DEV));
+	}
+}
+
+/* Pre-copy keeps the device running: the engine goes on. */
+TEST_F(dma, runs_in_precopy)
+{
+	ASSERT_LE(1, run_ring(DEV, 1));
+	/* v1's PRECOPY where v1 is offered, else v2's PRE_COPY (6.2 on). */
+	if (libmig_use(DEV, LIBMIG_PROTO_V1) || libmig_precopy_begin(DEV))
+		if (libmig_use(DEV, LIBMIG_PROTO_V2) ||
+		    libmig_precopy_begin(DEV))
+			SKIP(return, "no pre-copy in either protocol");
+	EXPECT_TRUE(head_moves(DEV, 50));
+}
+
+/* VFIO_DEVICE_RESET stops the engine and clears its registers. */
+TEST_F(dma, reset_stops)
+{
+	ASSERT_LE(1, run_ring(DEV, 1));
+	ASSERT_OK(mig_device_reset(DEV));
+	EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_CONTROL));
+	EXPECT_EQ(0, head(DEV));
+	EXPECT_FALSE(head_moves(DEV, 50));
+}
+
+/* A close stops the engine (no write after it) and disables it. */
+TEST_F(dma, close_stops)
+{
+	uint8_t *snap = malloc(RING_PAGES * PG);
+
+	ASSERT_NE(NULL, snap);
+	ASSERT_LE(1, run_ring(DEV, 1));
+	mt_inst_close(&self->inst);
+	memcpy(snap, RING, RING_PAGES * PG);
+	sleep_ms(100);
+	EXPECT_EQ(0, memcmp(snap, RING, RING_PAGES * PG));
+	free(snap);
+	ASSERT_OK(mt_inst_open_dev(&self->inst));
+	EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_CONTROL));
+	EXPECT_FALSE(head_moves(DEV, 50));
+}
+
+/* Interrupts every IRQ_EVERY records, counted in both counters. */
+TEST_F(dma, irq_every_n_records)
+{
+	uint32_t every = 16, n;
+	uint64_t h;
+
+	ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_IRQ_EVERY, every));
+	ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
+			    MIG_DMA_CTRL_EN | MIG_DMA_CTRL_IRQ_EN));
+	ASSERT_LE(100, wait_head(DEV, 100));
+	ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_CONTROL, 0));
+	h = head(DEV);
+	n = reg(DEV, MIG_REG_DMA_IRQ_COUNT);
+	EXPECT_EQ(h / every, n);
+	EXPECT_EQ(n, reg(DEV, MIG_REG_IRQ_COUNT));
+	EXPECT_TRUE(reg(DEV, MIG_REG_STATUS) & MIG_STATUS_IRQ);
+}
+
+/*
+ * type1 sees the vfio_dma_rw() writes: after a read of the bitmap, every
+ * page written since is reported, and no page the device did not touch.
+ */
+TEST_F(dma, type1_bitmap_reports_written_pages)
+{
+	ASSERT_LE(10, run_ring(DEV, 10));
+	ASSERT_OK(dirty_ctl(DEV, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	check_window(_metadata, DEV, RING, dirty_get, false);
+	EXPECT_OK(dirty_ctl(DEV, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+}
+
+TEST_F(dma, v2_log_reports_written_pages)
+{
+	uint64_t bm[BUF_PAGES / 64];
+
+	if (!log_offered(DEV))
+		SKIP(return, "no DMA logging on this kernel or instance");
+	ASSERT_OK(log_start(DEV, BUF_IOVA, BUF_PAGES * PG, PG, 1));
+	ASSERT_LE(10, run_ring(DEV, 10));
+	check_window(_metadata, DEV, RING, log_report, false);
+	EXPECT_OK(log_stop(DEV));
+	/* After STOP, a report has no log to read. */
+	EXPECT_ERRNO(EINVAL, log_report(DEV, bm));
+}
+
+/* Only the ranges started are tracked. */
+TEST_F(dma, v2_log_tracks_only_its_ranges)
+{
+	uint64_t bm[BUF_PAGES / 64];
+	unsigned int p;
+
+	if (!log_offered(DEV))
+		SKIP(return, "no DMA logging on this kernel or instance");
+	/* Pages 0 .. RING_FIRST - 1: none of the ring. */
+	ASSERT_OK(log_start(DEV, BUF_IOVA, RING_FIRST * PG, PG, 1));
+	ASSERT_LE(100, run_ring(DEV, 100));
+	ASSERT_OK(log_report(DEV, bm));
+	for (p = 0; p < BUF_PAGES; p++)
+		EXPECT_FALSE(bit(bm, p)) TH_LOG("page %u reported", p);
+	EXPECT_OK(log_stop(DEV));
+}
+
+/* Bad starts are refused as the core expects; a second START is busy. */
+TEST_F(dma, v2_log_bad_ranges_refused)
+{
+	if (!log_offered(DEV))
+		SKIP(return, "no DMA logging on this kernel or instance");
+	/* no range */
+	EXPECT_ERRNO(EINVAL, log_start(DEV, BUF_IOVA, PG, PG, 0));
+	/* not aligned to the page size */
+	EXPECT_ERRNO(EINVAL, log_start(DEV, BUF_IOVA + 512, PG, PG, 1));
+	/* a page size that is not a power of two */
+	EXPECT_ERRNO(EINVAL, log_start(DEV, 0, 3 * PG, 3 * PG, 1));
+	/* past the end of the address space */
+	EXPECT_ERRNO(EOVERFLOW, log_start(DEV, 0xfffffffffffff000ULL,
+					  2 * PG, PG, 1));
+	ASSERT_OK(log_start(DEV, BUF_IOVA, PG, PG, 2));
+	EXPECT_ERRNO(EBUSY, log_start(DEV, BUF_IOVA, PG, PG, 1));
+	EXPECT_OK(log_stop(DEV));
+	EXPECT_OK(log_stop(DEV));
+}
+
+/* ---- the negative control: test_hide_dma_dirty ---- */
+
+/*
+ * With the test-only parameter set, the same writes reach memory (the
+ * records are good) but neither dirty log sees them: the control that the
+ * migration scenarios use to show they can fail.  The tests set the
+ * parameter; the fixture's teardown always clears it again.
+ */
+/* Written (the records are good), but no dirty page in either log. */
+TEST_F(dma, hidden_writes_reach_memory_but_no_dirty_log)
+{
+	ASSERT_OK(mig_param_write("test_hide_dma_dirty", "Y"));
+	self->hide = true;
+	/*
+	 * The engine starts (and caches its translations: pins that type1
+	 * would report) before tracking does, as a guest's device would be
+	 * running before migration starts.
+	 */
+	ASSERT_LE(10, run_ring(DEV, 10));
+	ASSERT_OK(dirty_ctl(DEV, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	check_window(_metadata, DEV, RING, dirty_get, true);
+	EXPECT_OK(dirty_ctl(DEV, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	if (!log_offered(DEV))
+		return;
+	ASSERT_OK(log_start(DEV, BUF_IOVA, BUF_PAGES * PG, PG, 1));
+	ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_CONTROL, MIG_DMA_CTRL_EN));
+	check_window(_metadata, DEV, RING, log_report, true);
+	EXPECT_OK(log_stop(DEV));
+}
+
+/*
+ * The hazard of the fault model, kept safe: user space unmaps and frees
+ * the ring while the engine runs on its cached translations.  The engine
+ * holds its own page references, so it writes pages no one maps any more
+ * (never freed memory); a reset drops them (KASAN and kmemleak watch on
+ * 6.12).
+ */
+TEST_F(dma, hidden_ring_freed_under_cached_translations)
+{
+	ASSERT_OK(mig_param_write("test_hide_dma_dirty", "Y"));
+	self->hide = true;
+	ASSERT_LE(10, run_ring(DEV, 10));
+	ASSERT_OK(dma_unmap(DEV, BUF_IOVA, BUF_PAGES * PG));
+	ASSERT_OK(munmap(self->buf, BUF_PAGES * PG));
+	self->buf = NULL;
+	/* The modelled bug: it goes on writing. */
+	EXPECT_TRUE(head_moves(DEV, 50));
+	ASSERT_OK(mig_device_reset(DEV));
+	EXPECT_FALSE(head_moves(DEV, 50));
+}
+
+/* ---- the same engine through the vfio cdev and iommufd (6.6 on) ---- */
+
+FIXTURE(cdev_dma) {
+	char uuid[MIG_UUID_LEN + 1];
+	bool created, open;
+	int iommufd;
+	uint32_t ioas;
+	struct mig_dev d;
+	uint8_t *buf;
+};
+
+FIXTURE_SETUP(cdev_dma)
+{
+	char path[300];
+	int fd = -1;
+
+	self->iommufd = -1;
+	MT_SKIP_IF_NO_MODULE();
+	if (access("/dev/iommu", F_OK))
+		MT_SKIP_SETUP("no /dev/iommu: this kernel has no iommufd");
+	ASSERT_OK(mig_instance_create("small", self->uuid));
+	self->created = true;
+	if (cdev_path(self->uuid, path, sizeof(path))) {
+		mig_instance_remove(self->uuid);
+		MT_SKIP_SETUP("no vfio device cdev (CONFIG_VFIO_DEVICE_CDEV)");
+	}
+	self->buf = buf_new();
+	ASSERT_NE(NULL, self->buf);
+	self->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->iommufd);
+	ASSERT_OK(cdev_open(self->uuid, self->iommufd, &fd, &self->ioas));
+	ASSERT_OK(mig_dev_open_fd(&self->d, fd, self->uuid));
+	self->open = true;
+	ASSERT_OK(cdev_ioas_map(self->iommufd, self->ioas, self->buf,
+				BUF_IOVA, BUF_PAGES * PG));
+}
+
+FIXTURE_TEARDOWN(cdev_dma)
+{
+	if (self->open)
+		mig_dev_close(&self->d);
+	if (self->iommufd >= 0)
+		close(self->iommufd);
+	if (self->created)
+		mig_instance_remove(self->uuid);
+	if (self->buf)
+		munmap(self->buf, BUF_PAGES * PG);
+}
+
+/* vfio_dma_rw() through iommufd: the same records. */
+TEST_F(cdev_dma, records_valid_and_in_order)
+{
+	ASSERT_LE(100, run_ring(&self->d, 100));
+	ASSERT_OK(_test_cmd_bar0_write(&self->d, MIG_REG_DMA_CONTROL, 0));
+	EXPECT_EQ(0, bad_records(self->buf + RING_FIRST * PG, RING_SLOTS,
+				 head(&self->d)));
+}
+
+/* An IOAS unmap under the running engine: FAULT, engine stopped. */
+TEST_F(cdev_dma, ioas_unmap_faults)
+{
+	ASSERT_LE(10, run_ring(&self->d, 10));
+	ASSERT_OK(cdev_ioas_unmap(self->iommufd, self->ioas, BUF_IOVA,
+				  BUF_PAGES * PG));
+	sleep_ms(100);
+	EXPECT_EQ(MIG_DMA_STATUS_FAULT, reg(&self->d, MIG_REG_DMA_STATUS));
+	EXPECT_FALSE(head_moves(&self->d, 50));
+}
+
+/* The v2 DMA log through the cdev: the pages written, nothing else. */
+TEST_F(cdev_dma, v2_log_reports_written_pages)
+{
+	if (!log_offered(&self->d))
+		SKIP(return, "no DMA logging on this kernel or instance");
+	ASSERT_OK(log_start(&self->d, BUF_IOVA, BUF_PAGES * PG, PG, 1));
+	ASSERT_LE(10, run_ring(&self->d, 10));
+	check_window(_metadata, &self->d, self->buf + RING_FIRST * PG,
+		     log_report, false);
+	EXPECT_OK(log_stop(&self->d));
+}
+
+/* ---- migration: the position travels in the stream ---- */
+
+FIXTURE(pair) {
+	struct mt_inst src, dst;
+	uint8_t *buf;
+	struct mig_buf stream;
+};
+
+FIXTURE_SETUP(pair)
+{
+	MT_SKIP_IF_NO_MODULE();
+	self->buf = buf_new();
+	ASSERT_NE(NULL, self->buf);
+	ASSERT_OK(mt_inst_setup(&self->src, "small"));
+	ASSERT_OK(mt_inst_setup(&self->dst, "small"));
+	/* The same "guest memory" at the same IOVA on both sides. */
+	ASSERT_OK(dma_map(&self->src.d, self->buf, BUF_IOVA,
+			  BUF_PAGES * PG));
+	ASSERT_OK(dma_map(&self->dst.d, self->buf, BUF_IOVA,
+			  BUF_PAGES * PG));
+}
+
+FIXTURE_TEARDOWN(pair)
+{
+	mt_inst_del(&self->src);
+	mt_inst_del(&self->dst);
+	mig_buf_free(&self->stream);
+	if (self->buf)
+		munmap(self->buf, BUF_PAGES * PG);
+}
+
+FIXTURE_VARIANT(pair) {
+	enum libmig_proto save, load;
+};
+
+FIXTURE_VARIANT_ADD(pair, v1) {
+	.save = LIBMIG_PROTO_V1, .load = LIBMIG_PROTO_V1,
+};
+
+FIXTURE_VARIANT_ADD(pair, v2) {
+	.save = LIBMIG_PROTO_V2, .load = LIBMIG_PROTO_V2,
+};
+
+FIXTURE_VARIANT_ADD(pair, v1_to_v2) {
+	.save = LIBMIG_PROTO_V1, .load = LIBMIG_PROTO_V2,
+};
+
+/*
+ * A live save with the engine running; the destination goes on from the
+ * source's HEAD: every record from 0 on, in order, none torn, and the
+ * interrupt count carried over.
+ */
+TEST_F(pair, resumed_engine_continues_from_head)
+{
+	struct mig_dev *s = &self->src.d, *d = &self->dst.d;
+	uint64_t bytes, h, a, b;
+	uint32_t irqs;
+
+	if (libmig_use(s, variant->save) || libmig_use(d, variant->load))
+		SKIP(return, "instances do not offer %s and %s",
+		     libmig_proto_str(variant->save),
+		     libmig_proto_str(variant->load));
+	ASSERT_OK(_test_cmd_bar0_write(s, MIG_REG_DMA_IRQ_EVERY, 8));
+	ASSERT_OK(dma_start(s, RING_IOVA, RING_PAGES, RATE,
+			    MIG_DMA_CTRL_EN | MIG_DMA_CTRL_IRQ_EN));
+	ASSERT_LE(50, wait_head(s, 50));
+	if (libmig_has_precopy(s)) {
+		ASSERT_OK(libmig_precopy_begin(s));
+		ASSERT_OK(libmig_save_pass(s, MIG_PATH_PREAD, 0, mig_buf_sink,
+					   &self->stream, &bytes));
+		EXPECT_TRUE(head_moves(s, 30));
+	}
+	ASSERT_OK(libmig_stopcopy_begin(s));
+	ASSERT_OK(libmig_save_pass(s, MIG_PATH_PREAD, 0, mig_buf_sink,
+				   &self->stream, &bytes));
+	h = head(s);
+	irqs = reg(s, MIG_REG_DMA_IRQ_COUNT);
+	EXPECT_FALSE(head_moves(s, 30));
+	ASSERT_OK(mig_digest(self->src.uuid, &a));
+	ASSERT_OK(libmig_save_end(s));
+
+	ASSERT_OK(libmig_resume_begin(d));
+	ASSERT_OK(libmig_resume_feed(d, MIG_PATH_PREAD, self->stream.data,
+				     self->stream.len));
+	ASSERT_OK(libmig_resume_end(d, false));
+	ASSERT_OK(mig_digest(self->dst.uuid, &b));
+	EXPECT_EQ(a, b);
+	EXPECT_EQ(h, head(d));
+	EXPECT_EQ(irqs, reg(d, MIG_REG_DMA_IRQ_COUNT));
+	/* Stopped until RUNNING; then from HEAD on. */
+	EXPECT_FALSE(head_moves(d, 30));
+	ASSERT_OK(bus_master(d, true));
+	ASSERT_OK(libmig_set_state(d, VFIO_DEVICE_STATE_RUNNING));
+	ASSERT_LE(h + 50, wait_head(d, h + 50));
+	ASSERT_OK(_test_cmd_bar0_write(d, MIG_REG_DMA_CONTROL, 0));
+	h = head(d);
+	EXPECT_EQ(0, bad_records(self->buf + RING_FIRST * PG, RING_SLOTS, h));
+	EXPECT_EQ(h / 8, reg(d, MIG_REG_DMA_IRQ_COUNT));
+}
+
+/* Offset of the first record of @type in a whole stream, or 0. */
+static size_t stream_find(const uint8_t *b, size_t len, uint32_t type)
+{
+	size_t off = sizeof(struct mig_stream_header);
+	struct mig_rec_header h;
+
+	while (off + sizeof(h) <= len) {
+		memcpy(&h, b + off, sizeof(h));
+		if (le32toh(h.type) == type)
+			return off;
+		off += sizeof(h) + le32toh(h.len);
+	}
+	return 0;
+}
+
+/*
+ * A version 1 stream, as a device without the DMA engine saved it: the
+ * same stream without its DMA record, version 1, END's length fixed.
+ * Returns its length (in @b, the stream's own buffer), 0 if malformed.
+ */
+static size_t stream_to_v1(uint8_t *b, size_t len)
+{
+	size_t dma = stream_find(b, len, MIG_REC_DMA), end, cut;
+	struct mig_stream_header h;
+	struct mig_rec_end e;
+
+	cut = sizeof(struct mig_rec_header) + sizeof(struct mig_rec_dma);
+	if (!dma || dma + cut > len)
+		return 0;
+	memmove(b + dma, b + dma + cut, len - dma - cut);
+	len -= cut;
+	end = stream_find(b, len, MIG_REC_END);
+	if (!end || end + sizeof(struct mig_rec_header) + sizeof(e) != len)
+		return 0;
+	memcpy(&e, b + end + sizeof(struct mig_rec_header), sizeof(e));
+	e.stream_len = htole64(le64toh(e.stream_len) - cut);
+	memcpy(b + end + sizeof(struct mig_rec_header), &e, sizeof(e));
+	memcpy(&h, b, sizeof(h));
+	h.version = htole16(MIG_STREAM_VERSION_NODMA);
+	memcpy(b, &h, sizeof(h));
+	return len;
+}
+
+/* Save @s in stop-and-copy into the fixture's stream. */
+static void save_stopped(struct __test_metadata *_metadata,
+			 struct mig_dev *s, struct mig_buf *out)
+{
+	uint64_t bytes;
+
+	ASSERT_OK(libmig_stopcopy_begin(s));
+	ASSERT_OK(libmig_save_pass(s, MIG_PATH_PREAD, 0, mig_buf_sink, out,
+				   &bytes));
+	ASSERT_OK(libmig_save_end(s));
+}
+
+/*
+ * Version 1 streams (before the DMA engine) still load, with the DMA
+ * engine idle, and their digest matches; a version 1 stream cannot carry
+ * a DMA record, nor a version 2 stream leave it out.
+ */
+TEST_F(pair, version_1_stream_accepted_dma_idle)
+{
+	struct mig_dev *s = &self->src.d, *d = &self->dst.d;
+	uint64_t a, b, pattern = 0x1122334455667788ULL;
+	struct mig_stream_header h;
+	size_t v1len;
+	uint8_t *v2;
+
+	if (libmig_use(s, variant->save) || libmig_use(d, variant->load))
+		SKIP(return, "instances do not offer %s and %s",
+		     libmig_proto_str(variant->save),
+		     libmig_proto_str(variant->load));
+	ASSERT_OK(_test_cmd_mem_write(s, MIG_PAGE_SIZE, &pattern, sizeof(pattern)));
+	save_stopped(_metadata, s, &self->stream);
+	ASSERT_OK(mig_digest(self->src.uuid, &a));
+	v2 = malloc(self->stream.len);
+	ASSERT_NE(NULL, v2);
+	memcpy(v2, self->stream.data, self->stream.len);
+	v1len = stream_to_v1(self->stream.data, self->stream.len);
+	ASSERT_LT(0, v1len);
+
+	/*
+	 * A DMA register written in RESUMING (allowed there) before the
+	 * stream: a version 1 stream leaves the engine idle, as its source's.
+	 */
+	ASSERT_OK(libmig_resume_begin(d));
+	ASSERT_OK(_test_cmd_bar0_write(d, MIG_REG_DMA_RATE, 5));
+	ASSERT_OK(libmig_resume_feed(d, MIG_PATH_PREAD, self->stream.data,
+				     v1len));
+	ASSERT_OK(libmig_resume_end(d, false));
+	ASSERT_OK(mig_digest(self->dst.uuid, &b));
+	EXPECT_EQ(a, b);
+	EXPECT_EQ(0, reg(d, MIG_REG_DMA_RATE));
+	ASSERT_OK(mig_device_reset(d));
+
+	/* Version 2 without its DMA record: refused, before END. */
+	memcpy(&h, self->stream.data, sizeof(h));
+	h.version = htole16(MIG_STREAM_VERSION);
+	memcpy(self->stream.data, &h, sizeof(h));
+	ASSERT_OK(libmig_resume_begin(d));
+	EXPECT_NE(0, libmig_resume_feed(d, MIG_PATH_PREAD, self->stream.data,
+					v1len));
+	ASSERT_OK(mig_device_reset(d));
+
+	/* Version 1 with a DMA record: refused. */
+	memcpy(&h, v2, sizeof(h));
+	h.version = htole16(MIG_STREAM_VERSION_NODMA);
+	memcpy(v2, &h, sizeof(h));
+	ASSERT_OK(libmig_resume_begin(d));
+	EXPECT_NE(0, libmig_resume_feed(d, MIG_PATH_PREAD, v2,
+					self->stream.len));
+	free(v2);
+}
+
+TEST_HARNESS_MAIN
