@@ -59,17 +59,9 @@ unsigned int mig_engine_max_rate = 131072;
 /* The engines' workqueue; the harness runs their ticks itself. */
 struct workqueue_struct *mig_wq;
 
-/* As in mig_region.c; the harness queues no chunks of its own. */
-void mig_region_unqueue(struct mig_mdev_state *st)
-{
-	st->region.queued = false;
-	st->region.queued_size = 0;
-}
-
 /* As in mig_region.c: the harness has no data section to clear. */
 void mig_region_clear(struct mig_mdev_state *st)
 {
-	mig_region_unqueue(st);
 }
 
 /* A BAR0 write as mig_mdev.c makes it (the doorbell raises no IRQ here). */
