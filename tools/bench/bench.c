@@ -692,6 +692,219 @@ static int bench_scale(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* 5. zero-copy: every protocol and path side by side                  */
+/* ------------------------------------------------------------------ */
+
+/* A counter of the instance's debugfs stats; 0 without debugfs. */
+static uint64_t dbg_stat(const char *uuid, const char *name)
+{
+	char path[128], line[128];
+	size_t len = strlen(name);
+	uint64_t v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/mig_mdev/%s/stats",
+		 uuid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, len) && line[len] == ' ')
+			v = strtoull(line + len + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* Bytes the driver copied for the stream so far (save side). */
+static uint64_t drv_copied(const char *uuid)
+{
+	return dbg_stat(uuid, "save_copied") + dbg_stat(uuid, "user_out");
+}
+
+/* A v1 save through the mmap that takes each chunk where data_offset says. */
+static int save_areas(struct mig_dev *d, uint8_t *out, size_t cap,
+		      struct xfer *x)
+{
+	uint64_t pending, off, size;
+	const void *p;
+
+	for (;;) {
+		CHECK(mig_get_pending(d, &pending));
+		if (!pending)
+			return 0;
+		CHECK(mig_get_data_offset(d, &off));
+		CHECK(mig_get_data_size(d, &size));
+		x->syscalls += 3;
+		if (!size || x->bytes + size > cap)
+			return -EPROTO;
+		CHECK(mig_chunk_map(d, off, size, &p));
+		memcpy(out + x->bytes, p, size);
+		x->bytes += size;
+	}
+}
+
+/* Stop-and-copy of a stopped v1 device, each chunk from its area. */
+static void save_v1_areas(struct mig_dev *d, uint8_t *out, size_t cap,
+			  struct xfer *x)
+{
+	double t0;
+
+	memset(x, 0, sizeof(*x));
+	CHECK(mig_set_state(d, MIG_STATE_STOP));
+	t0 = now();
+	CHECK(mig_set_state(d, MIG_STATE_SAVING));
+	CHECK(save_areas(d, out, cap, x));
+	CHECK(mig_set_state(d, MIG_STATE_STOP));
+	x->secs = now() - t0;
+}
+
+/* Stop-copy through a v2 data_fd: read() straight into @out, by @piece. */
+static void save_v2(struct mig_dev *d, uint8_t *out, size_t cap,
+		    size_t piece, struct xfer *x)
+{
+	double t0;
+	ssize_t n;
+
+	memset(x, 0, sizeof(*x));
+	CHECK(libmig_use(d, LIBMIG_PROTO_V2));
+	CHECK(libmig_stop(d));
+	t0 = now();
+	CHECK(libmig_stopcopy_begin(d));
+	do {
+		n = read(d->data_fd, out + x->bytes,
+			 cap - x->bytes < piece ? cap - x->bytes : piece);
+		if (n < 0)
+			die("read data_fd", errno);
+		x->bytes += n;
+		x->syscalls++;
+	} while (n);
+	CHECK(libmig_save_end(d));
+	x->secs = now() - t0;
+	CHECK(libmig_v2_set_state(d, VFIO_DEVICE_STATE_RUNNING, NULL));
+}
+
+/* Resume through a v2 data_fd: write() by @piece. */
+static void resume_v2(struct mig_dev *d, const uint8_t *in, size_t len,
+		      size_t piece, struct xfer *x)
+{
+	size_t off;
+	double t0;
+	ssize_t n;
+
+	memset(x, 0, sizeof(*x));
+	CHECK(libmig_use(d, LIBMIG_PROTO_V2));
+	t0 = now();
+	CHECK(libmig_resume_begin(d));
+	for (off = 0; off < len; off += n) {
+		n = write(d->data_fd, in + off,
+			  len - off < piece ? len - off : piece);
+		if (n <= 0)
+			die("write data_fd", n < 0 ? errno : EIO);
+	}
+	CHECK(libmig_resume_end(d, false));
+	x->secs = now() - t0;
+	x->bytes = len;
+	CHECK(libmig_v2_set_state(d, VFIO_DEVICE_STATE_RUNNING, NULL));
+}
+
+/*
+ * The data path of v1 (mmap with a copying device, mmap with the window,
+ * pread) and v2 (data_fd read/write) on the same large type, same section
+ * size and piece size, each timed next to a memcpy of the same bytes.
+ * Copies per stream byte are counted, not timed: the driver's from its
+ * debugfs counters, the client's from what this loop itself copies (one
+ * memcpy a byte through a mapping, none for pread and read(), which land
+ * in the final buffer).
+ */
+static int bench_zerocopy(void)
+{
+	double r_zc[MAX_REPS], r_rz[MAX_REPS], r_v2[MAX_REPS], r_r2[MAX_REPS];
+	double r_cp[MAX_REPS], c_cp[MAX_REPS], c_zc[MAX_REPS], c_pr[MAX_REPS];
+	double c_v2[MAX_REPS];
+	struct inst cp, zc, dst;
+	uint8_t *stream, *copy;
+	size_t mem, cap, piece;
+	uint64_t c0;
+	struct xfer x;
+	char buf[64];
+	int i;
+
+	set_section_pages(256);
+	CHECK(mig_param_write("zerocopy", "1"));
+	inst_new(&zc, "large");
+	inst_new(&dst, "large");
+	CHECK(mig_param_write("zerocopy", "0"));
+	inst_new(&cp, "large");
+	if (!zc.dev.window_size)
+		die("zerocopy: no window", ENODEV);
+	CHECK(mig_param_read("large_mem_mb", buf, sizeof(buf)));
+	mem = strtoull(buf, NULL, 0) << 20;
+	cap = mem + (mem >> 4) + (1 << 20);
+	piece = cp.dev.section_size;
+	stream = big_alloc(cap);
+	copy = big_alloc(cap);
+	fill_memory(&cp, mem);
+	fill_memory(&zc, mem);
+	printf("# zerocopy: large type (%zu MiB), section and v2 piece %zu KiB, %d reps\n",
+	       mem >> 20, piece >> 10, reps);
+
+	for (i = 0; i < reps; i++) {
+		double mc;
+
+		/* v1 mmap, copying device */
+		c0 = drv_copied(cp.uuid);
+		mc = memcpy_secs(copy, stream, mem, piece);
+		save_v1_areas(&cp.dev, stream, cap, &x);
+		r_cp[i] = mc * x.bytes / mem / x.secs;
+		c_cp[i] = (double)(drv_copied(cp.uuid) - c0 + x.bytes) / x.bytes;
+
+		/* v1 pread, copying device */
+		c0 = drv_copied(cp.uuid);
+		save_stopped(&cp.dev, MIG_PATH_PREAD, stream, cap, &x);
+		c_pr[i] = (double)(drv_copied(cp.uuid) - c0) / x.bytes;
+
+		/* v1 mmap, zero-copy device */
+		c0 = drv_copied(zc.uuid);
+		mc = memcpy_secs(copy, stream, x.bytes, piece);
+		save_v1_areas(&zc.dev, stream, cap, &x);
+		r_zc[i] = mc / x.secs;
+		c_zc[i] = (double)(drv_copied(zc.uuid) - c0 + x.bytes) / x.bytes;
+
+		/* its resume, through the section of the same type */
+		mc = memcpy_secs(copy, stream, x.bytes, piece);
+		resume(&dst.dev, MIG_PATH_MMAP, stream, x.bytes, &x);
+		r_rz[i] = mc / x.secs;
+
+		/* v2 read() and write() */
+		c0 = drv_copied(cp.uuid);
+		mc = memcpy_secs(copy, stream, x.bytes, piece);
+		save_v2(&cp.dev, stream, cap, piece, &x);
+		r_v2[i] = mc / x.secs;
+		c_v2[i] = (double)(drv_copied(cp.uuid) - c0) / x.bytes;
+		mc = memcpy_secs(copy, stream, x.bytes, piece);
+		resume_v2(&dst.dev, stream, x.bytes, piece, &x);
+		r_r2[i] = mc / x.secs;
+		printf("# rep %d: save v1 mmap copy %.2f zero-copy %.2f v2 %.2f, resume v1 %.2f v2 %.2f of memcpy\n",
+		       i + 1, r_cp[i], r_zc[i], r_v2[i], r_rz[i], r_r2[i]);
+	}
+	report("save_copy_ratio", r_cp, reps);
+	report("save_zerocopy_ratio", r_zc, reps);
+	report("resume_zerocopy_ratio", r_rz, reps);
+	report("save_v2_ratio", r_v2, reps);
+	report("resume_v2_ratio", r_r2, reps);
+	report("copies_per_byte_v1_mmap_copy", c_cp, reps);
+	report("copies_per_byte_v1_mmap_zerocopy", c_zc, reps);
+	report("copies_per_byte_v1_pread", c_pr, reps);
+	report("copies_per_byte_v2_read", c_v2, reps);
+	inst_del(&cp);
+	inst_del(&zc);
+	inst_del(&dst);
+	free(stream);
+	free(copy);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int i;
@@ -710,7 +923,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench datapath|sweep|converge|scale [--reps N]\n");
+		fprintf(stderr, "usage: bench datapath|sweep|converge|scale|zerocopy [--reps N]\n");
 		return 1;
 	}
 	if (!strcmp(argv[1], "datapath"))
@@ -721,6 +934,8 @@ int main(int argc, char **argv)
 		return bench_converge();
 	if (!strcmp(argv[1], "scale"))
 		return bench_scale();
+	if (!strcmp(argv[1], "zerocopy"))
+		return bench_zerocopy();
 	fprintf(stderr, "unknown benchmark %s\n", argv[1]);
 	return 1;
 }

@@ -650,11 +650,10 @@ static bool mig_in_window(struct mig_dev *d, uint64_t off, uint64_t len,
 	return true;
 }
 
-/* The mapped bytes of a chunk, in the section or the window. */
-static int mig_chunk_map(struct mig_dev *d, uint64_t off, uint64_t size,
+int mig_chunk_map(struct mig_dev *d, uint64_t off, uint64_t size,
 			 const void **p)
 {
-	uint64_t rel;
+	uint64_t rel = 0;
 	int ret;
 
 	if (mig_in_window(d, off, size, &rel)) {

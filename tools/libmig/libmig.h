@@ -208,6 +208,14 @@ struct mig_save_stats {
 };
 
 /*
+ * The mapped bytes of a save chunk at region offset @off, in the section
+ * or the window (mapping either on first use), as QEMU 7.2 looks up the
+ * sparse-mmap area of each chunk; -EPROTO if it is in neither.
+ */
+int mig_chunk_map(struct mig_dev *d, uint64_t off, uint64_t size,
+		  const void **p);
+
+/*
  * One save iteration, as QEMU's save_iterate: read pending_bytes; if > 0,
  * read data_offset and data_size, copy the chunk to @sink.  Returns the
  * chunk size (0 if nothing was pending) or a negative errno.
