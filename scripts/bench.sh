@@ -63,9 +63,13 @@ if [ -z "${BENCH_TAP:-}" ] && command -v "${FUZZ_CC:-clang-14}" > /dev/null &&
 elif [ -z "${BENCH_TAP:-}" ]; then
 	say BENCH "no clang-14: no native figures (see $OUT/native.log)"
 fi
+# Its samples ("metric value" lines): median, min, max of each metric.
 [ ! -s "$OUT/native.tap" ] ||
-	awk '$1 == "#" && $2 == "BENCH" && NF >= 6 { print $3 "," $4 "," $5 "," $6 }' \
-		"$OUT/native.tap" >> "$OUT/spread.body"
+	sort -k1,1 -k2,2g "$OUT/native.tap" | awk '
+		function out() { if (n) print m "," (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2) "," v[1] "," v[n] }
+		$1 != m { out(); m = $1; n = 0 }
+		{ v[++n] = $2 }
+		END { out() }' >> "$OUT/spread.body"
 { echo "metric,median,min,max"; cat "$OUT/spread.body"; } > "$OUT/spread.csv"
 { echo "metric,value"; cut -d, -f1,2 "$OUT/spread.body"; } > "$OUT/results.csv"
 rm -f "$OUT/spread.body"

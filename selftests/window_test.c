@@ -17,28 +17,25 @@
 #include "kselftest_harness.h"
 #include "migration_utils.h"
 
-/* Creates an instance of @type with the module parameter zerocopy at @on. */
+/*
+ * Creates and opens an instance of @type with the module parameter
+ * zerocopy at @on (it is read at creation), then puts the parameter back.
+ */
 static int wt_inst_new(struct mt_inst *in, const char *type, bool on)
 {
 	char old[16];
-	int ret, ret2;
+	int ret;
 
-	ret = mig_param_read("zerocopy", old, sizeof(old));
-	if (ret)
-		return ret;
-	ret = mig_param_write("zerocopy", on ? "1" : "0");
-	if (ret)
-		return ret;
 	mt_inst_init(in);
-	in->type = type;
-	ret = mig_instance_create(type, in->uuid);
-	ret2 = mig_param_write("zerocopy", old);
+	ret = mig_param_read("zerocopy", old, sizeof(old));
+	if (!ret)
+		ret = mig_param_write("zerocopy", on ? "1" : "0");
 	if (ret)
 		return ret;
-	in->created = true;
-	if (ret2)
-		return ret2;
-	return mt_inst_open(in);
+	ret = mt_inst_new(in, type);
+	if (mig_param_write("zerocopy", old) && !ret)
+		ret = -EIO;
+	return ret;
 }
 
 /* A counter of the instance's debugfs stats, or UINT64_MAX. */

@@ -152,7 +152,8 @@ struct xfer {
 
 /*
  * Save until pending reads 0, into @out (which must hold the stream).
- * mmap: memcpy from the mapped section; pread: straight into @out.
+ * mmap: memcpy from the mapped area data_offset points into; pread:
+ * straight into @out.
  */
 static int save_chunks(struct mig_dev *d, enum mig_path path, uint8_t *out,
 		       size_t cap, struct xfer *x)
@@ -173,9 +174,11 @@ static int save_chunks(struct mig_dev *d, enum mig_path path, uint8_t *out,
 		if (!size || x->bytes + size > cap)
 			return -EPROTO;
 		if (path == MIG_PATH_MMAP) {
-			memcpy(out + x->bytes,
-			       (uint8_t *)d->section + (off - d->data_offset),
-			       size);
+			const void *p;
+
+			/* the section, or the window of a zero-copy device */
+			CHECK(mig_chunk_map(d, off, size, &p));
+			memcpy(out + x->bytes, p, size);
 		} else {
 			ssize_t n = pread(d->fd, out + x->bytes, size,
 					  d->mig_offset + off);
@@ -722,43 +725,6 @@ static uint64_t drv_copied(const char *uuid)
 	return dbg_stat(uuid, "save_copied") + dbg_stat(uuid, "user_out");
 }
 
-/* A v1 save through the mmap that takes each chunk where data_offset says. */
-static int save_areas(struct mig_dev *d, uint8_t *out, size_t cap,
-		      struct xfer *x)
-{
-	uint64_t pending, off, size;
-	const void *p;
-
-	for (;;) {
-		CHECK(mig_get_pending(d, &pending));
-		if (!pending)
-			return 0;
-		CHECK(mig_get_data_offset(d, &off));
-		CHECK(mig_get_data_size(d, &size));
-		x->syscalls += 3;
-		if (!size || x->bytes + size > cap)
-			return -EPROTO;
-		CHECK(mig_chunk_map(d, off, size, &p));
-		memcpy(out + x->bytes, p, size);
-		x->bytes += size;
-	}
-}
-
-/* Stop-and-copy of a stopped v1 device, each chunk from its area. */
-static void save_v1_areas(struct mig_dev *d, uint8_t *out, size_t cap,
-			  struct xfer *x)
-{
-	double t0;
-
-	memset(x, 0, sizeof(*x));
-	CHECK(mig_set_state(d, MIG_STATE_STOP));
-	t0 = now();
-	CHECK(mig_set_state(d, MIG_STATE_SAVING));
-	CHECK(save_areas(d, out, cap, x));
-	CHECK(mig_set_state(d, MIG_STATE_STOP));
-	x->secs = now() - t0;
-}
-
 /* Stop-copy through a v2 data_fd: read() straight into @out, by @piece. */
 static void save_v2(struct mig_dev *d, uint8_t *out, size_t cap,
 		    size_t piece, struct xfer *x)
@@ -817,18 +783,36 @@ static void resume_v2(struct mig_dev *d, const uint8_t *in, size_t len,
  * memcpy a byte through a mapping, none for pread and read(), which land
  * in the final buffer).
  */
+/* The figures of bench_zerocopy(), in the order they are reported. */
+enum zc_fig {
+	ZC_SAVE_COPY, ZC_SAVE_ZC, ZC_RESUME_ZC, ZC_SAVE_V2, ZC_RESUME_V2,
+	ZC_CPB_COPY, ZC_CPB_ZC, ZC_CPB_PREAD, ZC_CPB_V2, ZC_NR
+};
+
+static const char *const zc_names[ZC_NR] = {
+	"save_copy_ratio", "save_zerocopy_ratio", "resume_zerocopy_ratio",
+	"save_v2_ratio", "resume_v2_ratio", "copies_per_byte_v1_mmap_copy",
+	"copies_per_byte_v1_mmap_zerocopy", "copies_per_byte_v1_pread",
+	"copies_per_byte_v2_read",
+};
+
+/* Copies per stream byte: the driver's since @c0, plus @client's. */
+static double zc_copies(const char *uuid, uint64_t c0, uint64_t client,
+			uint64_t bytes)
+{
+	return (double)(drv_copied(uuid) - c0 + client) / bytes;
+}
+
 static int bench_zerocopy(void)
 {
-	double r_zc[MAX_REPS], r_rz[MAX_REPS], r_v2[MAX_REPS], r_r2[MAX_REPS];
-	double r_cp[MAX_REPS], c_cp[MAX_REPS], c_zc[MAX_REPS], c_pr[MAX_REPS];
-	double c_v2[MAX_REPS];
+	double v[ZC_NR][MAX_REPS];
 	struct inst cp, zc, dst;
 	uint8_t *stream, *copy;
 	size_t mem, cap, piece;
-	uint64_t c0;
 	struct xfer x;
+	uint64_t c0;
 	char buf[64];
-	int i;
+	int i, f;
 
 	set_section_pages(256);
 	CHECK(mig_param_write("zerocopy", "1"));
@@ -850,53 +834,42 @@ static int bench_zerocopy(void)
 	       mem >> 20, piece >> 10, reps);
 
 	for (i = 0; i < reps; i++) {
-		double mc;
+		double mc = memcpy_secs(copy, stream, mem, piece);
 
-		/* v1 mmap, copying device */
+		/* v1 mmap, copying device; then pread */
 		c0 = drv_copied(cp.uuid);
-		mc = memcpy_secs(copy, stream, mem, piece);
-		save_v1_areas(&cp.dev, stream, cap, &x);
-		r_cp[i] = mc * x.bytes / mem / x.secs;
-		c_cp[i] = (double)(drv_copied(cp.uuid) - c0 + x.bytes) / x.bytes;
-
-		/* v1 pread, copying device */
+		save_stopped(&cp.dev, MIG_PATH_MMAP, stream, cap, &x);
+		v[ZC_SAVE_COPY][i] = mc * x.bytes / mem / x.secs;
+		v[ZC_CPB_COPY][i] = zc_copies(cp.uuid, c0, x.bytes, x.bytes);
 		c0 = drv_copied(cp.uuid);
 		save_stopped(&cp.dev, MIG_PATH_PREAD, stream, cap, &x);
-		c_pr[i] = (double)(drv_copied(cp.uuid) - c0) / x.bytes;
+		v[ZC_CPB_PREAD][i] = zc_copies(cp.uuid, c0, 0, x.bytes);
 
-		/* v1 mmap, zero-copy device */
+		/* v1 mmap, zero-copy device, and the resume of its stream */
 		c0 = drv_copied(zc.uuid);
 		mc = memcpy_secs(copy, stream, x.bytes, piece);
-		save_v1_areas(&zc.dev, stream, cap, &x);
-		r_zc[i] = mc / x.secs;
-		c_zc[i] = (double)(drv_copied(zc.uuid) - c0 + x.bytes) / x.bytes;
-
-		/* its resume, through the section of the same type */
+		save_stopped(&zc.dev, MIG_PATH_MMAP, stream, cap, &x);
+		v[ZC_SAVE_ZC][i] = mc / x.secs;
+		v[ZC_CPB_ZC][i] = zc_copies(zc.uuid, c0, x.bytes, x.bytes);
 		mc = memcpy_secs(copy, stream, x.bytes, piece);
 		resume(&dst.dev, MIG_PATH_MMAP, stream, x.bytes, &x);
-		r_rz[i] = mc / x.secs;
+		v[ZC_RESUME_ZC][i] = mc / x.secs;
 
 		/* v2 read() and write() */
 		c0 = drv_copied(cp.uuid);
 		mc = memcpy_secs(copy, stream, x.bytes, piece);
 		save_v2(&cp.dev, stream, cap, piece, &x);
-		r_v2[i] = mc / x.secs;
-		c_v2[i] = (double)(drv_copied(cp.uuid) - c0) / x.bytes;
+		v[ZC_SAVE_V2][i] = mc / x.secs;
+		v[ZC_CPB_V2][i] = zc_copies(cp.uuid, c0, 0, x.bytes);
 		mc = memcpy_secs(copy, stream, x.bytes, piece);
 		resume_v2(&dst.dev, stream, x.bytes, piece, &x);
-		r_r2[i] = mc / x.secs;
+		v[ZC_RESUME_V2][i] = mc / x.secs;
 		printf("# rep %d: save v1 mmap copy %.2f zero-copy %.2f v2 %.2f, resume v1 %.2f v2 %.2f of memcpy\n",
-		       i + 1, r_cp[i], r_zc[i], r_v2[i], r_rz[i], r_r2[i]);
+		       i + 1, v[ZC_SAVE_COPY][i], v[ZC_SAVE_ZC][i],
+		       v[ZC_SAVE_V2][i], v[ZC_RESUME_ZC][i], v[ZC_RESUME_V2][i]);
 	}
-	report("save_copy_ratio", r_cp, reps);
-	report("save_zerocopy_ratio", r_zc, reps);
-	report("resume_zerocopy_ratio", r_rz, reps);
-	report("save_v2_ratio", r_v2, reps);
-	report("resume_v2_ratio", r_r2, reps);
-	report("copies_per_byte_v1_mmap_copy", c_cp, reps);
-	report("copies_per_byte_v1_mmap_zerocopy", c_zc, reps);
-	report("copies_per_byte_v1_pread", c_pr, reps);
-	report("copies_per_byte_v2_read", c_v2, reps);
+	for (f = 0; f < ZC_NR; f++)
+		report(zc_names[f], v[f], reps);
 	inst_del(&cp);
 	inst_del(&zc);
 	inst_del(&dst);

@@ -11,7 +11,8 @@
  *                  device memory (one copy a byte, by the client)
  *   resume         mig_load_chunk() of 1 MiB pieces (copy and hash)
  *
- * Output: "# BENCH metric median min max" lines, as tools/bench does.
+ * Output: one "metric value" line per sample; scripts/bench.sh takes the
+ * median and the spread of each metric.
  *
  *   stream_bench [--reps N] [--mib M]
  */
@@ -23,40 +24,12 @@
 #include "mig.h"
 
 #define SB_SECTION	(1 << 20)
-#define SB_MAX_REPS	32
 
-/* ---- what the rest of the module defines (as stream_fuzz.c) ---- */
-
-unsigned int mig_section_pages = 256;
-unsigned int mig_pci_vendor = MIG_MDEV_PCI_VENDOR;
-unsigned int mig_pci_device = MIG_MDEV_PCI_DEVICE;
-unsigned int mig_pci_class = MIG_MDEV_PCI_CLASS;
-unsigned int mig_engine_max_rate = 131072;
-struct workqueue_struct *mig_wq;
-
-void mig_region_clear(struct mig_mdev_state *st)
+static double sb_secs(void)
 {
-}
+	struct timespec t;
 
-static double sb_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int sb_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static void sb_report(const char *metric, double *v, int n)
-{
-	qsort(v, n, sizeof(*v), sb_cmp);
-	printf("# BENCH %s %.6g %.6g %.6g\n", metric, v[n / 2], v[0], v[n - 1]);
+	return clock_gettime(CLOCK_MONOTONIC, &t) ? 0 : t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 static struct mig_mdev_state *sb_dev_new(struct mig_type *type)
@@ -90,7 +63,7 @@ static void sb_fill(struct mig_mdev_state *st)
 
 static double sb_memcpy(u8 *dst, const u8 *src, size_t len)
 {
-	double t0 = sb_now();
+	double t0 = sb_secs();
 	size_t off, n;
 
 	for (off = 0; off < len; off += n) {
@@ -98,7 +71,7 @@ static double sb_memcpy(u8 *dst, const u8 *src, size_t len)
 		memcpy(dst + off, src + off, n);
 	}
 	__asm__ __volatile__("" : : "r"(dst) : "memory");
-	return sb_now() - t0;
+	return sb_secs() - t0;
 }
 
 /* A whole stop-and-copy save into @out; returns its length. */
@@ -110,7 +83,7 @@ static size_t sb_save(struct mig_mdev_state *st, u8 *out, u8 *section,
 	u64 off;
 
 	mutex_lock(&st->lock);
-	t0 = sb_now();
+	t0 = sb_secs();
 	mig_save_open(st, true);
 	while (mig_save_pending(st)) {
 		if (inplace) {
@@ -125,7 +98,7 @@ static size_t sb_save(struct mig_mdev_state *st, u8 *out, u8 *section,
 		len += n;
 	}
 	mig_save_close(st);
-	*secs = sb_now() - t0;
+	*secs = sb_secs() - t0;
 	mutex_unlock(&st->lock);
 	return len;
 }
@@ -136,7 +109,7 @@ static double sb_resume(struct mig_mdev_state *st, const u8 *in, size_t len)
 	double t0;
 
 	mutex_lock(&st->lock);
-	t0 = sb_now();
+	t0 = sb_secs();
 	mig_load_open(st);
 	for (off = 0; off < len; off += n) {
 		n = len - off < SB_SECTION ? len - off : SB_SECTION;
@@ -150,21 +123,19 @@ static double sb_resume(struct mig_mdev_state *st, const u8 *in, size_t len)
 		exit(1);
 	}
 	mig_load_close(st);
-	t0 = sb_now() - t0;
+	t0 = sb_secs() - t0;
 	mutex_unlock(&st->lock);
 	return t0;
 }
 
 int main(int argc, char **argv)
 {
-	double r_sc[SB_MAX_REPS], r_si[SB_MAX_REPS], r_r[SB_MAX_REPS];
-	double mc_mib[SB_MAX_REPS];
-	struct mig_mdev_state *src, *dst;
 	struct mig_type type = { .stream_type = MIG_TYPE_LARGE };
+	struct mig_mdev_state *src, *dst;
 	unsigned int mib = 64;
-	int reps = 5, i;
 	u8 *out, *copy, *section;
-	size_t cap, len = 0;
+	int reps = 5, i;
+	size_t cap, len;
 	double t, mc;
 
 	for (i = 1; i < argc; i++) {
@@ -173,10 +144,12 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--mib") && i + 1 < argc)
 			mib = atoi(argv[++i]);
 		else
-			return fprintf(stderr, "usage: stream_bench [--reps N] [--mib M]\n"), 1;
+			reps = 0;
 	}
-	if (reps < 1 || reps > SB_MAX_REPS || !mib || mib > 1024)
-		return fprintf(stderr, "stream_bench: bad --reps or --mib\n"), 1;
+	if (reps < 1 || !mib || mib > 1024) {
+		fprintf(stderr, "usage: stream_bench [--reps N] [--mib M (1-1024)]\n");
+		return 1;
+	}
 	type.mem_size = (u64)mib << 20;
 	src = sb_dev_new(&type);
 	dst = sb_dev_new(&type);
@@ -189,23 +162,17 @@ int main(int argc, char **argv)
 		return 1;
 	memset(out, 0x5a, cap);
 	memset(copy, 0x5a, cap);
-	printf("# stream_bench: %u MiB of device memory, 1 MiB pieces, %d reps\n",
-	       mib, reps);
 	for (i = 0; i < reps; i++) {
 		len = sb_save(src, out, section, false, &t);
 		mc = sb_memcpy(copy, out, len);
-		mc_mib[i] = len / 1048576.0 / mc;
-		r_sc[i] = mc / t;
+		printf("native_memcpy_mib_s %g\n", len / 1048576.0 / mc);
+		printf("native_save_copy_ratio %g\n", mc / t);
 		len = sb_save(src, out, section, true, &t);
 		mc = sb_memcpy(copy, out, len);
-		r_si[i] = mc / t;
+		printf("native_save_inplace_ratio %g\n", mc / t);
 		t = sb_resume(dst, out, len);
 		mc = sb_memcpy(copy, out, len);
-		r_r[i] = mc / t;
+		printf("native_resume_ratio %g\n", mc / t);
 	}
-	sb_report("native_memcpy_mib_s", mc_mib, reps);
-	sb_report("native_save_copy_ratio", r_sc, reps);
-	sb_report("native_save_inplace_ratio", r_si, reps);
-	sb_report("native_resume_ratio", r_r, reps);
 	return 0;
 }
