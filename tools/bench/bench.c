@@ -855,7 +855,9 @@ static int bench_zerocopy(void)
 		resume(&dst.dev, MIG_PATH_MMAP, stream, x.bytes, &x);
 		v[ZC_RESUME_ZC][i] = mc / x.secs;
 
-		/* v2 read() and write() */
+		/* v2 read() and write(): v1 lets go of both devices first */
+		CHECK(mig_set_state(&cp.dev, MIG_STATE_RUNNING));
+		CHECK(mig_set_state(&dst.dev, MIG_STATE_RUNNING));
 		c0 = drv_copied(cp.uuid);
 		mc = memcpy_secs(copy, stream, x.bytes, piece);
 		save_v2(&cp.dev, stream, cap, piece, &x);
