@@ -730,6 +730,7 @@ static void save_v2(struct mig_dev *d, uint8_t *out, size_t cap,
 		    size_t piece, struct xfer *x)
 {
 	double t0;
+	int fd;
 	ssize_t n;
 
 	memset(x, 0, sizeof(*x));
@@ -747,7 +748,7 @@ static void save_v2(struct mig_dev *d, uint8_t *out, size_t cap,
 	} while (n);
 	CHECK(libmig_save_end(d));
 	x->secs = now() - t0;
-	CHECK(libmig_v2_set_state(d, VFIO_DEVICE_STATE_RUNNING, NULL));
+	CHECK(libmig_v2_set_state(d, VFIO_DEVICE_STATE_RUNNING, &fd));
 }
 
 /* Resume through a v2 data_fd: write() by @piece. */
@@ -756,6 +757,7 @@ static void resume_v2(struct mig_dev *d, const uint8_t *in, size_t len,
 {
 	size_t off;
 	double t0;
+	int fd;
 	ssize_t n;
 
 	memset(x, 0, sizeof(*x));
@@ -771,7 +773,7 @@ static void resume_v2(struct mig_dev *d, const uint8_t *in, size_t len,
 	CHECK(libmig_resume_end(d, false));
 	x->secs = now() - t0;
 	x->bytes = len;
-	CHECK(libmig_v2_set_state(d, VFIO_DEVICE_STATE_RUNNING, NULL));
+	CHECK(libmig_v2_set_state(d, VFIO_DEVICE_STATE_RUNNING, &fd));
 }
 
 /*
