@@ -45,6 +45,10 @@
 
 #include "mig_compat.h"
 
+/* Device fd offsets: the region index above MIG_OFFSET_SHIFT. */
+#define MIG_OFFSET_SHIFT	40
+#define MIG_OFFSET_MASK		((1ULL << MIG_OFFSET_SHIFT) - 1)
+
 /* The device's BARs, by PCI BAR number: registers and device memory. */
 #define MIG_BAR_REGS	0
 #define MIG_BAR_MEM	2
@@ -181,6 +185,15 @@ struct mig_dma {
  * @run_count: pages in it (0 if the item is not a page record)
  * @run_off: page-data bytes of it already emitted
  * @stream_len: bytes emitted so far
+ * @queued: a v1 chunk is queued (data_offset read since the last
+ *          pending_bytes read); the chunk queue belongs to the session, so
+ *          opening, closing or turning it final drops it
+ * @queued_size: data_size of the queued chunk
+ * @queued_offset: data_offset of the queued chunk: the data section, or
+ *                 the window onto device memory (mig_region.c)
+ * @seq: number of the last chunk queued, counting from 1 and never reset,
+ *       so that a header read that returns before it retires a chunk
+ *       retires that one only, even across sessions
  */
 struct mig_save {
 	bool active;
@@ -197,6 +210,10 @@ struct mig_save {
 	u32 run_count;
 	u64 run_off;
 	u64 stream_len;
+	bool queued;
+	u64 queued_size;
+	u64 queued_offset;
+	u64 seq;
 };
 
 /**
@@ -232,25 +249,24 @@ struct mig_load {
 };
 
 /**
- * struct mig_region - the migration region's data section and chunk queue
+ * struct mig_region - the migration region's layout and data section
  * @section: the data section, vmalloc_user(), mapped by user space
  * @section_size: its size in bytes (whole pages, fixed at creation)
  * @data_offset: region offset of @section (page aligned, fixed)
- * @queued: a chunk is queued (data_offset read since last pending_bytes)
- * @queued_size: data_size of the queued chunk
- * @seq: number of the last chunk queued, counting from 1, so that a header
- *       read that returns before it retires a chunk retires that one only
+ * @window_offset: region offset of the window onto device memory, right
+ *                 after @section; 0 if the instance has no window
+ *                 (module parameter zerocopy off at creation)
+ * @window_size: its size: device memory, whole pages; 0 without a window
  *
- * The bytes of @section are not guarded by the lock: user space maps them
- * and pread/pwrite copy them without it.  The other fields are (lock).
+ * All constant after creation.  The bytes of @section are not guarded by
+ * the lock: user space maps them and pread/pwrite copy them without it.
  */
 struct mig_region {
 	void *section;
 	size_t section_size;
 	u64 data_offset;
-	bool queued;
-	u64 queued_size;
-	u64 seq;
+	u64 window_offset;
+	u64 window_size;
 };
 
 /* Which protocol owns migration (PROTOCOL.md, "Protocol v2 beside v1"). */
@@ -287,6 +303,14 @@ struct mig_v2 {
  * @transitions: successful device_state changes
  * @errors: rejected writes and failed transitions
  * @resets: VFIO_DEVICE_RESET calls
+ * @save_copied: stream bytes the save side copied out of device state
+ *               (into the data section or a data_fd buffer)
+ * @save_inplace: stream bytes handed out in place, through the window
+ * @load_copied: stream bytes the resume parser copied into the device
+ * @user_out: bytes copied to user memory by read()/pread() of stream data
+ *            (v1 data section or window, v2 data_fd)
+ * @user_in: bytes copied from user memory by pwrite()/write() of stream
+ *           data
  */
 struct mig_stats {
 	u64 chunks_saved;
@@ -297,6 +321,11 @@ struct mig_stats {
 	u64 transitions;
 	u64 errors;
 	u64 resets;
+	u64 save_copied;
+	u64 save_inplace;
+	u64 load_copied;
+	u64 user_out;
+	u64 user_in;
 };
 
 /**
@@ -380,6 +409,7 @@ extern unsigned int mig_engine_max_rate;
 extern unsigned int mig_protocols;
 extern unsigned int mig_dma_max_rate;
 extern bool mig_test_hide_dma_dirty;
+extern bool mig_zerocopy;
 extern struct workqueue_struct *mig_wq;
 
 /* mig_cfg.c: PCI config space; callers hold st->lock */
@@ -415,6 +445,9 @@ bool mig_dev_dirty_run(struct mig_mdev_state *st, u32 from, u32 to, u32 max,
 		       u32 *first, u32 *end);
 void mig_dev_dirty_clear(struct mig_mdev_state *st, u32 first, u32 count);
 const void *mig_dev_mem_peek(struct mig_mdev_state *st, u64 off);
+struct page *mig_dev_mem_page(struct mig_mdev_state *st, u64 off);
+size_t mig_dev_mem_to_user(struct mig_mdev_state *st, u64 off,
+			   void __user *buf, size_t len);
 void mig_dev_mem_written(struct mig_mdev_state *st, u32 first, u32 count);
 void mig_dev_page_rehash(struct mig_mdev_state *st, u32 page);
 void mig_dev_page_stale(struct mig_mdev_state *st, u32 page);
@@ -504,7 +537,6 @@ ssize_t mig_region_rw(struct mig_mdev_state *st, char __user *buf,
 		      size_t count, u64 off, bool write);
 int mig_region_mmap(struct mig_mdev_state *st, struct vm_area_struct *vma,
 		    u64 off);
-void mig_region_unqueue(struct mig_mdev_state *st);
 void mig_region_clear(struct mig_mdev_state *st);
 
 /* mig_stream.c: callers hold st->lock */
@@ -513,6 +545,10 @@ void mig_save_set_final(struct mig_mdev_state *st);
 void mig_save_close(struct mig_mdev_state *st);
 u64 mig_save_pending(struct mig_mdev_state *st);
 size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max);
+void mig_save_next_inplace(struct mig_mdev_state *st, u64 *mem_off);
+size_t mig_save_fill_inplace(struct mig_mdev_state *st, void *buf,
+			     size_t max, u64 *mem_off);
+void mig_save_unqueue(struct mig_mdev_state *st);
 void mig_load_open(struct mig_mdev_state *st);
 void mig_load_close(struct mig_mdev_state *st);
 int mig_load_feed(struct mig_mdev_state *st, const void *buf, size_t len);

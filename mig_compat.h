@@ -27,6 +27,13 @@
 #define mig_class_create(name) class_create(name)
 #endif
 
+/* vm_flags became read only, set through vm_flags_set(), in 6.3. */
+#if KERNEL_VERSION(6, 3, 0) > LINUX_VERSION_CODE
+#define mig_vm_flags_set(vma, flags) ((vma)->vm_flags |= (flags))
+#else
+#define mig_vm_flags_set(vma, flags) vm_flags_set(vma, flags)
+#endif
+
 /* eventfd_signal() lost its count argument in 6.8. */
 #if KERNEL_VERSION(6, 8, 0) > LINUX_VERSION_CODE
 #define mig_eventfd_signal(ctx) eventfd_signal(ctx, 1)

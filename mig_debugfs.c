@@ -33,6 +33,11 @@ static int mig_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "transitions %llu\n", s.transitions);
 	seq_printf(m, "errors %llu\n", s.errors);
 	seq_printf(m, "resets %llu\n", s.resets);
+	seq_printf(m, "save_copied %llu\n", s.save_copied);
+	seq_printf(m, "save_inplace %llu\n", s.save_inplace);
+	seq_printf(m, "load_copied %llu\n", s.load_copied);
+	seq_printf(m, "user_out %llu\n", s.user_out);
+	seq_printf(m, "user_in %llu\n", s.user_in);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(mig_stats);

@@ -23,6 +23,7 @@
 #include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <linux/xxhash.h>
 
@@ -399,6 +400,44 @@ const void *mig_dev_mem_peek(struct mig_mdev_state *st, u64 off)
 {
 	lockdep_assert_held(&st->lock);
 	return st->mem + off;
+}
+
+/**
+ * mig_dev_mem_page() - the page of device memory that holds a byte
+ * @st: the instance
+ * @off: byte offset, below the memory size (checked by the caller)
+ *
+ * Device memory is allocated with the instance and never moves, so the page
+ * is the same for the instance's life: a mapping of it follows the device
+ * through reset and close, and sees nothing but the device's own memory.
+ *
+ * Context: no lock needed (the page, not its bytes, is returned).
+ * Return: the page.
+ */
+struct page *mig_dev_mem_page(struct mig_mdev_state *st, u64 off)
+{
+	return vmalloc_to_page(st->mem + off);
+}
+
+/**
+ * mig_dev_mem_to_user() - copy device memory to user space, unlocked
+ * @st: the instance
+ * @off: byte offset; the caller checked [@off, @off + @len)
+ * @buf: user buffer
+ * @len: bytes
+ *
+ * The read of the window onto device memory (mig_region.c): as through its
+ * mapping, the bytes are whatever the memory holds during the copy, which
+ * takes no lock (user memory may fault or stall).  Pages a resume has not
+ * cleared yet show the device's own earlier bytes.
+ *
+ * Context: st->lock not held.
+ * Return: bytes not copied, as copy_to_user().
+ */
+size_t mig_dev_mem_to_user(struct mig_mdev_state *st, u64 off,
+			   void __user *buf, size_t len)
+{
+	return copy_to_user(buf, st->mem + off, len);
 }
 
 /**

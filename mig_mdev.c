@@ -27,8 +27,6 @@
 #include "mig.h"
 
 #define MIG_NAME		"mig_mdev"
-#define MIG_OFFSET_SHIFT	40
-#define MIG_OFFSET_MASK		((1ULL << MIG_OFFSET_SHIFT) - 1)
 #define MIG_NUM_REGIONS		(VFIO_PCI_NUM_REGIONS + 1)
 /*
  * The highest engine_max_rate and dma_max_rate: pages per second (4 GiB/s)
@@ -132,6 +130,10 @@ static const struct kernel_param_ops mig_protocols_ops = {
 unsigned int mig_protocols = MIG_PROTO_V1 | MIG_PROTO_V2;
 module_param_cb(protocols, &mig_protocols_ops, &mig_protocols, 0644);
 MODULE_PARM_DESC(protocols, "Migration protocols new instances offer: v1 (the region), v2 (VFIO_DEVICE_FEATURE_MIGRATION) or both (default)");
+
+bool mig_zerocopy;
+module_param_named(zerocopy, mig_zerocopy, bool, 0644);
+MODULE_PARM_DESC(zerocopy, "v1 save of new instances hands page data out in place, through a window of the migration region onto device memory (default off: copied through the data section)");
 
 unsigned int mig_pci_vendor = MIG_MDEV_PCI_VENDOR;
 module_param_named(pci_vendor, mig_pci_vendor, uint, 0444);

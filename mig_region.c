@@ -3,14 +3,24 @@
  * mig-mdev: the migration region (VFIO migration v1, type 3 subtype 1).
  *
  * Layout: offset 0 holds the trapped struct vfio_device_migration_info; the
- * data section starts at data_offset (one page in) and is the only part
- * that can be mapped.  The section is vmalloc_user() memory allocated with
- * the instance, so mappings of it stay valid for as long as they exist.
+ * data section (the staging area) starts at one page in.  With the module
+ * parameter zerocopy on at the instance's creation, a window onto device
+ * memory, as big as device memory, takes that place instead and the section
+ * follows it, so that the section always ends the region.  Each is a
+ * sparse-mmap area, the section the first one reported; the header page is
+ * in none.  The section is vmalloc_user()
+ * memory allocated with the instance, so mappings of it stay valid for as
+ * long as they exist.  The window is mapped page by page on fault from the
+ * device's own memory pages, which never move either (docs/DESIGN.md,
+ * "The window"); it is never writable.
  *
- * The chunk queue (PROTOCOL.md "Saving"): a data_offset read with data
- * pending and nothing queued fills the section with the next chunk of the
- * stream and queues it; the next pending_bytes read retires it.  Resume
- * chunks are applied by the write of data_size.
+ * The chunk queue (PROTOCOL.md "Saving") belongs to the save session
+ * (struct mig_save): a data_offset read with data pending and nothing
+ * queued produces the next chunk and queues it; the next pending_bytes read
+ * retires it.  With a window, a chunk of page data is left where it is and
+ * data_offset points at it in the window; headers and tail records are
+ * copied into the section.  Resume chunks are applied by the write of
+ * data_size, always from the section.
  *
  * Header accesses go through a table of fields; anything that is not a
  * field's own width at its own offset is -EINVAL and changes nothing.
@@ -56,25 +66,13 @@ static int mig_hdr_reserved_write(struct mig_mdev_state *st, u64 val)
 }
 
 /**
- * mig_region_unqueue() - retire the queued chunk, if any
- * @st: the instance
- *
- * Context: st->lock held.
- */
-void mig_region_unqueue(struct mig_mdev_state *st)
-{
-	lockdep_assert_held(&st->lock);
-	st->region.queued = false;
-	st->region.queued_size = 0;
-}
-
-/**
  * mig_region_clear() - forget the previous session's bytes
  * @st: the instance
  *
- * Retires the queued chunk and clears the data section, so that nothing of
- * a session shows in the next one, or to the device's next user
- * (PROTOCOL.md, "Region").
+ * Clears the data section, so that nothing of a session shows in the next
+ * one, or to the device's next user (PROTOCOL.md, "Region").  The chunk
+ * queue is the save session's and goes with it; the window shows device
+ * memory, which is not a session's.
  *
  * Context: st->lock held.
  */
@@ -84,7 +82,6 @@ void mig_region_clear(struct mig_mdev_state *st)
 	size_t off, n;
 
 	lockdep_assert_held(&st->lock);
-	mig_region_unqueue(st);
 	for (off = 0; off < r->section_size; off += n) {
 		n = min_t(size_t, r->section_size - off, SZ_1M);
 		memset(r->section + off, 0, n);
@@ -95,39 +92,77 @@ void mig_region_clear(struct mig_mdev_state *st)
 /* The value does not depend on the retire: the fill already counted it. */
 static u64 mig_hdr_pending_read(struct mig_mdev_state *st, u64 *token)
 {
-	*token = st->region.queued ? st->region.seq : 0;
+	*token = st->save.queued ? st->save.seq : 0;
 	return st->save.active ? mig_save_pending(st) : 0;
 }
 
 static void mig_hdr_pending_commit(struct mig_mdev_state *st, u64 token)
 {
-	struct mig_region *r = &st->region;
-	u64 size = r->queued_size;
+	struct mig_save *s = &st->save;
+	u64 size = s->queued_size;
 
 	/* Retire the chunk this read saw, not one queued since. */
-	if (!token || !r->queued || r->seq != token)
+	if (!token || !s->queued || s->seq != token)
 		return;
-	mig_region_unqueue(st);
+	mig_save_unqueue(st);
 	trace_mig_chunk_retire(dev_name(st->vdev.dev), size,
 			       st->save.active ? mig_save_pending(st) : 0);
 }
 
-static u64 mig_hdr_data_offset_read(struct mig_mdev_state *st, u64 *token)
+/* Where the next chunk goes: the section, or its pages in the window. */
+static u64 mig_next_chunk_offset(struct mig_mdev_state *st)
 {
-	return st->region.data_offset;
+	struct mig_region *r = &st->region;
+	u64 mem_off = U64_MAX;
+
+	if (r->window_size)
+		mig_save_next_inplace(st, &mem_off);
+	return mem_off == U64_MAX ? r->data_offset : r->window_offset + mem_off;
 }
 
+/*
+ * The queued chunk's place; with none queued, the place of the chunk the
+ * commit will queue (computed without queuing it), or the section.
+ */
+static u64 mig_hdr_data_offset_read(struct mig_mdev_state *st, u64 *token)
+{
+	struct mig_save *s = &st->save;
+
+	if (s->queued)
+		return s->queued_offset;
+	if (!s->active || !mig_save_pending(st))
+		return st->region.data_offset;
+	*token = mig_next_chunk_offset(st);
+	return *token;
+}
+
+/*
+ * Queue the next chunk.  A chunk of page data in the window is wholly in
+ * it (the pages of a record are contiguous in device memory), a chunk in
+ * the section wholly in the section.  Only the chunk the read announced:
+ * if the session moved on since (another thread, a state change), nothing
+ * is queued and the next data_offset read tells the new place.
+ */
 static void mig_hdr_data_offset_commit(struct mig_mdev_state *st, u64 token)
 {
 	struct mig_region *r = &st->region;
+	struct mig_save *s = &st->save;
+	u64 mem_off = U64_MAX;
 	size_t size;
 
-	if (!st->save.active || r->queued || !mig_save_pending(st))
+	if (!token || !s->active || s->queued || !mig_save_pending(st) ||
+	    mig_next_chunk_offset(st) != token)
 		return;
-	size = mig_save_fill(st, r->section, r->section_size);
-	r->queued = true;
-	r->queued_size = size;
-	r->seq++;
+	if (r->window_size)
+		size = mig_save_fill_inplace(st, r->section, r->section_size,
+					     &mem_off);
+	else
+		size = mig_save_fill(st, r->section, r->section_size);
+	s->queued = true;
+	s->queued_size = size;
+	s->queued_offset = mem_off == U64_MAX ? r->data_offset :
+			   r->window_offset + mem_off;
+	s->seq++;
 	st->stats.chunks_saved++;
 	st->stats.bytes_saved += size;
 	if (trace_mig_chunk_queue_enabled())
@@ -137,7 +172,7 @@ static void mig_hdr_data_offset_commit(struct mig_mdev_state *st, u64 token)
 
 static u64 mig_hdr_data_size_read(struct mig_mdev_state *st, u64 *token)
 {
-	return st->region.queued ? st->region.queued_size : 0;
+	return st->save.queued ? st->save.queued_size : 0;
 }
 
 /*
@@ -256,6 +291,18 @@ static ssize_t mig_hdr_rw(struct mig_mdev_state *st, char __user *buf,
 	return count;
 }
 
+/* Count stream bytes copied to or from user memory (debugfs). */
+static void mig_region_count_user(struct mig_mdev_state *st, size_t n,
+				  bool write)
+{
+	mutex_lock(&st->lock);
+	if (write)
+		st->stats.user_in += n;
+	else
+		st->stats.user_out += n;
+	mutex_unlock(&st->lock);
+}
+
 /*
  * pread/pwrite of the data section.  Its bytes are user-mappable and may
  * change at any time, so the copy takes no lock (a stalled user page must
@@ -264,19 +311,38 @@ static ssize_t mig_hdr_rw(struct mig_mdev_state *st, char __user *buf,
  * The section lives as long as the instance.
  */
 static ssize_t mig_section_rw(struct mig_mdev_state *st, char __user *buf,
-			      size_t count, u64 off, bool write)
+			      size_t count, u64 pos, bool write)
 {
 	struct mig_region *r = &st->region;
-	u64 pos = off - r->data_offset;
 	unsigned long left;
 
-	if (pos >= r->section_size || count > r->section_size - pos)
+	if (count > r->section_size - pos)
 		return -EINVAL;
 	if (write)
 		left = copy_from_user(r->section + pos, buf, count);
 	else
 		left = copy_to_user(buf, r->section + pos, count);
-	return left ? -EFAULT : count;
+	if (left)
+		return -EFAULT;
+	mig_region_count_user(st, count, write);
+	return count;
+}
+
+/*
+ * pread of the window: device memory, unlocked, as through the mapping.
+ * No write reaches device memory through the window: pwrite is -EACCES.
+ */
+static ssize_t mig_window_rw(struct mig_mdev_state *st, char __user *buf,
+			     size_t count, u64 pos, bool write)
+{
+	if (count > st->region.window_size - pos)
+		return -EINVAL;
+	if (write)
+		return -EACCES;
+	if (mig_dev_mem_to_user(st, pos, buf, count))
+		return -EFAULT;
+	mig_region_count_user(st, count, false);
+	return count;
 }
 
 /**
@@ -287,24 +353,34 @@ static ssize_t mig_section_rw(struct mig_mdev_state *st, char __user *buf,
  * @off: offset in the region
  * @write: a write
  *
- * Return: @count, or -EINVAL for an access outside the region, across the
- * header and the section, or of the wrong width or offset in the header.
+ * Return: @count, or -EINVAL for an access outside the region, across two
+ * of its parts, or of the wrong width or offset in the header; -EACCES for
+ * a write of the window.
  */
 ssize_t mig_region_rw(struct mig_mdev_state *st, char __user *buf,
 		      size_t count, u64 off, bool write)
 {
+	struct mig_region *r = &st->region;
+
 	if (!count)
 		return -EINVAL;
-	if (off < st->region.data_offset)
+	if (off < MIG_DATA_OFFSET)
 		return mig_hdr_rw(st, buf, count, off, write);
-	return mig_section_rw(st, buf, count, off, write);
+	if (off >= r->data_offset && off - r->data_offset < r->section_size)
+		return mig_section_rw(st, buf, count, off - r->data_offset,
+				      write);
+	if (r->window_size && off >= r->window_offset &&
+	    off - r->window_offset < r->window_size)
+		return mig_window_rw(st, buf, count, off - r->window_offset,
+				     write);
+	return -EINVAL;
 }
 
 /**
  * mig_region_size() - size of the migration region
  * @st: the instance
  *
- * Return: data_offset plus the data section.
+ * Return: the end of the data section, the last part of the region.
  */
 u64 mig_region_size(struct mig_mdev_state *st)
 {
@@ -331,7 +407,8 @@ int mig_region_info(struct mig_mdev_state *st, struct vfio_region_info *info,
 		.subtype = VFIO_REGION_SUBTYPE_MIGRATION_DEPRECATED,
 	};
 	struct vfio_region_info_cap_sparse_mmap *sparse;
-	size_t size = struct_size(sparse, areas, 1);
+	u32 nr = st->region.window_size ? 2 : 1;
+	size_t size = struct_size(sparse, areas, nr);
 	int ret;
 
 	info->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
@@ -347,22 +424,73 @@ int mig_region_info(struct mig_mdev_state *st, struct vfio_region_info *info,
 		return -ENOMEM;
 	sparse->header.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP;
 	sparse->header.version = 1;
-	sparse->nr_areas = 1;
+	sparse->nr_areas = nr;
 	sparse->areas[0].offset = st->region.data_offset;
 	sparse->areas[0].size = st->region.section_size;
+	if (nr == 2) {
+		sparse->areas[1].offset = st->region.window_offset;
+		sparse->areas[1].size = st->region.window_size;
+	}
 	ret = vfio_info_add_capability(caps, &sparse->header, size);
 	kfree(sparse);
 	return ret;
 }
 
+/*
+ * A fault in a mapping of the window: the device memory page at that
+ * place, read only.  No lock: the page never changes for the instance's
+ * life, and the mapping holds the device file, so the instance outlives
+ * it.  The pgoff's high bits are the region index (MIG_OFFSET_SHIFT).
+ */
+static vm_fault_t mig_window_fault(struct vm_fault *vmf)
+{
+	struct mig_mdev_state *st = vmf->vma->vm_private_data;
+	struct mig_region *r = &st->region;
+	u64 off = ((u64)vmf->pgoff << PAGE_SHIFT) & MIG_OFFSET_MASK;
+	struct page *page;
+
+	if (vmf->flags & FAULT_FLAG_WRITE)
+		return VM_FAULT_SIGBUS;
+	if (off < r->window_offset || off - r->window_offset >= r->window_size)
+		return VM_FAULT_SIGBUS;
+	page = mig_dev_mem_page(st, off - r->window_offset);
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+/*
+ * A write to a page mapped read only.  Having ->page_mkwrite also makes
+ * the core map shared writable pages without write permission (write
+ * notify), so that every write to the window comes here.
+ */
+static vm_fault_t mig_window_mkwrite(struct vm_fault *vmf)
+{
+	return VM_FAULT_SIGBUS;
+}
+
+static const struct vm_operations_struct mig_window_vm_ops = {
+	.fault = mig_window_fault,
+	.page_mkwrite = mig_window_mkwrite,
+};
+
+/* Is [@off, @off + @len) inside the area at @start of @size bytes? */
+static bool mig_in_area(u64 off, u64 len, u64 start, u64 size)
+{
+	return off >= start && off - start < size && len <= size - (off - start);
+}
+
 /**
- * mig_region_mmap() - map (part of) the data section
+ * mig_region_mmap() - map (part of) the data section or the window
  * @st: the instance
  * @vma: the mapping; MAP_SHARED only
  * @off: offset in the region of the mapping's first byte
  *
+ * The section is mapped at once.  The window is mapped on fault, read
+ * only: a write to it, with PROT_WRITE or not, gets SIGBUS.
+ *
  * Return: 0, or -EINVAL for a private mapping or one that is not entirely
- * inside the data section.
+ * inside one area.
  */
 int mig_region_mmap(struct mig_mdev_state *st, struct vm_area_struct *vma,
 		    u64 off)
@@ -372,11 +500,16 @@ int mig_region_mmap(struct mig_mdev_state *st, struct vm_area_struct *vma,
 
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
-	if (off < r->data_offset || off - r->data_offset >= r->section_size ||
-	    len > r->section_size - (off - r->data_offset))
+	if (mig_in_area(off, len, r->data_offset, r->section_size))
+		return remap_vmalloc_range(vma, r->section,
+					   (off - r->data_offset) >> PAGE_SHIFT);
+	if (!r->window_size ||
+	    !mig_in_area(off, len, r->window_offset, r->window_size))
 		return -EINVAL;
-	return remap_vmalloc_range(vma, r->section,
-				   (off - r->data_offset) >> PAGE_SHIFT);
+	mig_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_private_data = st;
+	vma->vm_ops = &mig_window_vm_ops;
+	return 0;
 }
 
 /**
@@ -395,6 +528,17 @@ int mig_region_init(struct mig_mdev_state *st)
 
 	r->data_offset = MIG_DATA_OFFSET;
 	r->section_size = (size_t)READ_ONCE(mig_section_pages) * PAGE_SIZE;
+	/*
+	 * The window maps device memory by CPU page: it needs whole ones.  It
+	 * goes before the section, so that the section runs to the end of the
+	 * region: a resuming client may write up to (region size -
+	 * data_offset) bytes at data_offset (PROTOCOL.md, "Region").
+	 */
+	if (READ_ONCE(mig_zerocopy) && MIG_PAGE_SIZE == PAGE_SIZE) {
+		r->window_offset = MIG_DATA_OFFSET;
+		r->window_size = st->type->mem_size;
+		r->data_offset = r->window_offset + r->window_size;
+	}
 	r->section = vmalloc_user(r->section_size);
 	if (!r->section)
 		return -ENOMEM;

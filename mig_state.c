@@ -10,7 +10,8 @@
  * it was.  The engine follows the RUNNING bit of whatever state results.
  *
  * This file knows nothing of mmap, chunks or PCI: it asks mig_stream.c to
- * open and close sessions and mig_dev.c to start and stop the engine.
+ * open and close sessions (the chunk queue is the save session's and goes
+ * with it) and mig_dev.c to start and stop the engine.
  */
 #include "mig.h"
 #include <trace/mig_trace.h>
@@ -180,8 +181,6 @@ int mig_state_set(struct mig_mdev_state *st, u32 new)
 	/* A new session shows nothing of the last one. */
 	if (arc & (ARC_SAVE_NEW | ARC_LOAD_NEW))
 		mig_region_clear(st);
-	else if (arc & (ARC_SAVE_END | ARC_SAVE_FINAL))
-		mig_region_unqueue(st);
 	trace_mig_state(dev_name(st->vdev.dev), st->mig_state, new, 0);
 	mig_state_commit(st, new);
 	return 0;

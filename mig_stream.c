@@ -427,8 +427,11 @@ void mig_save_open(struct mig_mdev_state *st, bool final)
 {
 	struct mig_save *s = &st->save;
 
+	u64 seq = s->seq;
+
 	lockdep_assert_held(&st->lock);
 	memset(s, 0, sizeof(*s));
+	s->seq = seq;
 	s->active = true;
 	s->final = final;
 	s->initial = true;
@@ -452,6 +455,7 @@ void mig_save_set_final(struct mig_mdev_state *st)
 	lockdep_assert_held(&st->lock);
 	if (!s->active)
 		return;
+	mig_save_unqueue(st);
 	s->final = true;
 	s->cursor = 0;
 }
@@ -466,8 +470,27 @@ void mig_save_set_final(struct mig_mdev_state *st)
  */
 void mig_save_close(struct mig_mdev_state *st)
 {
+	u64 seq = st->save.seq;
+
 	lockdep_assert_held(&st->lock);
 	memset(&st->save, 0, sizeof(st->save));
+	st->save.seq = seq;
+}
+
+/**
+ * mig_save_unqueue() - retire the queued v1 chunk, if any
+ * @st: the instance
+ *
+ * The chunk counts as sent: its bytes were emitted when it was queued.
+ *
+ * Context: st->lock held.
+ */
+void mig_save_unqueue(struct mig_mdev_state *st)
+{
+	lockdep_assert_held(&st->lock);
+	st->save.queued = false;
+	st->save.queued_size = 0;
+	st->save.queued_offset = 0;
 }
 
 /**
@@ -565,6 +588,46 @@ u64 mig_save_final_size(struct mig_mdev_state *st)
 	       pages * MIG_PAGE_SIZE + mig_save_tail_cost(0);
 }
 
+/*
+ * Copy the next bytes of the stream into @buf, up to @max.  With
+ * @headers_only the copy stops where page data starts on a page boundary
+ * (after at least one byte), so that the page data can go out in place.
+ */
+static size_t mig_save_emit(struct mig_mdev_state *st, u8 *out, size_t max,
+			    bool headers_only)
+{
+	struct mig_save *s = &st->save;
+	size_t done = 0;
+	u64 n, off;
+
+	while (done < max) {
+		if (!mig_save_item_left(s) && !mig_save_stage_next(st))
+			break;
+		if (s->item_off < s->item_len) {
+			n = min_t(u64, max - done, s->item_len - s->item_off);
+			memcpy(out + done, s->item + s->item_off, n);
+			s->item_off += n;
+		} else {
+			if (headers_only && done && !(s->run_off % MIG_PAGE_SIZE))
+				break;
+			n = min_t(u64, max - done,
+				  (u64)s->run_count * MIG_PAGE_SIZE - s->run_off);
+			if (headers_only)
+				n = min_t(u64, n, MIG_PAGE_SIZE -
+					  s->run_off % MIG_PAGE_SIZE);
+			off = (u64)s->run_first * MIG_PAGE_SIZE + s->run_off;
+			memcpy(out + done, mig_dev_mem_peek(st, off), n);
+			s->run_off += n;
+		}
+		done += n;
+		s->stream_len += n;
+		if (!mig_save_item_left(s))
+			mig_save_item_done(s);
+	}
+	st->stats.save_copied += done;
+	return done;
+}
+
 /**
  * mig_save_fill() - produce the next bytes of the stream
  * @st: the instance
@@ -580,34 +643,78 @@ u64 mig_save_final_size(struct mig_mdev_state *st)
  */
 size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max)
 {
-	struct mig_save *s = &st->save;
-	u8 *out = buf;
-	size_t done = 0;
-	u64 n, off;
+	lockdep_assert_held(&st->lock);
+	if (!st->save.active)
+		return 0;
+	return mig_save_emit(st, buf, max, false);
+}
+
+/**
+ * mig_save_next_inplace() - where mig_save_fill_inplace() will put the next chunk
+ * @st: the instance
+ * @mem_off: set to the offset in device memory of the next chunk if it is
+ *           page data left in place, U64_MAX if it goes into the section
+ *
+ * Has no side effect: a data_offset read returns this before it queues the
+ * chunk (PROTOCOL.md, "Reset and close": a read whose copy faults changes
+ * nothing).  The next chunk is in place exactly when the record in progress
+ * has its header emitted and page data left from a page boundary; any other
+ * chunk starts with a header.
+ *
+ * Context: st->lock held.
+ */
+void mig_save_next_inplace(struct mig_mdev_state *st, u64 *mem_off)
+{
+	const struct mig_save *s = &st->save;
 
 	lockdep_assert_held(&st->lock);
+	*mem_off = U64_MAX;
+	if (!s->active || !mig_save_item_left(s) || s->item_off < s->item_len ||
+	    s->run_off % MIG_PAGE_SIZE)
+		return;
+	*mem_off = (u64)s->run_first * MIG_PAGE_SIZE + s->run_off;
+}
+
+/**
+ * mig_save_fill_inplace() - the next chunk, page data left in place
+ * @st: the instance
+ * @buf: the data section, for what is not page data
+ * @max: room in @buf
+ * @mem_off: set to the offset in device memory of the chunk if it is page
+ *           data left in place, U64_MAX if it was copied into @buf
+ *
+ * As mig_save_fill(), except that the page data of a MIG_REC_PAGES record
+ * is not copied: when the next bytes of the stream are the page data of the
+ * record in progress, from a page boundary, the chunk is all of it, in
+ * device memory at *@mem_off (the pages are contiguous there); otherwise
+ * the chunk is the headers and tail records up to the next such page data,
+ * copied into @buf.  The pages' dirty bits were cleared when the record was
+ * staged, before the chunk is exposed, so a page written while the client
+ * copies it is logged again and sent in a later pass; a stopped device
+ * writes nothing, so stop-and-copy is exact.  The bytes emitted, and so
+ * mig_save_pending(), are those of mig_save_fill().
+ *
+ * Context: st->lock held.
+ * Return: the chunk's size; 0 if there is nothing to send now.
+ */
+size_t mig_save_fill_inplace(struct mig_mdev_state *st, void *buf,
+			     size_t max, u64 *mem_off)
+{
+	struct mig_save *s = &st->save;
+	u64 n;
+
+	lockdep_assert_held(&st->lock);
+	mig_save_next_inplace(st, mem_off);
 	if (!s->active)
 		return 0;
-	while (done < max) {
-		if (!mig_save_item_left(s) && !mig_save_stage_next(st))
-			break;
-		if (s->item_off < s->item_len) {
-			n = min_t(u64, max - done, s->item_len - s->item_off);
-			memcpy(out + done, s->item + s->item_off, n);
-			s->item_off += n;
-		} else {
-			n = min_t(u64, max - done,
-				  (u64)s->run_count * MIG_PAGE_SIZE - s->run_off);
-			off = (u64)s->run_first * MIG_PAGE_SIZE + s->run_off;
-			memcpy(out + done, mig_dev_mem_peek(st, off), n);
-			s->run_off += n;
-		}
-		done += n;
-		s->stream_len += n;
-		if (!mig_save_item_left(s))
-			mig_save_item_done(s);
-	}
-	return done;
+	if (*mem_off == U64_MAX)
+		return mig_save_emit(st, buf, max, true);
+	n = (u64)s->run_count * MIG_PAGE_SIZE - s->run_off;
+	s->run_off += n;
+	s->stream_len += n;
+	st->stats.save_inplace += n;
+	mig_save_item_done(s);
+	return n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -927,6 +1034,7 @@ int mig_load_chunk(struct mig_mdev_state *st, const void *buf, size_t len)
 	if (!ret) {
 		st->stats.chunks_loaded++;
 		st->stats.bytes_loaded += len;
+		st->stats.load_copied += len;
 		return 0;
 	}
 	st->stats.errors++;

@@ -268,6 +268,8 @@ static ssize_t mig_v2_fill(struct mig_v2_file *migf, size_t max)
 		if (n) {
 			st->stats.chunks_saved++;
 			st->stats.bytes_saved += n;
+			/* read() copies all of it out (counted ahead). */
+			st->stats.user_out += n;
 		}
 		/* Nothing now: caught up in pre-copy, the end in STOP_COPY. */
 		ret = n ? n : st->save.final ? 0 : -ENOMSG;
@@ -324,6 +326,8 @@ static int mig_v2_feed(struct mig_v2_file *migf, size_t len)
 	 * over from a stream header; one refused after leaves ERROR.
 	 */
 	ret = mig_load_chunk(st, migf->buf, len);
+	if (!ret)
+		st->stats.user_in += len;
 	if (ret && st->load.applied)
 		mig_v2_error(st);
 out:

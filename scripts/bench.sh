@@ -50,6 +50,26 @@ fi
 tr -d '\r' < "$tap" > "$OUT/tap.log"
 awk '$1 == "#" && $2 == "BENCH" && NF >= 6 { print $3 "," $4 "," $5 "," $6 }' \
 	"$OUT/tap.log" > "$OUT/spread.body"
+
+# The stream code at native speed, on the host CPU (tools/fuzz-native's
+# user-space build of mig_stream.c, optimised, no sanitizers).
+if [ -z "${BENCH_TAP:-}" ] && command -v "${FUZZ_CC:-clang-14}" > /dev/null &&
+	make -s -C "$MIG_TOP/tools/fuzz-native" BUILD="$BUILD" \
+		"$BUILD/fuzz-native/stream_bench" > "$OUT/native.log" 2>&1; then
+	say BENCH "the stream code at native speed on the host"
+	"$BUILD/fuzz-native/stream_bench" --reps "$((REPS < 9 ? 9 : REPS))" \
+		> "$OUT/native.tap" 2>> "$OUT/native.log" ||
+		say BENCH "stream_bench failed (see $OUT/native.log)"
+elif [ -z "${BENCH_TAP:-}" ]; then
+	say BENCH "no clang-14: no native figures (see $OUT/native.log)"
+fi
+# Its samples ("metric value" lines): median, min, max of each metric.
+[ ! -s "$OUT/native.tap" ] ||
+	sort -k1,1 -k2,2g "$OUT/native.tap" | awk '
+		function out() { if (n) print m "," (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2) "," v[1] "," v[n] }
+		$1 != m { out(); m = $1; n = 0 }
+		{ v[++n] = $2 }
+		END { out() }' >> "$OUT/spread.body"
 { echo "metric,median,min,max"; cat "$OUT/spread.body"; } > "$OUT/spread.csv"
 { echo "metric,value"; cut -d, -f1,2 "$OUT/spread.body"; } > "$OUT/results.csv"
 rm -f "$OUT/spread.body"
@@ -95,6 +115,30 @@ if "save_mmap_enter_share" in rows or "digest_ratio" in rows:
              f"The device digest (xxh64 of the state, computed for END on save and again "
              f"on resume) runs at {fig('digest_ratio')} x memcpy and takes "
              f"{fig('digest_share_of_save_mmap')} of an mmap save.\n")
+if "save_zerocopy_ratio" in rows:
+    L.append("## 1b. Every protocol and path side by side (large type, 1 MiB pieces)\n")
+    L.append("Copies per stream byte are counted, not timed: the driver's from its debugfs "
+             "counters (save_copied + user_out), the client's from what it copies itself "
+             "(one memcpy a byte out of a mapping; none for pread and read(), which land "
+             "in the final buffer).  The resume of every v1 row is the copying parser.\n")
+    L.append("| protocol, path | save ratio | resume ratio | copies per byte (save) |")
+    L.append("| --- | --- | --- | --- |")
+    L.append(f"| v1 mmap, copying device | {fig('save_copy_ratio')} | {fig('resume_mmap_ratio')} | {fig('copies_per_byte_v1_mmap_copy')} |")
+    L.append(f"| v1 mmap, zero-copy window | {fig('save_zerocopy_ratio')} | {fig('resume_zerocopy_ratio')} | {fig('copies_per_byte_v1_mmap_zerocopy')} |")
+    L.append(f"| v1 pread/pwrite | {fig('save_pread_ratio')} | {fig('resume_pread_ratio')} | {fig('copies_per_byte_v1_pread')} |")
+    L.append(f"| v2 data_fd read()/write() | {fig('save_v2_ratio')} | {fig('resume_v2_ratio')} | {fig('copies_per_byte_v2_read')} |")
+    L.append("")
+if "native_save_copy_ratio" in rows:
+    L.append("## 1c. The stream code at native speed (host CPU, no VM)\n")
+    L.append("tools/fuzz-native/stream_bench: mig_stream.c and mig_dev.c built for user "
+             "space as the native fuzzer builds them, -O2 without sanitizers, 64 MiB, "
+             f"1 MiB pieces, against memcpy at {fig('native_memcpy_mib_s', '{:.0f}')} MiB/s.\n")
+    L.append("| | ratio to memcpy |")
+    L.append("| --- | --- |")
+    L.append(f"| save, copy into the section | {fig('native_save_copy_ratio')} |")
+    L.append(f"| save in place + the client's copy | {fig('native_save_inplace_ratio')} |")
+    L.append(f"| resume (copy and hash) | {fig('native_resume_ratio')} |")
+    L.append("")
 sp = sorted({int(m.split("_")[1][1:]) for m in rows if m.startswith("sweep_p")})
 if sp:
     L.append("## 2. Data section size sweep (large type, mmap)\n")
@@ -170,6 +214,9 @@ with open(out + "/scale.dat", "w") as f:
 with open(out + "/datapath.dat", "w") as f:
     for i, p in enumerate(("mmap", "pread")):
         f.write(f"{i} {p} {val('save_'+p+'_ratio')} {val('resume_'+p+'_ratio')}\n")
+    if "save_zerocopy_ratio" in rows:
+        f.write(f"2 mmap-zerocopy {val('save_zerocopy_ratio')} {val('resume_zerocopy_ratio')}\n")
+        f.write(f"3 v2-read/write {val('save_v2_ratio')} {val('resume_v2_ratio')}\n")
 PY
 
 # ---- plot ------------------------------------------------------------------

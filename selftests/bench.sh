@@ -7,11 +7,11 @@
 # means only that a part ran to the end.
 #
 #   mig.bench=1           run every part
-#   mig.bench_parts=a,b   only these (datapath sweep converge scale qemu)
+#   mig.bench_parts=a,b   only these (datapath zerocopy sweep converge scale qemu)
 #   mig.bench_reps=N      samples per figure (default 5)
 
 PATH=/mig/bin:$PATH
-parts="datapath sweep converge scale qemu"
+parts="datapath zerocopy sweep converge scale qemu"
 reps=5
 run=0
 # shellcheck disable=SC2013 # the command line is words

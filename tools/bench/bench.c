@@ -152,7 +152,8 @@ struct xfer {
 
 /*
  * Save until pending reads 0, into @out (which must hold the stream).
- * mmap: memcpy from the mapped section; pread: straight into @out.
+ * mmap: memcpy from the mapped area data_offset points into; pread:
+ * straight into @out.
  */
 static int save_chunks(struct mig_dev *d, enum mig_path path, uint8_t *out,
 		       size_t cap, struct xfer *x)
@@ -173,9 +174,11 @@ static int save_chunks(struct mig_dev *d, enum mig_path path, uint8_t *out,
 		if (!size || x->bytes + size > cap)
 			return -EPROTO;
 		if (path == MIG_PATH_MMAP) {
-			memcpy(out + x->bytes,
-			       (uint8_t *)d->section + (off - d->data_offset),
-			       size);
+			const void *p;
+
+			/* the section, or the window of a zero-copy device */
+			CHECK(mig_chunk_map(d, off, size, &p));
+			memcpy(out + x->bytes, p, size);
 		} else {
 			ssize_t n = pread(d->fd, out + x->bytes, size,
 					  d->mig_offset + off);
@@ -692,6 +695,193 @@ static int bench_scale(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* 5. zero-copy: every protocol and path side by side                  */
+/* ------------------------------------------------------------------ */
+
+/* A counter of the instance's debugfs stats; 0 without debugfs. */
+static uint64_t dbg_stat(const char *uuid, const char *name)
+{
+	char path[128], line[128];
+	size_t len = strlen(name);
+	uint64_t v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/mig_mdev/%s/stats",
+		 uuid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, len) && line[len] == ' ')
+			v = strtoull(line + len + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* Bytes the driver copied for the stream so far (save side). */
+static uint64_t drv_copied(const char *uuid)
+{
+	return dbg_stat(uuid, "save_copied") + dbg_stat(uuid, "user_out");
+}
+
+/* Stop-copy through a v2 data_fd: read() straight into @out, by @piece. */
+static void save_v2(struct mig_dev *d, uint8_t *out, size_t cap,
+		    size_t piece, struct xfer *x)
+{
+	double t0;
+	int fd;
+	ssize_t n;
+
+	memset(x, 0, sizeof(*x));
+	CHECK(libmig_use(d, LIBMIG_PROTO_V2));
+	CHECK(libmig_stop(d));
+	t0 = now();
+	CHECK(libmig_stopcopy_begin(d));
+	do {
+		n = read(d->data_fd, out + x->bytes,
+			 cap - x->bytes < piece ? cap - x->bytes : piece);
+		if (n < 0)
+			die("read data_fd", errno);
+		x->bytes += n;
+		x->syscalls++;
+	} while (n);
+	CHECK(libmig_save_end(d));
+	x->secs = now() - t0;
+	CHECK(libmig_v2_set_state(d, VFIO_DEVICE_STATE_RUNNING, &fd));
+}
+
+/* Resume through a v2 data_fd: write() by @piece. */
+static void resume_v2(struct mig_dev *d, const uint8_t *in, size_t len,
+		      size_t piece, struct xfer *x)
+{
+	size_t off;
+	double t0;
+	int fd;
+	ssize_t n;
+
+	memset(x, 0, sizeof(*x));
+	CHECK(libmig_use(d, LIBMIG_PROTO_V2));
+	t0 = now();
+	CHECK(libmig_resume_begin(d));
+	for (off = 0; off < len; off += n) {
+		n = write(d->data_fd, in + off,
+			  len - off < piece ? len - off : piece);
+		if (n <= 0)
+			die("write data_fd", n < 0 ? errno : EIO);
+	}
+	CHECK(libmig_resume_end(d, false));
+	x->secs = now() - t0;
+	x->bytes = len;
+	CHECK(libmig_v2_set_state(d, VFIO_DEVICE_STATE_RUNNING, &fd));
+}
+
+/*
+ * The data path of v1 (mmap with a copying device, mmap with the window,
+ * pread) and v2 (data_fd read/write) on the same large type, same section
+ * size and piece size, each timed next to a memcpy of the same bytes.
+ * Copies per stream byte are counted, not timed: the driver's from its
+ * debugfs counters, the client's from what this loop itself copies (one
+ * memcpy a byte through a mapping, none for pread and read(), which land
+ * in the final buffer).
+ */
+/* The figures of bench_zerocopy(), in the order they are reported. */
+enum zc_fig {
+	ZC_SAVE_COPY, ZC_SAVE_ZC, ZC_RESUME_ZC, ZC_SAVE_V2, ZC_RESUME_V2,
+	ZC_CPB_COPY, ZC_CPB_ZC, ZC_CPB_PREAD, ZC_CPB_V2, ZC_NR
+};
+
+static const char *const zc_names[ZC_NR] = {
+	"save_copy_ratio", "save_zerocopy_ratio", "resume_zerocopy_ratio",
+	"save_v2_ratio", "resume_v2_ratio", "copies_per_byte_v1_mmap_copy",
+	"copies_per_byte_v1_mmap_zerocopy", "copies_per_byte_v1_pread",
+	"copies_per_byte_v2_read",
+};
+
+/* Copies per stream byte: the driver's since @c0, plus @client's. */
+static double zc_copies(const char *uuid, uint64_t c0, uint64_t client,
+			uint64_t bytes)
+{
+	return (double)(drv_copied(uuid) - c0 + client) / bytes;
+}
+
+static int bench_zerocopy(void)
+{
+	double v[ZC_NR][MAX_REPS];
+	struct inst cp, zc, dst;
+	uint8_t *stream, *copy;
+	size_t mem, cap, piece;
+	struct xfer x;
+	uint64_t c0;
+	char buf[64];
+	int i, f;
+
+	set_section_pages(256);
+	CHECK(mig_param_write("zerocopy", "1"));
+	inst_new(&zc, "large");
+	inst_new(&dst, "large");
+	CHECK(mig_param_write("zerocopy", "0"));
+	inst_new(&cp, "large");
+	if (!zc.dev.window_size)
+		die("zerocopy: no window", ENODEV);
+	CHECK(mig_param_read("large_mem_mb", buf, sizeof(buf)));
+	mem = strtoull(buf, NULL, 0) << 20;
+	cap = mem + (mem >> 4) + (1 << 20);
+	piece = cp.dev.section_size;
+	stream = big_alloc(cap);
+	copy = big_alloc(cap);
+	fill_memory(&cp, mem);
+	fill_memory(&zc, mem);
+	printf("# zerocopy: large type (%zu MiB), section and v2 piece %zu KiB, %d reps\n",
+	       mem >> 20, piece >> 10, reps);
+
+	for (i = 0; i < reps; i++) {
+		double mc = memcpy_secs(copy, stream, mem, piece);
+
+		/* v1 mmap, copying device; then pread */
+		c0 = drv_copied(cp.uuid);
+		save_stopped(&cp.dev, MIG_PATH_MMAP, stream, cap, &x);
+		v[ZC_SAVE_COPY][i] = mc * x.bytes / mem / x.secs;
+		v[ZC_CPB_COPY][i] = zc_copies(cp.uuid, c0, x.bytes, x.bytes);
+		c0 = drv_copied(cp.uuid);
+		save_stopped(&cp.dev, MIG_PATH_PREAD, stream, cap, &x);
+		v[ZC_CPB_PREAD][i] = zc_copies(cp.uuid, c0, 0, x.bytes);
+
+		/* v1 mmap, zero-copy device, and the resume of its stream */
+		c0 = drv_copied(zc.uuid);
+		mc = memcpy_secs(copy, stream, x.bytes, piece);
+		save_stopped(&zc.dev, MIG_PATH_MMAP, stream, cap, &x);
+		v[ZC_SAVE_ZC][i] = mc / x.secs;
+		v[ZC_CPB_ZC][i] = zc_copies(zc.uuid, c0, x.bytes, x.bytes);
+		mc = memcpy_secs(copy, stream, x.bytes, piece);
+		resume(&dst.dev, MIG_PATH_MMAP, stream, x.bytes, &x);
+		v[ZC_RESUME_ZC][i] = mc / x.secs;
+
+		/* v2 read() and write(): v1 lets go of both devices first */
+		CHECK(mig_set_state(&cp.dev, MIG_STATE_RUNNING));
+		CHECK(mig_set_state(&dst.dev, MIG_STATE_RUNNING));
+		c0 = drv_copied(cp.uuid);
+		mc = memcpy_secs(copy, stream, x.bytes, piece);
+		save_v2(&cp.dev, stream, cap, piece, &x);
+		v[ZC_SAVE_V2][i] = mc / x.secs;
+		v[ZC_CPB_V2][i] = zc_copies(cp.uuid, c0, 0, x.bytes);
+		mc = memcpy_secs(copy, stream, x.bytes, piece);
+		resume_v2(&dst.dev, stream, x.bytes, piece, &x);
+		v[ZC_RESUME_V2][i] = mc / x.secs;
+		printf("# rep %d: save v1 mmap copy %.2f zero-copy %.2f v2 %.2f, resume v1 %.2f v2 %.2f of memcpy\n",
+		       i + 1, v[ZC_SAVE_COPY][i], v[ZC_SAVE_ZC][i],
+		       v[ZC_SAVE_V2][i], v[ZC_RESUME_ZC][i], v[ZC_RESUME_V2][i]);
+	}
+	for (f = 0; f < ZC_NR; f++)
+		report(zc_names[f], v[f], reps);
+	inst_del(&cp);
+	inst_del(&zc);
+	inst_del(&dst);
+	free(stream);
+	free(copy);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int i;
@@ -710,7 +900,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench datapath|sweep|converge|scale [--reps N]\n");
+		fprintf(stderr, "usage: bench datapath|sweep|converge|scale|zerocopy [--reps N]\n");
 		return 1;
 	}
 	if (!strcmp(argv[1], "datapath"))
@@ -721,6 +911,8 @@ int main(int argc, char **argv)
 		return bench_converge();
 	if (!strcmp(argv[1], "scale"))
 		return bench_scale();
+	if (!strcmp(argv[1], "zerocopy"))
+		return bench_zerocopy();
 	fprintf(stderr, "unknown benchmark %s\n", argv[1]);
 	return 1;
 }

@@ -50,28 +50,7 @@
 #define SF_END_SIZE	(sizeof(struct mig_rec_header) + \
 			 sizeof(struct mig_rec_end))
 
-/* ---- what the rest of the module defines ---- */
-
-unsigned int mig_section_pages = 256;
-unsigned int mig_pci_vendor = MIG_MDEV_PCI_VENDOR;
-unsigned int mig_pci_device = MIG_MDEV_PCI_DEVICE;
-unsigned int mig_pci_class = MIG_MDEV_PCI_CLASS;
-unsigned int mig_engine_max_rate = 131072;
-/* The engines' workqueue; the harness runs their ticks itself. */
-struct workqueue_struct *mig_wq;
-
-/* As in mig_region.c; the harness queues no chunks of its own. */
-void mig_region_unqueue(struct mig_mdev_state *st)
-{
-	st->region.queued = false;
-	st->region.queued_size = 0;
-}
-
-/* As in mig_region.c: the harness has no data section to clear. */
-void mig_region_clear(struct mig_mdev_state *st)
-{
-	mig_region_unqueue(st);
-}
+/* What the rest of the module defines is in kmodule.c. */
 
 /* A BAR0 write as mig_mdev.c makes it (the doorbell raises no IRQ here). */
 static int sf_bar0_write(struct mig_mdev_state *st, u32 off, u32 val)

@@ -158,7 +158,8 @@ static bool mig_region_is_migration(struct vfio_region_info *ri)
 }
 
 /*
- * The data section is the one sparse-mmap area of the region.  Without the
+ * The data section is the first sparse-mmap area of the region; a second
+ * one is the device's window onto its memory (zero-copy save).  Without the
  * capability, fall back on the data_offset header field (harmless while the
  * device is RUNNING right after open) and the rest of the region.
  */
@@ -173,6 +174,13 @@ static int mig_find_section(struct mig_dev *d, struct vfio_region_info *ri)
 	    (uint8_t *)&sp->areas[1] <= (uint8_t *)ri + ri->argsz) {
 		d->data_offset = sp->areas[0].offset;
 		d->section_size = sp->areas[0].size;
+		d->window_offset = 0;
+		d->window_size = 0;
+		if (sp->nr_areas >= 2 &&
+		    (uint8_t *)&sp->areas[2] <= (uint8_t *)ri + ri->argsz) {
+			d->window_offset = sp->areas[1].offset;
+			d->window_size = sp->areas[1].size;
+		}
 		return 0;
 	}
 	ret = mig_pread_full(d->fd, &off, sizeof(off),
@@ -408,6 +416,27 @@ void mig_dev_unmap(struct mig_dev *d)
 		munmap(d->section, d->section_size);
 		d->section = NULL;
 	}
+	if (d->window) {
+		munmap(d->window, d->window_size);
+		d->window = NULL;
+	}
+}
+
+/* Map the window (read only: the device refuses writes through it). */
+static int mig_window_map(struct mig_dev *d)
+{
+	void *p;
+
+	if (d->window)
+		return 0;
+	if (!d->window_size)
+		return -ENODEV;
+	p = mmap(NULL, d->window_size, PROT_READ, MAP_SHARED, d->fd,
+		 (off_t)(d->mig_offset + d->window_offset));
+	if (p == MAP_FAILED)
+		return mig_neg_errno();
+	d->window = p;
+	return 0;
 }
 
 int mig_device_reset(struct mig_dev *d)
@@ -607,15 +636,48 @@ static int mig_section_check(struct mig_dev *d, uint64_t off, uint64_t len,
 	return 0;
 }
 
+struct mig_copies mig_copies;
+
+/* Is [off, off + len) in the window?  Its window-relative offset in @rel. */
+static bool mig_in_window(struct mig_dev *d, uint64_t off, uint64_t len,
+			  uint64_t *rel)
+{
+	if (!d->window_size || off < d->window_offset ||
+	    off - d->window_offset > d->window_size ||
+	    len > d->window_size - (off - d->window_offset))
+		return false;
+	*rel = off - d->window_offset;
+	return true;
+}
+
+int mig_chunk_map(struct mig_dev *d, uint64_t off, uint64_t size,
+			 const void **p)
+{
+	uint64_t rel = 0;
+	int ret;
+
+	if (mig_in_window(d, off, size, &rel)) {
+		ret = mig_window_map(d);
+		*p = (uint8_t *)d->window + rel;
+		return ret;
+	}
+	ret = mig_section_check(d, off, size, &rel);
+	if (!ret)
+		ret = mig_dev_map(d);
+	*p = (uint8_t *)d->section + rel;
+	return ret;
+}
+
 /*
  * Returns the chunk size, 0 if pending_bytes read 0, or a negative errno.
- * A chunk outside the data section, or an empty chunk while pending_bytes
- * is not 0, breaks the protocol: -EPROTO.
+ * A chunk in neither sparse-mmap area (the section, the window), or an
+ * empty chunk while pending_bytes is not 0, breaks the protocol: -EPROTO.
  */
 int64_t mig_save_chunk(struct mig_dev *d, enum mig_path path,
 		       mig_sink_fn sink, void *opaque)
 {
 	uint64_t pending, off, size, rel;
+	const void *p;
 	void *buf;
 	int ret;
 
@@ -632,17 +694,22 @@ int64_t mig_save_chunk(struct mig_dev *d, enum mig_path path,
 		return ret;
 	if (!size)
 		return -EPROTO;
-	ret = mig_section_check(d, off, size, &rel);
-	if (ret)
-		return ret;
-	if (size > INT64_MAX)
-		return -EPROTO;
-
-	if (path == MIG_PATH_MMAP) {
-		ret = mig_dev_map(d);
+	if (!mig_in_window(d, off, size, &rel)) {
+		ret = mig_section_check(d, off, size, &rel);
 		if (ret)
 			return ret;
-		ret = sink(opaque, (uint8_t *)d->section + rel, size);
+	} else {
+		mig_copies.inplace += size;
+	}
+	if (size > INT64_MAX)
+		return -EPROTO;
+	mig_copies.stream_bytes += size;
+
+	if (path == MIG_PATH_MMAP) {
+		ret = mig_chunk_map(d, off, size, &p);
+		if (ret)
+			return ret;
+		ret = sink(opaque, p, size);
 		return ret ? ret : (int64_t)size;
 	}
 	if (path != MIG_PATH_PREAD)
@@ -711,8 +778,10 @@ int mig_resume_write(struct mig_dev *d, enum mig_path path, const void *buf,
 		n = len < room ? len : room;
 		if (max_write && n > max_write)
 			n = max_write;
+		mig_copies.stream_bytes += n;
 		if (path == MIG_PATH_MMAP) {
 			memcpy((uint8_t *)d->section + rel, p, n);
+			mig_copies.copied += n;
 		} else {
 			ret = mig_pwrite_full(d->fd, p, n, d->mig_offset + off);
 			if (ret)
@@ -750,6 +819,7 @@ int mig_buf_sink(void *opaque, const void *buf, size_t len)
 	}
 	memcpy(b->data + b->len, buf, len);
 	b->len += len;
+	mig_copies.copied += len;
 	return 0;
 }
 

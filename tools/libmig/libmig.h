@@ -91,6 +91,10 @@ enum libmig_proto {
  *               mmap capability)
  * @section_size: size of the data section
  * @section: the mmap'ed data section, or NULL (see mig_dev_map())
+ * @window_offset: offset of the second sparse-mmap area, the device's
+ *                 window onto its memory (zero-copy save), or 0 if none
+ * @window_size: its size, or 0
+ * @window: the mmap'ed window, or NULL (mapped when a chunk is in it)
  * @v2_flags: the VFIO_MIGRATION_* flags of VFIO_DEVICE_FEATURE_MIGRATION,
  *            0 when the device offers no protocol v2
  * @v2_err: why not: the negative errno of that GET (0 when offered)
@@ -112,6 +116,9 @@ struct mig_dev {
 	uint64_t data_offset;
 	uint64_t section_size;
 	void *section;
+	uint64_t window_offset;
+	uint64_t window_size;
+	void *window;
 	uint64_t v2_flags;
 	int v2_err;
 	enum libmig_proto proto;
@@ -156,6 +163,23 @@ bool mig_hdr_native(uint64_t off, size_t width);
 const char *mig_state_str(uint32_t state);	/* "RUNNING", ... */
 int mig_state_parse(const char *name, uint32_t *state);
 
+/**
+ * struct mig_copies - what libmig's data path moved, for all devices
+ * @stream_bytes: stream bytes saved and resumed through libmig
+ * @copied: bytes libmig itself copied in user space: mig_buf_sink() and the
+ *          mmap resume's copy into the section (a pread or pwrite is the
+ *          kernel's copy, counted by the driver in debugfs)
+ * @inplace: stream bytes of save chunks that were in the window (the
+ *           device's memory, no copy by the device)
+ */
+struct mig_copies {
+	uint64_t stream_bytes;
+	uint64_t copied;
+	uint64_t inplace;
+};
+
+extern struct mig_copies mig_copies;
+
 /* Data path. */
 enum mig_path {
 	MIG_PATH_MMAP,		/* the mmap'ed section (mig_dev_map) */
@@ -182,6 +206,14 @@ struct mig_save_stats {
 	uint64_t bytes;
 	uint64_t last_pending;
 };
+
+/*
+ * The mapped bytes of a save chunk at region offset @off, in the section
+ * or the window (mapping either on first use), as QEMU 7.2 looks up the
+ * sparse-mmap area of each chunk; -EPROTO if it is in neither.
+ */
+int mig_chunk_map(struct mig_dev *d, uint64_t off, uint64_t size,
+		  const void **p);
 
 /*
  * One save iteration, as QEMU's save_iterate: read pending_bytes; if > 0,

@@ -329,6 +329,19 @@ static inline void *page_address(const struct page *page)
 	return (void *)page;
 }
 
+static inline struct page *vmalloc_to_page(const void *addr)
+{
+	return (struct page *)addr;
+}
+
+/* User memory is plain memory here: nothing faults. */
+static inline unsigned long copy_to_user(void __user *to, const void *from,
+					 unsigned long n)
+{
+	memcpy((void *)to, from, n);
+	return 0;
+}
+
 /* ---- bitmaps and bit operations ---- */
 
 static inline bool test_bit(unsigned long nr, const unsigned long *addr)
