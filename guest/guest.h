@@ -111,10 +111,15 @@ struct ring_stats {
 void ring_setup(uintptr_t bar0, uint32_t pages, uint32_t rate, uint32_t irq_every);
 void ring_stop(uintptr_t bar0);
 uint64_t ring_head(uintptr_t bar0);
-void ring_consume(uintptr_t bar0, uint64_t upto);
+void ring_consume(uintptr_t bar0, uint64_t limit);
 const struct ring_stats *ring_stats(void);
 uint32_t ring_slots(void);
 uintptr_t ring_iova(void);
+
+/* irq.c, called from boot.S's stubs */
+void irq_device(void);
+void irq_timer(void);
+void irq_exception(uint32_t vector);
 
 /* boot.S */
 extern void isr_device(void);

@@ -52,10 +52,6 @@ static void set_gate(unsigned int vec, uint32_t handler)
 	idt[vec].off_hi = (uint16_t)(handler >> 16);
 }
 
-void irq_device(void);
-void irq_timer(void);
-void irq_exception(uint32_t vector);
-
 void irq_device(void)
 {
 	irq_dev_count++;
@@ -65,9 +61,10 @@ void irq_device(void)
 /*
  * The tick count is kept twice: in RAM, and in four bytes of the RTC's
  * NVRAM (CMOS 0x40-0x43), an emulated device whose state QEMU saves with
- * the CPU's.  Both are written here with interrupts off; after a migration
- * they must still agree (irq_shadow_ok), or the RAM that arrived is not the
- * RAM the CPU left.
+ * the CPU's.  Each tick first compares the two (a migration may have come
+ * in between), then writes both.  The first disagreement is kept for the
+ * main loop (irq_shadow_ok): the RAM that arrived is not the RAM the CPU
+ * left.
  */
 #define CMOS_INDEX	0x70
 #define CMOS_DATA	0x71
@@ -95,19 +92,31 @@ static uint32_t cmos_get(void)
 	return v;
 }
 
+static uint32_t shadow_bad, shadow_ram, shadow_cmos;
+
 void irq_timer(void)
 {
+	uint32_t c = cmos_get();
+
+	if (c != irq_ticks && !shadow_bad) {
+		shadow_bad = 1;
+		shadow_ram = irq_ticks;
+		shadow_cmos = c;
+	}
 	irq_ticks++;
 	cmos_put(irq_ticks);
 	apic_write(APIC_EOI, 0);
 }
 
-/* Called with interrupts off: the RAM count and the CMOS copy agree? */
+/*
+ * Have the RAM count and the CMOS copy always agreed?  If not, the first
+ * pair that did not.
+ */
 int irq_shadow_ok(uint32_t *ram, uint32_t *cmos)
 {
-	*ram = irq_ticks;
-	*cmos = cmos_get();
-	return *ram == *cmos;
+	*ram = shadow_bad ? shadow_ram : irq_ticks;
+	*cmos = shadow_bad ? shadow_cmos : *ram;
+	return !shadow_bad;
 }
 
 void irq_exception(uint32_t vector)

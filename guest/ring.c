@@ -133,10 +133,11 @@ static void bad(const char *kind, uint64_t seq, uint64_t found)
 /* Check the record in the current slot against st.tail. */
 static void check_one(void)
 {
-	const volatile uint64_t *src = (const volatile uint64_t *)(ring_mem + slot * MIG_DMA_RECORD_SIZE);
+	const volatile uint64_t *src;
 	uint64_t w[8], any = 0, seq = st.tail;
 	unsigned int i;
 
+	src = (const volatile uint64_t *)(ring_mem + slot * MIG_DMA_RECORD_SIZE);
 	for (i = 0; i < 8; i++) {
 		w[i] = src[i];
 		any |= w[i];
@@ -168,15 +169,15 @@ static void check_one(void)
 }
 
 /*
- * Check records from TAIL up to (not including) @upto, which the caller
+ * Check records from TAIL up to (not including) @limit, which the caller
  * took from HEAD, then give their slots back to the device: TAIL HI, then
  * LO (the write that takes effect).
  */
-void ring_consume(uintptr_t bar0, uint64_t upto)
+void ring_consume(uintptr_t bar0, uint64_t limit)
 {
 	uint64_t before = st.tail;
 
-	while (st.tail < upto) {
+	while (st.tail < limit) {
 		check_one();
 		st.tail++;
 		if (++slot == slots)
