@@ -81,11 +81,12 @@ void ring_setup(uintptr_t bar0, uint32_t pages, uint32_t rate, uint32_t irq_ever
 	dma_write(bar0, MIG_REG_DMA_STATUS, MIG_DMA_STATUS_FAULT);
 	if (irq_every)
 		ctl |= MIG_DMA_CTRL_IRQ_EN;
+	/* before EN: once it is set the engine may write at once */
+	if (ring_head(bar0) != 0)
+		guest_halt("HEAD is not 0 after the ring was programmed");
 	dma_write(bar0, MIG_REG_DMA_CONTROL, ctl);
 	if (dma_read(bar0, MIG_REG_DMA_STATUS) & MIG_DMA_STATUS_FAULT)
 		guest_halt("the device refused the ring (DMA_STATUS FAULT)");
-	if (ring_head(bar0) != 0)
-		guest_halt("HEAD is not 0 after the ring was programmed");
 }
 
 void ring_stop(uintptr_t bar0)
