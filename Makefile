@@ -4,6 +4,7 @@
 #
 #   make            build the module against KDIR, the tools and selftests
 #   make module     the module only (KDIR=/path/to/kernel/build)
+#   make guest      the guest test program, build/guest/dmacheck.elf (docs/GUEST.md)
 #   make help       list every target, with those of scripts/*.mk
 
 include scripts/config.mk
@@ -11,9 +12,9 @@ include scripts/config.mk
 KDIR ?= /lib/modules/$(shell uname -r)/build
 BUILD ?= $(CURDIR)/build
 
-.PHONY: all module tools selftests clean help
+.PHONY: all module tools selftests guest clean help
 
-all: module tools selftests
+all: module tools selftests guest
 
 module:
 	@if [ ! -d "$(KDIR)" ]; then \
@@ -27,6 +28,9 @@ tools:
 
 selftests: tools
 	$(MAKE) -C selftests BUILD=$(BUILD)
+
+guest:
+	$(MAKE) -C guest BUILD=$(BUILD)
 
 clean:
 	-[ -d "$(KDIR)" ] && $(MAKE) -C $(KDIR) M=$(CURDIR) clean

@@ -49,6 +49,10 @@ else
 	say BUILD "selftests: no selftests/Makefile yet, skipped"
 fi
 
+if [ -f "$MIG_TOP/guest/Makefile" ]; then
+	step guest "$VMDIR/build-guest.log" make -C "$MIG_TOP" guest || true
+fi
+
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "BUILD FAILED: ${failed[*]}"
 	exit 1

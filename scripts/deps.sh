@@ -7,7 +7,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
-pkgs=(qemu-system-x86 busybox-static cpio kmod sparse make gcc libc6-dev
+pkgs=(qemu-system-x86 busybox-static cpio kmod sparse make gcc binutils libc6-dev
       xz-utils gzip "linux-headers-$KVER_61" linux-source-6.1 mdevctl
       clang-14 libclang-rt-14-dev libxxhash-dev)
 

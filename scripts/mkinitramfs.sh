@@ -10,6 +10,7 @@
 #   /mig/bin/                 build/bin/* (tools, selftest programs)
 #   /mig/selftests/           selftests/*.sh and selftests/qemu/
 #   /mig/TESTS                selftests/TESTS
+#   /mig/guest/dmacheck.elf   the guest test program (guest/, docs/GUEST.md)
 #   QEMU 7.2                  qemu-system-x86_64, its libraries, accel
 #                             modules and x86 firmware, at their host paths
 #   /opt/qemu10/              QEMU 10.0: bin/qemu-system-x86_64, share/qemu
@@ -137,6 +138,13 @@ if [ -d "$MIG_TOP/selftests/qemu" ]; then cp -a "$MIG_TOP/selftests/qemu" "$ST/m
 shopt -u nullglob
 if [ -f "$MIG_TOP/selftests/TESTS" ]; then
 	cp "$MIG_TOP/selftests/TESTS" "$ST/mig/TESTS"
+fi
+if [ -f "$BUILD/guest/dmacheck.elf" ]; then
+	mkdir -p "$ST/mig/guest"
+	cp "$BUILD/guest/dmacheck.elf" "$ST/mig/guest/"
+	say GUEST "/mig/guest/dmacheck.elf"
+else
+	say GUEST "WARNING: no $BUILD/guest/dmacheck.elf (make guest); dma_guest will skip"
 fi
 
 # ---- QEMU 7.2 for nested use ----------------------------------------------

@@ -7,7 +7,11 @@
 # instances, engine running, from one guest to another over TCP loopback:
 # first with QEMU 7.2 (protocol v1, the migration region), then with QEMU
 # 10.0 (protocol v2, the data_fd).  A short report for each says which
-# protocol it used.  TAP: two tests.
+# protocol it used.  Then the guest's own view (demo 3): the guest test
+# program (guest/, docs/GUEST.md) checks the device's DMA records (or, on a
+# device without the DMA engine, its doorbell interrupts) before, during
+# and after a live migration, and its report says whether any was lost.
+# TAP: three tests.
 
 MQ_DIR=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=selftests/qemu/lib.sh
@@ -65,11 +69,74 @@ demo_report() {
 	echo "ok $n demo: $title ($proto)"
 }
 
+# guest_phases: the guest's report lines, by phase of the migration.
+guest_phases() {
+	local n=0 l
+	echo "#   before the migration (source):"
+	tr -d '\r' < "$(gq_serial src)" | grep '^DMACHECK report' | while read -r l; do
+		n=$((n + 1))
+		if [ $n -le "$GQ_SRC_REPORTS0" ]; then echo "#     ${l#DMACHECK }"; fi
+	done
+	echo "#   during pre-copy (source, still running):"
+	tr -d '\r' < "$(gq_serial src)" | grep '^DMACHECK report' | while read -r l; do
+		n=$((n + 1))
+		if [ $n -gt "$GQ_SRC_REPORTS0" ]; then echo "#     ${l#DMACHECK }"; fi
+	done
+	echo "#   after the switch-over (destination):"
+	tr -d '\r' < "$(gq_serial dst)" | grep '^DMACHECK \(report\|FINAL\|LOST\|TORN\|FATAL\|END\)' |
+		sed 's/^DMACHECK /#     /'
+}
+
+# demo_guest N: demo 3, the guest test program across a live migration.
+demo_guest() {
+	local n=$1 s d rc ga="mode=dma pages=16 rate=200 irq_every=32 lag=64" what="DMA records"
+	mq_begin demo-guest
+	v2_defaults
+	MQ_TRACE=
+	MQ_WATCH=
+	s=$(mq_create small) && d=$(mq_create small) || { echo "not ok $n demo: guest"; return 1; }
+	gq_migrate "$s" "$d" "$ga" '"max-bandwidth":4194304,"downtime-limit":1' \
+		"\"max-bandwidth\":$V2_BW,\"downtime-limit\":$V2_DOWNTIME$V2_LIVE_PARAMS"
+	rc=$?
+	if [ $rc -eq 3 ]; then
+		# no DMA engine in this module: the doorbell's interrupts instead
+		mq_note "$GQ_SKIP: the doorbell instead"
+		mq_end
+		mq_begin demo-guest
+		s=$(mq_create small) && d=$(mq_create small) || return 1
+		ga="mode=doorbell bell=10"
+		what="doorbell interrupts"
+		gq_migrate "$s" "$d" "$ga" '"max-bandwidth":4194304,"downtime-limit":1' \
+			"\"max-bandwidth\":$V2_BW,\"downtime-limit\":$V2_DOWNTIME$V2_LIVE_PARAMS"
+		rc=$?
+	fi
+	[ $rc -eq 0 ] && gq_finish dst && gq_verdict "$s" "$d" > "$MQ_WORK/verdict" 2>&1
+	rc=$?
+	echo "#"
+	echo "# ==== mig-mdev demo $n: the guest's own report ($what, $MQ_VFIO_MIG) ===="
+	echo "# The guest test program ($ga) ran in the source QEMU, was"
+	echo "# live-migrated with its mig_mdev-small instance, and went on in the destination."
+	echo "# Its report lines (t: guest ticks, 100 a second; ok/lost/torn: records;"
+	echo "# irqs: interrupts it took; dev_irqs: what the device says it raised):"
+	guest_phases
+	sed 's/^# /#   /' "$MQ_WORK/verdict"
+	echo "#"
+	if [ $rc -eq 0 ]; then
+		echo "ok $n demo: the guest's own report: $GQ_RESULT"
+	else
+		mq_dump
+		echo "not ok $n demo: the guest's own report"
+	fi
+	mq_end
+	return $rc
+}
+
 echo "TAP version 13"
-echo "1..2"
+echo "1..3"
 if ! mq_have_module; then
 	echo "ok 1 demo # SKIP mig_mdev is not loaded"
 	echo "ok 2 demo # SKIP mig_mdev is not loaded"
+	echo "ok 3 demo # SKIP mig_mdev is not loaded"
 	exit 0
 fi
 
@@ -101,4 +168,17 @@ demo_report 2 "live migration with QEMU 10.0" \
 	"${V2_PROTO:-v2} (VFIO_DEVICE_FEATURE_MIGRATION, enable-migration=on)" \
 	"$s" "$d" $rc2 $(($(date +%s) - t0))
 mq_end
-[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ]
+
+# 3: the guest's own report, QEMU 10.0 as in 2.
+# shellcheck source=selftests/qemu/guest.sh
+. "$MQ_DIR/guest.sh"
+if [ -z "$GQ_ELF" ]; then
+	echo "ok 3 demo: the guest's own report # SKIP no guest program (make guest)"
+	rc3=0
+else
+	MQ_WORK=/tmp/mig-demo-guest
+	MQ_PORT=$((MQ_PORT + 100))
+	demo_guest 3
+	rc3=$?
+fi
+[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && [ $rc3 -eq 0 ]
