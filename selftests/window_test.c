@@ -177,7 +177,7 @@ FIXTURE_TEARDOWN(win)
 	mt_inst_del(&self->dst);
 }
 
-TEST_F(win, two_areas_reported_window_after_section)
+TEST_F(win, two_areas_reported_section_ends_region)
 {
 	struct vfio_region_info_cap_sparse_mmap *sp;
 	struct vfio_region_info *ri = NULL;
@@ -188,13 +188,17 @@ TEST_F(win, two_areas_reported_window_after_section)
 	ASSERT_EQ(2, sp->nr_areas);
 	EXPECT_EQ(self->src.d.data_offset, sp->areas[0].offset);
 	EXPECT_EQ(self->src.d.section_size, sp->areas[0].size);
-	/* Page aligned, after the header page and the section, no overlap. */
+	/*
+	 * Page aligned, after the header page, no overlap: the window first,
+	 * the section after it and to the end of the region, where a
+	 * resuming client may write up to (size - data_offset) bytes.
+	 */
 	EXPECT_EQ(0, sp->areas[1].offset % psz);
 	EXPECT_EQ(0, sp->areas[1].size % psz);
-	EXPECT_GE(sp->areas[0].offset, (uint64_t)psz);
-	EXPECT_GE(sp->areas[1].offset, sp->areas[0].offset + sp->areas[0].size);
+	EXPECT_GE(sp->areas[1].offset, (uint64_t)psz);
+	EXPECT_GE(sp->areas[0].offset, sp->areas[1].offset + sp->areas[1].size);
 	EXPECT_EQ(self->src.mem_size, sp->areas[1].size);
-	EXPECT_EQ(ri->size, sp->areas[1].offset + sp->areas[1].size);
+	EXPECT_EQ(ri->size, sp->areas[0].offset + sp->areas[0].size);
 	free(ri);
 }
 
