@@ -421,6 +421,22 @@ mq_begin() {
 	: > "$MQ_WORK/instances"
 }
 
+# mq_scenario T NAME: run scenario T (function scen_T, T one of $ALL) after
+# mq_begin, with its name and time in the log; returns its status.  A
+# script may set MQ_SETUP to a function that runs after mq_begin.
+mq_scenario() {
+	mq_begin "$1"
+	[ -z "${MQ_SETUP:-}" ] || "$MQ_SETUP"
+	mq_note "---- $2"
+	_t0=$(date +%s)
+	case " $ALL " in
+	*" $1 "*) "scen_$1"; _rc=$? ;;
+	*) mq_fail "no such scenario"; _rc=1 ;;
+	esac
+	mq_note "time $(($(date +%s) - _t0))s"
+	return $_rc
+}
+
 # mq_dump: what a failed test leaves for the reader.
 mq_dump() {
 	local n

@@ -274,14 +274,8 @@ for t; do
 		echo "ok $i $name # SKIP $skip"
 		continue
 	fi
-	mq_begin "$t"
-	mq_note "---- $name"
-	t0=$(date +%s)
-	case " $ALL " in
-	*" $t "*) "scen_$t"; rc=$? ;;
-	*) mq_fail "no such scenario"; rc=1 ;;
-	esac
-	mq_note "time $(($(date +%s) - t0))s"
+	mq_scenario "$t" "$name"
+	rc=$?
 	if [ $rc -eq 0 ]; then
 		echo "ok $i $name"
 	else

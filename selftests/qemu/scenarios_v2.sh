@@ -349,6 +349,7 @@ fi
 v2_kernel_precopy && mq_note "kernel $(uname -r): PRE_COPY expected" ||
 	mq_note "kernel $(uname -r): no PRE_COPY (stop-copy only)"
 
+MQ_SETUP=v2_defaults
 trap 'mq_end; exit 1' INT TERM
 fails=0
 i=0
@@ -361,15 +362,8 @@ for t; do
 		echo "ok $i $name # SKIP $why"
 		continue
 	fi
-	mq_begin "$t"
-	v2_defaults
-	mq_note "---- $name"
-	t0=$(date +%s)
-	case " $ALL " in
-	*" $t "*) "scen_$t"; rc=$? ;;
-	*) mq_fail "no such scenario"; rc=1 ;;
-	esac
-	mq_note "time $(($(date +%s) - t0))s"
+	mq_scenario "$t" "$name"
+	rc=$?
 	[ -n "$V2_PROTO" ] && name="$name ($V2_PROTO)"
 	if [ $rc -eq 0 ]; then
 		echo "ok $i $name"
