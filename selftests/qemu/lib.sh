@@ -437,6 +437,18 @@ mq_scenario() {
 	return $_rc
 }
 
+# mq_report I NAME RC: scenario I's TAP line for its status RC; a failure
+# dumps what the scenario left first.  Returns 1 for a failure.
+mq_report() {
+	if [ "$3" -eq 0 ]; then
+		echo "ok $1 $2"
+		return 0
+	fi
+	mq_dump
+	echo "not ok $1 $2"
+	return 1
+}
+
 # mq_dump: what a failed test leaves for the reader.
 mq_dump() {
 	local n

@@ -276,13 +276,7 @@ for t; do
 	fi
 	mq_scenario "$t" "$name"
 	rc=$?
-	if [ $rc -eq 0 ]; then
-		echo "ok $i $name"
-	else
-		mq_dump
-		echo "not ok $i $name"
-		fails=$((fails + 1))
-	fi
+	mq_report "$i" "$name" "$rc" || fails=$((fails + 1))
 	mq_end
 done
 [ $fails -eq 0 ]

@@ -365,13 +365,7 @@ for t; do
 	mq_scenario "$t" "$name"
 	rc=$?
 	[ -n "$V2_PROTO" ] && name="$name ($V2_PROTO)"
-	if [ $rc -eq 0 ]; then
-		echo "ok $i $name"
-	else
-		mq_dump
-		echo "not ok $i $name"
-		fails=$((fails + 1))
-	fi
+	mq_report "$i" "$name" "$rc" || fails=$((fails + 1))
 	mq_end
 done
 [ $fails -eq 0 ]
