@@ -250,11 +250,11 @@ for t; do
 		gq_show dst
 		echo "not ok $i $name # TODO QEMU 7.2 v1 under TCG: the destination's RAM is older than its CPU and device state (docs/GUEST.md)"
 	elif [ $rc -eq 0 ]; then
-		mq_report "$i" "$name${GQ_RESULT:+: $GQ_RESULT}" 0
+		mq_verdict "$i" "$name${GQ_RESULT:+: $GQ_RESULT}" 0
 	else
 		gq_show src
 		gq_show dst
-		mq_report "$i" "$name" "$rc" || fails=$((fails + 1))
+		mq_verdict "$i" "$name" "$rc" || fails=$((fails + 1))
 	fi
 	mq_end
 done

@@ -437,9 +437,9 @@ mq_scenario() {
 	return $_rc
 }
 
-# mq_report I NAME RC: scenario I's TAP line for its status RC; a failure
+# mq_verdict I NAME RC: scenario I's TAP line for its status RC; a failure
 # dumps what the scenario left first.  Returns 1 for a failure.
-mq_report() {
+mq_verdict() {
 	if [ "$3" -eq 0 ]; then
 		echo "ok $1 $2"
 		return 0

@@ -276,7 +276,7 @@ for t; do
 	fi
 	mq_scenario "$t" "$name"
 	rc=$?
-	mq_report "$i" "$name" "$rc" || fails=$((fails + 1))
+	mq_verdict "$i" "$name" "$rc" || fails=$((fails + 1))
 	mq_end
 done
 [ $fails -eq 0 ]

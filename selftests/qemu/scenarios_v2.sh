@@ -365,7 +365,7 @@ for t; do
 	mq_scenario "$t" "$name"
 	rc=$?
 	[ -n "$V2_PROTO" ] && name="$name ($V2_PROTO)"
-	mq_report "$i" "$name" "$rc" || fails=$((fails + 1))
+	mq_verdict "$i" "$name" "$rc" || fails=$((fails + 1))
 	mq_end
 done
 [ $fails -eq 0 ]
