@@ -7,11 +7,12 @@
 # means only that a part ran to the end.
 #
 #   mig.bench=1           run every part
-#   mig.bench_parts=a,b   only these (datapath zerocopy sweep converge scale qemu)
+#   mig.bench_parts=a,b   only these (datapath zerocopy sweep converge scale qemu
+#                         qemu-dma)
 #   mig.bench_reps=N      samples per figure (default 5)
 
 PATH=/mig/bin:$PATH
-parts="datapath zerocopy sweep converge scale qemu"
+parts="datapath zerocopy sweep converge scale qemu qemu-dma"
 reps=5
 run=0
 # shellcheck disable=SC2013 # the command line is words
@@ -100,11 +101,14 @@ echo "# BENCH_INFO reps $reps"
 for p in $parts; do
 	n=$((n + 1))
 	t0=$(date +%s)
-	if [ "$p" = qemu ]; then
-		bench_qemu
-	else
-		bench "$p" --reps "$reps" 2>&1
-	fi
+	# 6. (qemu-dma) QEMU 7.2 (v1) and 10.0 (v2) side by side, the guest
+	# program's DMA at a sweep of rates: selftests/qemu/bench_dma.sh.
+	# shellcheck source=selftests/qemu/bench_dma.sh disable=SC1091
+	case $p in
+	qemu) bench_qemu ;;
+	qemu-dma) (. /mig/selftests/qemu/bench_dma.sh && bench_qemu_dma "$reps") ;;
+	*) bench "$p" --reps "$reps" 2>&1 ;;
+	esac
 	rc=$?
 	echo "# BENCH_INFO ${p}_seconds $(($(date +%s) - t0))"
 	if [ $rc -eq 0 ]; then

@@ -15,7 +15,9 @@
 # Settings: GQ_ELF (the program), GQ_HOLD (seconds of pre-copy before the
 # switch-over is allowed, 3), GQ_REPORTS (reports to wait for on either
 # side, 2), GQ_HIDE (the module parameter that hides the DMA writes from
-# dirty tracking, for the negative control).
+# dirty tracking, for the negative control), GQ_ON_START (a command
+# gq_migrate runs with the source's UUID once the source guest has started,
+# e.g. to start the device's memory engine after QEMU's reset).
 
 GQ_ELF=${GQ_ELF:-}
 if [ -z "$GQ_ELF" ]; then
@@ -27,6 +29,8 @@ GQ_HOLD=${GQ_HOLD:-3}
 GQ_REPORTS=${GQ_REPORTS:-2}
 GQ_HIDE=${GQ_HIDE:-test_hide_dma_dirty}
 GQ_LINE_TIMEOUT=${GQ_LINE_TIMEOUT:-60}
+GQ_ON_START=${GQ_ON_START:-}
+GQ_RELEASED=		# gq_migrate: 1 if the hold ended before the migration
 
 gq_serial() { echo "$MQ_WORK/$1.serial"; }
 
@@ -111,10 +115,16 @@ gq_bad_lines() { grep -c '^DMACHECK \(LOST\|TORN\)' "$(gq_serial "$1")" 2>/dev/n
 # HOLD_PARAMS (a switch-over that cannot happen yet) for GQ_HOLD seconds,
 # then RELEASE_PARAMS; when it completes, cont the destination and let the
 # guest report GQ_REPORTS more times there.  The QEMUs are named src, dst.
+# GQ_RELEASED says whether RELEASE_PARAMS were needed (1) or the migration
+# completed under HOLD_PARAMS (0).
 gq_migrate() {
 	local s="$1" d="$2" ga="$3" hold="$4" rel="$5" c rc
 	mq_next_port
+	GQ_RELEASED=
 	gq_start src "$s" "$ga" || return $?
+	if [ -n "$GQ_ON_START" ] && [ -n "$s" ]; then
+		"$GQ_ON_START" "$s" || return 1
+	fi
 	gq_wait_line src "DMACHECK report" "$GQ_REPORTS" || return 1
 	rm -f "$(gq_serial dst)"
 	mq_qemu_start dst "$d" -S -incoming defer -kernel "$GQ_ELF" -append "$ga" \
@@ -130,8 +140,10 @@ gq_migrate() {
 	mq_wait_migrate src "$GQ_HOLD" completed > /dev/null 2>&1
 	rc=$?
 	if [ $rc -eq 0 ]; then
+		GQ_RELEASED=0
 		mq_note "the migration completed within the ${GQ_HOLD}s hold"
 	elif [ $rc -eq 2 ]; then
+		GQ_RELEASED=1
 		mq_note "pre-copy for ${GQ_HOLD}s, $(($(gq_count src 'DMACHECK report') - GQ_SRC_REPORTS0)) guest report(s) meanwhile; switch-over allowed"
 		mq_set_params src "$rel" || return 1
 		mq_wait_migrate src "$MQ_MIG_TIMEOUT"
@@ -203,4 +215,31 @@ gq_verdict() {
 	[ "$(gq_count dst 'DMACHECK END pass')" = 1 ] ||
 		{ mq_fail "the guest's own verdict is not pass"; return 1; }
 	mq_note "$GQ_RESULT"
+}
+
+# gq_stale_ram: does the destination guest show the known failure of QEMU
+# 7.2 (v1) under TCG (docs/GUEST.md, "Known failure"), its RAM older than
+# its CPU and device state?  The evidence, as dma_guest.sh reads it: the
+# guest found stale memory; or took a CPU exception on the destination
+# and nowhere else; or a slot held a record newer than the one it expected
+# (its ring position went back with its RAM); or the device counted more
+# interrupts than the guest took, with no record lost or torn.
+gq_stale_ram() {
+	local g d
+	[ "$(gq_count dst 'FATAL stale memory')" -gt 0 ] && return 0
+	[ "$(gq_count dst 'FATAL cpu exception')" -gt 0 ] &&
+		[ "$(gq_count src 'FATAL')" = 0 ] && return 0
+	tr -d '\r' < "$(gq_serial dst)" 2>/dev/null | awk '
+		/^DMACHECK LOST / {
+			for (i = 3; i <= NF; i++) {
+				if ($i ~ /^seq=/) { split(substr($i, 5), a, "-"); s = a[1] + 0 }
+				if ($i ~ /^found=/) f = substr($i, 7) + 0
+			}
+			if (f > s) newer = 1
+		}
+		END { exit newer ? 0 : 1 }' && return 0
+	g=$(gq_field dst FINAL irqs)
+	d=$(gq_field dst FINAL dev_irqs)
+	[ -n "$g" ] && [ -n "$d" ] && [ "$d" -gt "$g" ] &&
+		[ "$(gq_field dst FINAL torn)" = 0 ] && [ "$(gq_field dst FINAL lost)" = 0 ]
 }
