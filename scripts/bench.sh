@@ -9,12 +9,14 @@
 #   results.md         the tables, with the machine they came from
 #   bench.png          the plot (gnuplot, made here from the CSV, with
 #                      bench.gp and *.dat); a part not run is a blank panel
+#   bench-qemu-dma.png part qemu-dma's plot (bench-qemu-dma.gp,
+#                      qemu_dma_v1.dat, qemu_dma_v2.dat), if it ran
 #
 # It reuses make check's pipeline (scripts/check.sh) with
 # TESTS=selftests/bench.sh and mig.bench=1 on the guest's command line.
 #
 # Environment: BENCH_REPS (samples per figure, default 5), BENCH_PARTS
-# (datapath sweep converge scale, default all), BENCH_TAP (parse this TAP
+# (datapath zerocopy sweep converge scale qemu qemu-dma, default all), BENCH_TAP (parse this TAP
 # log instead of booting a VM), and what check.sh reads (BUILD, ...).
 set -uo pipefail
 # shellcheck source=scripts/lib.sh disable=SC1091
@@ -79,9 +81,9 @@ info() { sed -n "s/^# BENCH_INFO $1 //p" "$OUT/tap.log" | head -n1; }
 
 # ---- results.md ----------------------------------------------------------
 python3 - "$OUT" "$(info cpus)" "$(info cpu)" "$(info kernel)" "$(info memtotal_kib)" \
-	"$(info reps)" "$(nproc)" "$(date -u +%Y-%m-%d)" <<'PY'
-import csv, sys
-out, cpus, cpu, kernel, mem, reps, hostcpus, day = sys.argv[1:9]
+	"$(info reps)" "$(nproc)" "$(date -u +%Y-%m-%d)" "$(info qemu_dma_settings)" <<'PY'
+import csv, re, sys
+out, cpus, cpu, kernel, mem, reps, hostcpus, day, dmaset = sys.argv[1:10]
 rows = {r["metric"]: r for r in csv.DictReader(open(out + "/spread.csv"))}
 
 def fig(m, fmt="{:.3g}"):
@@ -191,6 +193,56 @@ if "qemu_small_total_ms" in rows or "qemu_large_total_ms" in rows:
     for t in ("small", "large"):
         L.append(f"| {t} | {fig('qemu_'+t+'_total_ms', '{:.0f}')} | {fig('qemu_'+t+'_downtime_ms', '{:.0f}')} |")
     L.append("")
+# 6. part qemu-dma: qemu_dma_<v1|v2>_r<rate>_<what>
+qd = sorted({int(m.group(1)) for m in (re.match(r"qemu_dma_v[12]_r([0-9]+)_", k) for k in rows) if m})
+def cnt(m):
+    r = rows.get(m)
+    return int(float(r["median"])) if r else 0
+def mib(m):
+    r = rows.get(m)
+    if not r:
+        return "-"
+    v = [float(r[x]) / 1048576 for x in ("median", "min", "max")]
+    return "{:.2f} ({:.2f}..{:.2f})".format(*v)
+if qd:
+    st = dict(w.split("=", 1) for w in dmaset.split() if "=" in w)
+    g = lambda k, d="?": st.get(k, d)
+    L.append("## 6. QEMU 7.2 (v1) and QEMU 10.0 (v2): the same live migration under the guest's DMA\n")
+    L.append(f"The guest test program (guest/) in a {g('mem')} MiB TCG guest with a small instance "
+             f"(4 MiB), its DMA engine writing a {int(g('pages', '0')) * 4} KiB ring at the rate of the "
+             f"row (0: `mode=idle`, no DMA), {g('lag')} records left unread; the memory engine at "
+             f"{g('engine')} pages/s.  TCP on loopback, max-bandwidth {int(g('bw', '0')) // 1048576} MiB/s, "
+             f"downtime-limit {g('downtime')} ms, raised to {g('raised')} ms if the migration has not "
+             f"completed after {g('hold')} s; QEMU 10 also gets `{g('v2_extra').lstrip(',')}` "
+             f"(selftests/qemu/v2.sh).  Highest DMA rate: dma_max_rate = {g('dma_max_rate')}.  "
+             f"Median (min..max) of {g('samples')} samples (min(BENCH_REPS, 3)).  Device bytes and "
+             "passes: the source driver's debugfs `bytes_saved` and `passes` (pre-copy passes "
+             "completed over the device's dirty pages); RAM bytes and dirty syncs: query-migrate's "
+             "`ram.transferred` and `ram.dirty-sync-count`.  Converged: migrations that completed "
+             "under the first limit.  Guest: the destination guest's verdict (every DMA record in "
+             "order, none lost or torn; its memory not older than its CPU state); *stale RAM* is "
+             "the known QEMU 7.2 failure under TCG (docs/GUEST.md).\n")
+    L.append("| DMA rec/s | QEMU | guest saw rec/s | total ms | downtime ms | device MiB | device passes | RAM MiB | dirty syncs | converged | guest |")
+    L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in qd:
+        for p, q in (("v1", "7.2, v1"), ("v2", "10.0, v2")):
+            k = f"qemu_dma_{p}_r{r}_"
+            if k + "samples" not in rows:
+                continue
+            n = cnt(k + "samples")
+            done = n - cnt(k + "nomig_n")
+            v = [f"{cnt(k + 'pass_n')}/{n} pass"]
+            if cnt(k + "stale_n"):
+                v.append(f"{cnt(k + 'stale_n')} stale RAM")
+            if cnt(k + "fail_n"):
+                v.append(f"{cnt(k + 'fail_n')} other failure")
+            if cnt(k + "nomig_n"):
+                v.append(f"{cnt(k + 'nomig_n')} migration failed")
+            L.append(f"| {r if r else '0 (idle)'} | {q} | {fig(k+'dma_rec_s', '{:.0f}') if r else '-'} | "
+                     f"{fig(k+'total_ms', '{:.0f}')} | {fig(k+'downtime_ms', '{:.0f}')} | "
+                     f"{mib(k+'dev_bytes')} | {fig(k+'passes', '{:.0f}')} | {mib(k+'ram_bytes')} | "
+                     f"{fig(k+'dirty_syncs', '{:.0f}')} | {cnt(k+'converged_n')}/{done} | {', '.join(v)} |")
+    L.append("")
 L.append("Raw: `results.csv` (medians), `spread.csv` (median, min, max), `tap.log`.")
 open(out + "/results.md", "w").write("\n".join(L) + "\n")
 
@@ -211,6 +263,18 @@ with open(out + "/conv.dat", "w") as f:
 with open(out + "/scale.dat", "w") as f:
     for n in sn:
         f.write(f"{n} {val(f'scale_n{n}_aggregate_mib_s')}\n")
+for p in ("v1", "v2"):
+    with open(out + f"/qemu_dma_{p}.dat", "w") as f:
+        f.write("# label index total tmin tmax down dmin dmax dev_mib ram_mib passes syncs\n")
+        for i, r in enumerate(qd):
+            k = f"qemu_dma_{p}_r{r}_"
+            def mm(m, scale=1.0):
+                x = rows.get(k + m)
+                return [float(x[c]) / scale for c in ("median", "min", "max")] if x else [float("nan")] * 3
+            t, d = mm("total_ms"), mm("downtime_ms")
+            f.write(f"{r if r else 'idle'} {i} {t[0]} {t[1]} {t[2]} {d[0]} {d[1]} {d[2]} "
+                    f"{mm('dev_bytes', 1048576)[0]} {mm('ram_bytes', 1048576)[0]} "
+                    f"{mm('passes')[0]} {mm('dirty_syncs')[0]}\n")
 with open(out + "/datapath.dat", "w") as f:
     for i, p in enumerate(("mmap", "pread")):
         f.write(f"{i} {p} {val('save_'+p+'_ratio')} {val('resume_'+p+'_ratio')}\n")
@@ -290,6 +354,47 @@ GP
 		say PLOT "$OUT/bench.png"
 	else
 		say PLOT "gnuplot failed: see $OUT/gnuplot.log"
+	fi
+	# part qemu-dma: its own image, v1 and v2 side by side (x: the DMA
+	# rates as categories; v1 drawn just left of each, v2 just right)
+	rm -f "$OUT/bench-qemu-dma.png"
+	if [ "$(has qemu_dma_v1)$(has qemu_dma_v2)" != 00 ]; then
+		cat > "$OUT/bench-qemu-dma.gp" <<'GP'
+set terminal pngcairo size 1200,900 font ",9" noenhanced
+set output "bench-qemu-dma.png"
+set multiplot layout 2,2 title "mig-mdev make bench, part qemu-dma: QEMU 7.2 (v1) and 10.0 (v2), guest DMA sweep (medians; bars: min..max)"
+set xlabel "guest DMA rate, records/s"
+set xrange [-0.5:*]
+set offsets 0, 0.5, 0, 0
+set key top left
+set yrange [0:*]
+set style data linespoints
+v1 = "qemu_dma_v1.dat"
+v2 = "qemu_dma_v2.dat"
+set title "total time"
+set ylabel "ms"
+plot v1 using ($2-0.05):3:4:5:xtic(1) with yerrorlines title "QEMU 7.2, v1", \
+     v2 using ($2+0.05):3:4:5 with yerrorlines title "QEMU 10.0, v2"
+set title "downtime"
+plot v1 using ($2-0.05):6:7:8:xtic(1) with yerrorlines title "QEMU 7.2, v1", \
+     v2 using ($2+0.05):6:7:8 with yerrorlines title "QEMU 10.0, v2", \
+     limit with lines dt 3 lc "gray" title sprintf("downtime-limit %g ms", limit)
+set title "bytes sent"
+set ylabel "MiB"
+plot v1 using 2:9:xtic(1) title "device, v1", v2 using 2:9 title "device, v2", \
+     v1 using 2:10 title "guest RAM, v1" dt 2, v2 using 2:10 title "guest RAM, v2" dt 2
+set title "pre-copy passes (driver) and dirty syncs (QEMU)"
+set ylabel "count"
+plot v1 using 2:11:xtic(1) title "device passes, v1", v2 using 2:11 title "device passes, v2", \
+     v1 using 2:12 title "dirty syncs, v1" dt 2, v2 using 2:12 title "dirty syncs, v2" dt 2
+unset multiplot
+GP
+		lim=$(info qemu_dma_settings | tr ' ' '\n' | sed -n 's/^downtime=//p')
+		if (cd "$OUT" && gnuplot -e "limit=${lim:-NaN}" bench-qemu-dma.gp) >> "$OUT/gnuplot.log" 2>&1; then
+			say PLOT "$OUT/bench-qemu-dma.png"
+		else
+			say PLOT "gnuplot failed on bench-qemu-dma.gp: see $OUT/gnuplot.log"
+		fi
 	fi
 fi
 say RESULTS "$OUT/results.md"
