@@ -82,7 +82,7 @@ bd_engine() { mq_start_engines "$BD_ENGINE" "$1"; }
 # bd_sample PROTO RATE LOG: one migration; sets the BD_S_* figures and
 # BD_OUTCOME (pass, stale, fail, nomig).  Returns 3 if the guest skipped.
 bd_sample() {
-	local s d ga rc f
+	local s d ga rc f n
 	BD_OUTCOME=nomig
 	s=$(mq_create small) && d=$(mq_create small) || return 1
 	if [ "$2" = 0 ]; then
@@ -101,6 +101,14 @@ bd_sample() {
 	# reports, and gq_migrate fails on that).
 	f=$MQ_WORK/src.migrate.json
 	[ "$(mq_json "$f" status 2>/dev/null)" = completed ] || return 0
+	# QEMU 7.2 says "completed" a moment before it has worked out
+	# total-time and downtime (0 until then): ask again.
+	n=0
+	while [ "$(mq_json "$f" total-time 0)" = 0 ] && [ $n -lt 50 ]; do
+		sleep 0.1
+		mq_qmp src query-migrate > "$f" 2>> "$3"
+		n=$((n + 1))
+	done
 	BD_S_TOTAL=$(mq_json "$f" total-time)
 	BD_S_DOWN=$(mq_json "$f" downtime)
 	BD_S_RAM=$(mq_json "$f" ram.transferred)
