@@ -385,6 +385,7 @@ plot v1 using 2:9:xtic(1) title "device, v1", v2 using 2:9 title "device, v2", \
      v1 using 2:10 title "guest RAM, v1" dt 2, v2 using 2:10 title "guest RAM, v2" dt 2
 set title "pre-copy passes (driver) and dirty syncs (QEMU)"
 set ylabel "count"
+set key top right
 plot v1 using 2:11:xtic(1) title "device passes, v1", v2 using 2:11 title "device passes, v2", \
      v1 using 2:12 title "dirty syncs, v1" dt 2, v2 using 2:12 title "dirty syncs, v2" dt 2
 unset multiplot
