@@ -39,7 +39,7 @@ demo_report() {
 	bytes=$((ram + ${dev:-0}))
 	echo "#"
 	echo "# ==== mig-mdev demo $n: $title ===="
-	echo "# Two TCG guests (q35, $MQ_MEM MiB, firmware only) in this VM, each with one"
+	echo "# Two TCG guests (q35, -m $MQ_MEM, firmware only) in this VM, each with one"
 	echo "# mig_mdev-small instance as vfio-pci ($MQ_VFIO_MIG).  The source's engine"
 	echo "# wrote $MQ_RATE pages/s into device memory while QEMU migrated it over"
 	echo "# tcp:127.0.0.1:$MQ_PORT (max-bandwidth $((MQ_BW / 1048576)) MiB/s, downtime-limit $MQ_DOWNTIME ms)"

@@ -26,9 +26,20 @@
 #                 QEMU 10, v2)
 #   MQ_TRACE      QEMU trace events to enable (patterns, space separated);
 #                 their log goes to $MQ_WORK/NAME.trace
-#   MQ_MEM        guest RAM in MiB (32)
+#   MQ_MEM        guest RAM, a QEMU -m size (32776K: 32 MiB and 8 KiB).  Not
+#                 a multiple of 256 KiB on purpose: QEMU 7.2 under TCG loses
+#                 guest writes from its dirty bitmap when a RAM block's size
+#                 is a whole number of bitmap words (64 pages), because that
+#                 fast path clears the bits without re-arming TCG's dirty
+#                 tracking in the TLB (fixed in QEMU 9.0 by "physmem: Fix
+#                 migration dirty bitmap coherency with TCG memory access");
+#                 any other size takes the page-by-page path, which is
+#                 correct.  docs/GUEST.md, "QEMU 7.2 and TCG".
 #   MQ_WORK       work directory (/tmp/mig-qemu)
 #   MQ_DEVOPTS    extra vfio-pci options, e.g. ",x-no-mmap=on"
+#   MQ_IOMMUFD    1: attach the devices through iommufd and the vfio cdev
+#                 (-object iommufd; QEMU 9.0 and later, a kernel with
+#                 VFIO_DEVICE_CDEV) instead of the type1 container (0)
 #   MQ_RATE       engine rate in pages/s for live migrations (400)
 #   MQ_BW         max-bandwidth of a live migration in bytes/s (4 MiB/s)
 #   MQ_DOWNTIME   downtime-limit in ms (10): QEMU sends one 1 MiB chunk per
@@ -50,9 +61,10 @@ MQ_QEMU=${MQ_QEMU:-qemu-system-x86_64}
 MQ_FW=${MQ_FW:-/usr/share/qemu}
 MQ_VFIO_MIG=${MQ_VFIO_MIG:-x-enable-migration=on}
 MQ_TRACE=${MQ_TRACE:-}
-MQ_MEM=${MQ_MEM:-32}
+MQ_MEM=${MQ_MEM:-32776K}
 MQ_WORK=${MQ_WORK:-/tmp/mig-qemu}
 MQ_DEVOPTS=${MQ_DEVOPTS:-}
+MQ_IOMMUFD=${MQ_IOMMUFD:-0}
 MQ_RATE=${MQ_RATE:-400}
 MQ_BW=${MQ_BW:-4194304}
 MQ_DOWNTIME=${MQ_DOWNTIME:-10}
@@ -120,12 +132,17 @@ mq_wait_exit() {
 }
 
 # mq_qemu_start NAME "UUID..." [QEMU ARGS...]: start a tiny TCG guest with
-# one vfio-pci device per instance, wait until QMP answers.
+# one vfio-pci device per instance (through iommufd if MQ_IOMMUFD=1), wait
+# until QMP answers.
 mq_qemu_start() {
-	local name="$1" uuids="$2" sock pid i=0 u n=0 ev
+	local name="$1" uuids="$2" sock pid i=0 u n=0 ev fd=
 	shift 2
+	if [ "$MQ_IOMMUFD" = 1 ]; then
+		set -- "$@" -object iommufd,id=mqfd
+		fd=,iommufd=mqfd
+	fi
 	for u in $uuids; do
-		set -- "$@" -device "vfio-pci,id=mig$i,sysfsdev=$MQ_DEVS/$u,$MQ_VFIO_MIG$MQ_DEVOPTS"
+		set -- "$@" -device "vfio-pci,id=mig$i,sysfsdev=$MQ_DEVS/$u,$MQ_VFIO_MIG$fd$MQ_DEVOPTS"
 		i=$((i + 1))
 	done
 	if [ -n "$MQ_TRACE" ]; then
