@@ -208,7 +208,7 @@ if qd:
     st = dict(w.split("=", 1) for w in dmaset.split() if "=" in w)
     g = lambda k, d="?": st.get(k, d)
     L.append("## 6. QEMU 7.2 (v1) and QEMU 10.0 (v2): the same live migration under the guest's DMA\n")
-    L.append(f"The guest test program (guest/) in a {g('mem')} MiB TCG guest with a small instance "
+    L.append(f"The guest test program (guest/) in a TCG guest (-m {g('mem')}) with a small instance "
              f"(4 MiB), its DMA engine writing a {int(g('pages', '0')) * 4} KiB ring at the rate of the "
              f"row (0: `mode=idle`, no DMA), {g('lag')} records left unread; the memory engine at "
              f"{g('engine')} pages/s.  TCP on loopback, max-bandwidth {int(g('bw', '0')) // 1048576} MiB/s, "

@@ -16,7 +16,8 @@
 # passes (the driver's debugfs stats), QEMU's dirty-sync count and RAM
 # bytes, the DMA rate the source guest saw, how many samples converged
 # under BD_DOWNTIME, and the destination guest's verdict: pass, the known
-# QEMU 7.2 stale-RAM failure (gq_stale_ram), or any other failure.
+# QEMU 7.2 stale-RAM failure (gq_stale_ram; lib.sh's MQ_MEM avoids it), or
+# any other failure.
 #
 # Figures: "# BENCH qemu_dma_<v1|v2>_r<RATE>_<what> median min max"; rate
 # 0 is the guest in mode=idle (the instance attached, no DMA).  Counts
