@@ -91,6 +91,9 @@ static bool mig_dma_stage(struct mig_mdev_state *st, u64 due,
 		 (u64)(MIG_DMA_RECS_PER_PAGE - slot % MIG_DMA_RECS_PER_PAGE));
 	if ((r->control & MIG_DMA_CTRL_IRQ_EN) && r->irq_every) {
 		div_u64_rem(r->head, r->irq_every, &rem);
+		/* the interrupt raised at this record is not acknowledged yet */
+		if (!rem && r->head && (st->regs.status & MIG_STATUS_IRQ))
+			return false;
 		n = min_t(u64, n, r->irq_every - rem);
 	}
 	if (!n)

@@ -94,6 +94,7 @@ int pci_msi_enable(const struct pci_fn *f, uint8_t vector);
 /* ---- irq.c: IDT, 8259 masked, local APIC and its timer ---- */
 
 extern volatile uint32_t irq_dev_count;		/* device interrupts taken */
+extern uintptr_t irq_dev_bar0;			/* the device's BAR0, or 0 */
 extern volatile uint32_t irq_ticks;		/* timer ticks */
 
 void irq_init(void);

@@ -36,6 +36,7 @@ struct idt_gate {
 static struct idt_gate idt[256] __attribute__((aligned(8)));
 
 volatile uint32_t irq_dev_count;
+uintptr_t irq_dev_bar0;
 volatile uint32_t irq_ticks;
 
 static void apic_write(unsigned int reg, uint32_t v)
@@ -52,9 +53,18 @@ static void set_gate(unsigned int vec, uint32_t handler)
 	idt[vec].off_hi = (uint16_t)(handler >> 16);
 }
 
+/*
+ * The device's interrupt: count it and acknowledge it (STATUS.IRQ, write 1
+ * to clear) before the EOI.  The DMA engine does not write past a record
+ * that raised an interrupt until it is acknowledged, so no two of its
+ * interrupts can merge into one (in the eventfd, or in the APIC's IRR)
+ * and the count can be compared with the device's exactly.
+ */
 void irq_device(void)
 {
 	irq_dev_count++;
+	if (irq_dev_bar0)
+		mmio_write32(irq_dev_bar0 + MIG_REG_STATUS, MIG_STATUS_IRQ);
 	apic_write(APIC_EOI, 0);
 }
 

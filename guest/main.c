@@ -187,6 +187,7 @@ static void setup_device(void)
 			__asm__ volatile("cli; hlt");
 	}
 	/* the doorbell and the DMA raise the IRQ only with IRQ_EN */
+	irq_dev_bar0 = dev.bar0;
 	mmio_write32(dev.bar0 + MIG_REG_CONTROL, reg(MIG_REG_CONTROL) | MIG_CTRL_IRQ_EN);
 	irq_base = reg(MIG_REG_IRQ_COUNT);
 	if (cfg.mode == MODE_DMA)

@@ -598,16 +598,27 @@ TEST_F(dma, close_stops)
 /* Interrupts every IRQ_EVERY records, counted in both counters. */
 TEST_F(dma, irq_every_n_records)
 {
-	uint32_t every = 16, n;
+	uint32_t every = 16, n, i;
 	uint64_t h;
 
 	ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_IRQ_EVERY, every));
 	ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
 			    MIG_DMA_CTRL_EN | MIG_DMA_CTRL_IRQ_EN));
-	ASSERT_LE(100, wait_head(DEV, 100));
+	/* unacknowledged, the engine holds at the record that raised it */
+	ASSERT_EQ(every, wait_head(DEV, every));
+	EXPECT_FALSE(head_moves(DEV, 100));
+	EXPECT_EQ(1, reg(DEV, MIG_REG_DMA_IRQ_COUNT));
+	EXPECT_TRUE(reg(DEV, MIG_REG_STATUS) & MIG_STATUS_IRQ);
+	/* each acknowledgment lets it run to the next one */
+	for (i = 2; i <= 6; i++) {
+		ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_STATUS,
+					       MIG_STATUS_IRQ));
+		ASSERT_EQ(i * every, wait_head(DEV, i * every));
+	}
 	ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_CONTROL, 0));
 	h = head(DEV);
 	n = reg(DEV, MIG_REG_DMA_IRQ_COUNT);
+	EXPECT_EQ(6 * every, h);
 	EXPECT_EQ(h / every, n);
 	EXPECT_EQ(n, reg(DEV, MIG_REG_IRQ_COUNT));
 	EXPECT_TRUE(reg(DEV, MIG_REG_STATUS) & MIG_STATUS_IRQ);
@@ -856,6 +867,26 @@ FIXTURE_VARIANT_ADD(pair, v1_to_v2) {
 };
 
 /*
+ * Wait until HEAD >= @n, acknowledging the interrupt as a driver's handler
+ * would (the engine holds at each record that raised one until then).
+ */
+static uint64_t wait_head_acked(struct mig_dev *d, uint64_t n)
+{
+	uint64_t h = 0;
+	int i;
+
+	for (i = 0; i < WAIT_MS / 5; i++) {
+		if (_test_cmd_bar0_write(d, MIG_REG_STATUS, MIG_STATUS_IRQ))
+			break;
+		h = head(d);
+		if (h >= n)
+			break;
+		sleep_ms(5);
+	}
+	return h;
+}
+
+/*
  * A live save with the engine running; the destination goes on from the
  * source's HEAD: every record from 0 on, in order, none torn, and the
  * interrupt count carried over.
@@ -873,11 +904,13 @@ TEST_F(pair, resumed_engine_continues_from_head)
 	ASSERT_OK(_test_cmd_bar0_write(s, MIG_REG_DMA_IRQ_EVERY, 8));
 	ASSERT_OK(dma_start(s, RING_IOVA, RING_PAGES, RATE,
 			    MIG_DMA_CTRL_EN | MIG_DMA_CTRL_IRQ_EN));
-	ASSERT_LE(50, wait_head(s, 50));
+	ASSERT_LE(50, wait_head_acked(s, 50));
 	if (libmig_has_precopy(s)) {
 		ASSERT_OK(libmig_precopy_begin(s));
 		ASSERT_OK(libmig_save_pass(s, MIG_PATH_PREAD, 0, mig_buf_sink,
 					   &self->stream, &bytes));
+		ASSERT_OK(_test_cmd_bar0_write(s, MIG_REG_STATUS,
+					       MIG_STATUS_IRQ));
 		EXPECT_TRUE(head_moves(s, 30));
 	}
 	ASSERT_OK(libmig_stopcopy_begin(s));
@@ -901,7 +934,7 @@ TEST_F(pair, resumed_engine_continues_from_head)
 	EXPECT_FALSE(head_moves(d, 30));
 	ASSERT_OK(bus_master(d, true));
 	ASSERT_OK(libmig_set_state(d, VFIO_DEVICE_STATE_RUNNING));
-	ASSERT_LE(h + 50, wait_head(d, h + 50));
+	ASSERT_LE(h + 50, wait_head_acked(d, h + 50));
 	ASSERT_OK(_test_cmd_bar0_write(d, MIG_REG_DMA_CONTROL, 0));
 	h = head(d);
 	EXPECT_EQ(0, bad_records(self->buf + RING_FIRST * PG, RING_SLOTS, h));

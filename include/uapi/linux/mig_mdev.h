@@ -134,7 +134,11 @@ struct vfio_device_migration_info {
  * MIG_DMA_STATUS_FAULT and stops the engine; the record is not counted.
  * Every MIG_REG_DMA_IRQ_EVERY records (0: never) with MIG_DMA_CTRL_IRQ_EN
  * set the device raises its interrupt (the one the doorbell raises), and
- * counts it in both MIG_REG_DMA_IRQ_COUNT and MIG_REG_IRQ_COUNT.
+ * counts it in both MIG_REG_DMA_IRQ_COUNT and MIG_REG_IRQ_COUNT.  It then
+ * writes no further record until the interrupt is acknowledged (1 written
+ * to MIG_STATUS_IRQ of MIG_REG_STATUS), so that no two of its interrupts
+ * can merge into one on the way to the CPU: a driver that acknowledges in
+ * its handler takes exactly MIG_REG_DMA_IRQ_COUNT interrupts.
  *
  * 64-bit values are split in _LO/_HI halves; a reader that may race the
  * device reads HI, LO, HI and retries if HI changed.
