@@ -376,10 +376,12 @@ set ylabel "ms"
 plot v1 using ($2-0.05):3:4:5:xtic(1) with yerrorlines title "QEMU 7.2, v1", \
      v2 using ($2+0.05):3:4:5 with yerrorlines title "QEMU 10.0, v2"
 set title "downtime"
+if (limit == limit) { set yrange [0:*] ; set offsets 0, 0.5, limit * 0.2, 0 }
 plot v1 using ($2-0.05):6:7:8:xtic(1) with yerrorlines title "QEMU 7.2, v1", \
      v2 using ($2+0.05):6:7:8 with yerrorlines title "QEMU 10.0, v2", \
      limit with lines dt 3 lc "gray" title sprintf("downtime-limit %g ms", limit)
 set title "bytes sent"
+set offsets 0, 0.5, 0, 0
 set ylabel "MiB"
 plot v1 using 2:9:xtic(1) title "device, v1", v2 using 2:9 title "device, v2", \
      v1 using 2:10 title "guest RAM, v1" dt 2, v2 using 2:10 title "guest RAM, v2" dt 2
