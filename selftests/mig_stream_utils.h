@@ -284,11 +284,12 @@ static inline int mt_stream_compact(const uint8_t *buf, size_t len,
 				.type = htole32(MIG_REC_PAGES),
 				.len = htole32(sizeof(rp) + MIG_PAGE_SIZE),
 			};
-			uint32_t first, i;
+			uint32_t first, count, i;
 
 			memcpy(&rp, pl, sizeof(rp));
 			first = le32toh(rp.first);
-			for (i = 0; i < le32toh(rp.count) && !ret; i++) {
+			count = le32toh(rp.count);
+			for (i = 0; i < count && !ret; i++) {
 				const uint8_t *pg = pl + sizeof(rp) +
 						    (size_t)i * MIG_PAGE_SIZE;
 
