@@ -296,4 +296,4 @@ GP
 fi
 say RESULTS "$OUT/results.md"
 say CSV "$OUT/results.csv ($n figures; spread in $OUT/spread.csv)"
-grep -E '^(save|resume)_(mmap|pread)_ratio,' "$OUT/results.csv" | sed 's/^/  /'
+grep -E '^(save|resume)_(mmap|pread)_ratio,' "$OUT/results.csv" | sed 's/^/  /' || true
