@@ -8,11 +8,12 @@
  * runs of up to MIG_MAX_RUN_PAGES contiguous pages; a stop-and-copy save
  * ends with CONFIG, REGS, ENGINE, DMA and END, in that order, END carrying
  * the digest of the whole device state and the length of the stream before
- * it.  The save writes version 2.  A resume also takes version 1, the
- * format before the DMA engine: no DMA record (END follows ENGINE), and
+ * it.  The save writes version 3.  A resume also takes version 2, the same
+ * records with runs of at most MIG_MAX_RUN_PAGES_V2 pages, and version 1,
+ * the format before the DMA engine: no DMA record (END follows ENGINE), and
  * the DMA engine stays in its power-on state, idle, as a version 1 device
  * had it; an idle DMA engine does not enter the digest, so the source's
- * digest still matches.
+ * digest still matches.  What each version allows is in mig_versions[].
  *
  * Generator: the stream is produced on demand, one "item" at a time: the
  * stream header, a record header (plus the pages head), or a small payload
@@ -208,6 +209,40 @@ static const struct mig_rec_desc mig_recs[] = {
 		.load = mig_load_dma,
 	},
 };
+
+/**
+ * struct mig_stream_ver - what a stream version allows on resume
+ * @max_run: the most pages a MIG_REC_PAGES record may carry; 0 for a
+ *           version that is not accepted
+ * @dma: the stream has a MIG_REC_DMA record between ENGINE and END
+ */
+struct mig_stream_ver {
+	u32 max_run;
+	bool dma;
+};
+
+static const struct mig_stream_ver mig_versions[] = {
+	[MIG_STREAM_VERSION_NODMA] = {
+		.max_run = MIG_MAX_RUN_PAGES_V2,
+		.dma = false,
+	},
+	[MIG_STREAM_VERSION_RUN64] = {
+		.max_run = MIG_MAX_RUN_PAGES_V2,
+		.dma = true,
+	},
+	[MIG_STREAM_VERSION] = {
+		.max_run = MIG_MAX_RUN_PAGES,
+		.dma = true,
+	},
+};
+
+/*
+ * A record's length is a u32: the longest run must fit, with its head.  The
+ * generator writes the current version, whose runs are the longest.
+ */
+static_assert((u64)MIG_MAX_RUN_PAGES * MIG_PAGE_SIZE +
+	      sizeof(struct mig_rec_pages) <= U32_MAX);
+static_assert(MIG_MAX_RUN_PAGES >= MIG_MAX_RUN_PAGES_V2);
 
 /* The tail records of a stop-and-copy save, in stream order. */
 static const u32 mig_tail_order[] = {
@@ -743,6 +778,12 @@ static void mig_load_restart(struct mig_load *ld)
 			sizeof(struct mig_stream_header));
 }
 
+/* What the stream being loaded allows; its header was accepted. */
+static const struct mig_stream_ver *mig_load_ver(const struct mig_load *ld)
+{
+	return &mig_versions[ld->version];
+}
+
 static int mig_load_stream_hdr(struct mig_mdev_state *st)
 {
 	struct mig_load *ld = &st->load;
@@ -751,15 +792,15 @@ static int mig_load_stream_hdr(struct mig_mdev_state *st)
 	memcpy(&h, ld->buf, sizeof(h));
 	ld->version = le16_to_cpu(h.version);
 	if (le32_to_cpu(h.magic) != MIG_STREAM_MAGIC ||
-	    (ld->version != MIG_STREAM_VERSION &&
-	     ld->version != MIG_STREAM_VERSION_NODMA) ||
+	    ld->version >= ARRAY_SIZE(mig_versions) ||
+	    !mig_versions[ld->version].max_run ||
 	    le16_to_cpu(h.header_len) != sizeof(h) ||
 	    le32_to_cpu(h.device_type) != st->type->stream_type ||
 	    le32_to_cpu(h.page_size) != MIG_PAGE_SIZE ||
 	    le64_to_cpu(h.mem_size) != st->type->mem_size)
 		return -EINVAL;
 	/* A version 1 device had no DMA engine: ours is idle, as after reset. */
-	if (ld->version == MIG_STREAM_VERSION_NODMA)
+	if (!mig_load_ver(ld)->dma)
 		mig_dma_reset(st);
 	mig_load_expect(ld, MIG_LOAD_REC_HDR, MIG_REC_HDR_SIZE);
 	return 0;
@@ -771,7 +812,7 @@ static int mig_load_stream_hdr(struct mig_mdev_state *st)
  */
 static u32 mig_load_after(const struct mig_load *ld, u32 type)
 {
-	if (ld->version != MIG_STREAM_VERSION_NODMA)
+	if (mig_load_ver(ld)->dma)
 		return mig_recs[type].after;
 	if (type == MIG_REC_DMA)
 		return 0;
@@ -819,7 +860,7 @@ static int mig_load_pages_head(struct mig_mdev_state *st)
 	memcpy(&p, ld->buf + sizeof(h), sizeof(p));
 	first = le32_to_cpu(p.first);
 	count = le32_to_cpu(p.count);
-	if (!count || count > MIG_MAX_RUN_PAGES ||
+	if (!count || count > mig_load_ver(ld)->max_run ||
 	    first > mig_dev_npages(st) ||
 	    count > mig_dev_npages(st) - first ||
 	    le32_to_cpu(h.len) != sizeof(p) + count * MIG_PAGE_SIZE)

@@ -139,6 +139,8 @@ if "native_save_copy_ratio" in rows:
     L.append("| --- | --- |")
     L.append(f"| save, copy into the section | {fig('native_save_copy_ratio')} |")
     L.append(f"| save in place + the client's copy | {fig('native_save_inplace_ratio')} |")
+    if "native_save_inplace_chunks" in rows:
+        L.append(f"| (chunks of the save in place) | {fig('native_save_inplace_chunks', '{:.0f}')} |")
     L.append(f"| resume (copy and hash) | {fig('native_resume_ratio')} |")
     L.append("")
 sp = sorted({int(m.split("_")[1][1:]) for m in rows if m.startswith("sweep_p")})
@@ -402,4 +404,4 @@ GP
 fi
 say RESULTS "$OUT/results.md"
 say CSV "$OUT/results.csv ($n figures; spread in $OUT/spread.csv)"
-grep -E '^(save|resume)_(mmap|pread)_ratio,' "$OUT/results.csv" | sed 's/^/  /'
+grep -E '^(save|resume)_(mmap|pread)_ratio,' "$OUT/results.csv" | sed 's/^/  /' || true

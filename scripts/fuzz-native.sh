@@ -60,7 +60,10 @@ replay)
 	;;
 corpus)
 	build
-	rm -rf "${SEEDS:?}"/resume "${SEEDS:?}"/trip
+	# The seeds of older stream versions (v1-*, v2-*) are kept.
+	rm -rf "${SEEDS:?}"/trip
+	[ ! -d "$SEEDS"/resume ] ||
+		find "$SEEDS"/resume -maxdepth 1 -type f ! -name 'v[0-9]-*' -delete
 	mkdir -p "$SEEDS"
 	exec "$OUT/stream_fuzz_replay" --make-corpus "$SEEDS"
 	;;

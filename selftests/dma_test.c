@@ -26,6 +26,7 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "mig_utils.h"
+#include "mig_stream_utils.h"
 #include "cdev_utils.h"
 
 #define PG		4096ULL
@@ -941,49 +942,6 @@ TEST_F(pair, resumed_engine_continues_from_head)
 	EXPECT_EQ(h / 8, reg(d, MIG_REG_DMA_IRQ_COUNT));
 }
 
-/* Offset of the first record of @type in a whole stream, or 0. */
-static size_t stream_find(const uint8_t *b, size_t len, uint32_t type)
-{
-	size_t off = sizeof(struct mig_stream_header);
-	struct mig_rec_header h;
-
-	while (off + sizeof(h) <= len) {
-		memcpy(&h, b + off, sizeof(h));
-		if (le32toh(h.type) == type)
-			return off;
-		off += sizeof(h) + le32toh(h.len);
-	}
-	return 0;
-}
-
-/*
- * A version 1 stream, as a device without the DMA engine saved it: the
- * same stream without its DMA record, version 1, END's length fixed.
- * Returns its length (in @b, the stream's own buffer), 0 if malformed.
- */
-static size_t stream_to_v1(uint8_t *b, size_t len)
-{
-	size_t dma = stream_find(b, len, MIG_REC_DMA), end, cut;
-	struct mig_stream_header h;
-	struct mig_rec_end e;
-
-	cut = sizeof(struct mig_rec_header) + sizeof(struct mig_rec_dma);
-	if (!dma || dma + cut > len)
-		return 0;
-	memmove(b + dma, b + dma + cut, len - dma - cut);
-	len -= cut;
-	end = stream_find(b, len, MIG_REC_END);
-	if (!end || end + sizeof(struct mig_rec_header) + sizeof(e) != len)
-		return 0;
-	memcpy(&e, b + end + sizeof(struct mig_rec_header), sizeof(e));
-	e.stream_len = htole64(le64toh(e.stream_len) - cut);
-	memcpy(b + end + sizeof(struct mig_rec_header), &e, sizeof(e));
-	memcpy(&h, b, sizeof(h));
-	h.version = htole16(MIG_STREAM_VERSION_NODMA);
-	memcpy(b, &h, sizeof(h));
-	return len;
-}
-
 /* Save @s in stop-and-copy into the fixture's stream. */
 static void save_stopped(struct __test_metadata *_metadata,
 			 struct mig_dev *s, struct mig_buf *out)
@@ -999,15 +957,16 @@ static void save_stopped(struct __test_metadata *_metadata,
 /*
  * Version 1 streams (before the DMA engine) still load, with the DMA
  * engine idle, and their digest matches; a version 1 stream cannot carry
- * a DMA record, nor a version 2 stream leave it out.
+ * a DMA record, nor a later version leave it out.  The version 1 streams
+ * are the saved one rewritten (mt_stream_rewrite()): runs of at most
+ * MIG_MAX_RUN_PAGES_V2 pages, without or with the DMA record.
  */
 TEST_F(pair, version_1_stream_accepted_dma_idle)
 {
 	struct mig_dev *s = &self->src.d, *d = &self->dst.d;
 	uint64_t a, b, pattern = 0x1122334455667788ULL;
+	struct mig_buf v1 = { 0 }, v1dma = { 0 };
 	struct mig_stream_header h;
-	size_t v1len;
-	uint8_t *v2;
 
 	if (libmig_use(s, variant->save) || libmig_use(d, variant->load))
 		SKIP(return, "instances do not offer %s and %s",
@@ -1016,11 +975,10 @@ TEST_F(pair, version_1_stream_accepted_dma_idle)
 	ASSERT_OK(_test_cmd_mem_write(s, MIG_PAGE_SIZE, &pattern, sizeof(pattern)));
 	save_stopped(_metadata, s, &self->stream);
 	ASSERT_OK(mig_digest(self->src.uuid, &a));
-	v2 = malloc(self->stream.len);
-	ASSERT_NE(NULL, v2);
-	memcpy(v2, self->stream.data, self->stream.len);
-	v1len = stream_to_v1(self->stream.data, self->stream.len);
-	ASSERT_LT(0, v1len);
+	ASSERT_OK(mt_stream_rewrite(self->stream.data, self->stream.len,
+				    MIG_STREAM_VERSION_NODMA, false, &v1));
+	ASSERT_OK(mt_stream_rewrite(self->stream.data, self->stream.len,
+				    MIG_STREAM_VERSION_NODMA, true, &v1dma));
 
 	/*
 	 * A DMA register written in RESUMING (allowed there) before the
@@ -1028,31 +986,31 @@ TEST_F(pair, version_1_stream_accepted_dma_idle)
 	 */
 	ASSERT_OK(libmig_resume_begin(d));
 	ASSERT_OK(_test_cmd_bar0_write(d, MIG_REG_DMA_RATE, 5));
-	ASSERT_OK(libmig_resume_feed(d, MIG_PATH_PREAD, self->stream.data,
-				     v1len));
+	ASSERT_OK(libmig_resume_feed(d, MIG_PATH_PREAD, v1.data, v1.len));
 	ASSERT_OK(libmig_resume_end(d, false));
 	ASSERT_OK(mig_digest(self->dst.uuid, &b));
 	EXPECT_EQ(a, b);
 	EXPECT_EQ(0, reg(d, MIG_REG_DMA_RATE));
 	ASSERT_OK(mig_device_reset(d));
 
-	/* Version 2 without its DMA record: refused, before END. */
-	memcpy(&h, self->stream.data, sizeof(h));
-	h.version = htole16(MIG_STREAM_VERSION);
-	memcpy(self->stream.data, &h, sizeof(h));
-	ASSERT_OK(libmig_resume_begin(d));
-	EXPECT_NE(0, libmig_resume_feed(d, MIG_PATH_PREAD, self->stream.data,
-					v1len));
-	ASSERT_OK(mig_device_reset(d));
+	/* Versions 2 and 3 without their DMA record: refused, before END. */
+	for (h.version = htole16(MIG_STREAM_VERSION_RUN64);
+	     le16toh(h.version) <= MIG_STREAM_VERSION;
+	     h.version = htole16(le16toh(h.version) + 1)) {
+		memcpy(v1.data + offsetof(struct mig_stream_header, version),
+		       &h.version, sizeof(h.version));
+		ASSERT_OK(libmig_resume_begin(d));
+		EXPECT_NE(0, libmig_resume_feed(d, MIG_PATH_PREAD, v1.data,
+						v1.len));
+		ASSERT_OK(mig_device_reset(d));
+	}
 
 	/* Version 1 with a DMA record: refused. */
-	memcpy(&h, v2, sizeof(h));
-	h.version = htole16(MIG_STREAM_VERSION_NODMA);
-	memcpy(v2, &h, sizeof(h));
 	ASSERT_OK(libmig_resume_begin(d));
-	EXPECT_NE(0, libmig_resume_feed(d, MIG_PATH_PREAD, v2,
-					self->stream.len));
-	free(v2);
+	EXPECT_NE(0, libmig_resume_feed(d, MIG_PATH_PREAD, v1dma.data,
+					v1dma.len));
+	mig_buf_free(&v1);
+	mig_buf_free(&v1dma);
 }
 
 TEST_HARNESS_MAIN

@@ -284,11 +284,12 @@ static inline int mt_stream_compact(const uint8_t *buf, size_t len,
 				.type = htole32(MIG_REC_PAGES),
 				.len = htole32(sizeof(rp) + MIG_PAGE_SIZE),
 			};
-			uint32_t first, i;
+			uint32_t first, count, i;
 
 			memcpy(&rp, pl, sizeof(rp));
 			first = le32toh(rp.first);
-			for (i = 0; i < le32toh(rp.count) && !ret; i++) {
+			count = le32toh(rp.count);
+			for (i = 0; i < count && !ret; i++) {
 				const uint8_t *pg = pl + sizeof(rp) +
 						    (size_t)i * MIG_PAGE_SIZE;
 
@@ -311,6 +312,79 @@ static inline int mt_stream_compact(const uint8_t *buf, size_t len,
 			if (!ret)
 				ret = mig_buf_sink(out, &e, sizeof(e));
 		} else {
+			ret = mig_buf_sink(out, buf + off, MT_REC_LEN + rlen);
+		}
+		off += MT_REC_LEN + rlen;
+	}
+	return ret;
+}
+
+/*
+ * The same device state in the format of stream version @version: a copy
+ * of a whole, valid stream (mt_stream_parse()) with its header's version
+ * set, every MIG_REC_PAGES record cut into runs of at most what @version
+ * allows (MIG_MAX_RUN_PAGES_V2 before version 3), the MIG_REC_DMA record
+ * left out unless @dma, and the end marker's stream_len fixed.  Returns 0,
+ * -EBADMSG for a stream that does not parse, or -ENOMEM.
+ */
+static inline int mt_stream_rewrite(const uint8_t *buf, size_t len,
+				    uint16_t version, bool dma,
+				    struct mig_buf *out)
+{
+	uint32_t max = version < MIG_STREAM_VERSION ? MIG_MAX_RUN_PAGES_V2 :
+			MIG_MAX_RUN_PAGES;
+	struct mig_stream_header h;
+	size_t off = MT_HDR_LEN;
+	struct mt_stream s;
+	int ret;
+
+	ret = mt_stream_parse(buf, len, &s);
+	mt_stream_free(&s);
+	if (ret)
+		return ret;
+	memcpy(&h, buf, sizeof(h));
+	h.version = htole16(version);
+	out->len = 0;
+	ret = mig_buf_sink(out, &h, sizeof(h));
+	while (!ret && off < len) {
+		struct mig_rec_header r;
+		const uint8_t *pl = buf + off + MT_REC_LEN;
+		uint32_t rlen, type;
+
+		memcpy(&r, buf + off, sizeof(r));
+		rlen = le32toh(r.len);
+		type = le32toh(r.type);
+		if (type == MIG_REC_PAGES) {
+			struct mig_rec_pages rp;
+			uint32_t first, count, done, n;
+
+			memcpy(&rp, pl, sizeof(rp));
+			first = le32toh(rp.first);
+			count = le32toh(rp.count);
+			for (done = 0; done < count && !ret; done += n) {
+				n = count - done < max ? count - done : max;
+				r.len = htole32(sizeof(rp) + n * MIG_PAGE_SIZE);
+				rp.first = htole32(first + done);
+				rp.count = htole32(n);
+				ret = mig_buf_sink(out, &r, sizeof(r));
+				if (!ret)
+					ret = mig_buf_sink(out, &rp, sizeof(rp));
+				if (!ret)
+					ret = mig_buf_sink(out, pl + sizeof(rp) +
+							   (size_t)done *
+							   MIG_PAGE_SIZE,
+							   (size_t)n *
+							   MIG_PAGE_SIZE);
+			}
+		} else if (type == MIG_REC_END) {
+			struct mig_rec_end e;
+
+			memcpy(&e, pl, sizeof(e));
+			e.stream_len = htole64(out->len);
+			ret = mig_buf_sink(out, &r, sizeof(r));
+			if (!ret)
+				ret = mig_buf_sink(out, &e, sizeof(e));
+		} else if (type != MIG_REC_DMA || dma) {
 			ret = mig_buf_sink(out, buf + off, MT_REC_LEN + rlen);
 		}
 		off += MT_REC_LEN + rlen;

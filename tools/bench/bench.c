@@ -788,14 +788,16 @@ static void resume_v2(struct mig_dev *d, const uint8_t *in, size_t len,
 /* The figures of bench_zerocopy(), in the order they are reported. */
 enum zc_fig {
 	ZC_SAVE_COPY, ZC_SAVE_ZC, ZC_RESUME_ZC, ZC_SAVE_V2, ZC_RESUME_V2,
-	ZC_CPB_COPY, ZC_CPB_ZC, ZC_CPB_PREAD, ZC_CPB_V2, ZC_NR
+	ZC_CPB_COPY, ZC_CPB_ZC, ZC_CPB_PREAD, ZC_CPB_V2, ZC_SC_COPY, ZC_SC_ZC,
+	ZC_NR
 };
 
 static const char *const zc_names[ZC_NR] = {
 	"save_copy_ratio", "save_zerocopy_ratio", "resume_zerocopy_ratio",
 	"save_v2_ratio", "resume_v2_ratio", "copies_per_byte_v1_mmap_copy",
 	"copies_per_byte_v1_mmap_zerocopy", "copies_per_byte_v1_pread",
-	"copies_per_byte_v2_read",
+	"copies_per_byte_v2_read", "syscalls_per_mib_v1_mmap_copy",
+	"syscalls_per_mib_v1_mmap_zerocopy",
 };
 
 /* Copies per stream byte: the driver's since @c0, plus @client's. */
@@ -843,6 +845,7 @@ static int bench_zerocopy(void)
 		save_stopped(&cp.dev, MIG_PATH_MMAP, stream, cap, &x);
 		v[ZC_SAVE_COPY][i] = mc * x.bytes / mem / x.secs;
 		v[ZC_CPB_COPY][i] = zc_copies(cp.uuid, c0, x.bytes, x.bytes);
+		v[ZC_SC_COPY][i] = x.syscalls / (x.bytes / 1048576.0);
 		c0 = drv_copied(cp.uuid);
 		save_stopped(&cp.dev, MIG_PATH_PREAD, stream, cap, &x);
 		v[ZC_CPB_PREAD][i] = zc_copies(cp.uuid, c0, 0, x.bytes);
@@ -853,6 +856,7 @@ static int bench_zerocopy(void)
 		save_stopped(&zc.dev, MIG_PATH_MMAP, stream, cap, &x);
 		v[ZC_SAVE_ZC][i] = mc / x.secs;
 		v[ZC_CPB_ZC][i] = zc_copies(zc.uuid, c0, x.bytes, x.bytes);
+		v[ZC_SC_ZC][i] = x.syscalls / (x.bytes / 1048576.0);
 		mc = memcpy_secs(copy, stream, x.bytes, piece);
 		resume(&dst.dev, MIG_PATH_MMAP, stream, x.bytes, &x);
 		v[ZC_RESUME_ZC][i] = mc / x.secs;

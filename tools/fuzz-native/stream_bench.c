@@ -8,7 +8,8 @@
  *
  *   save copy      mig_save_fill() into a 1 MiB section (one copy a byte)
  *   save in place  mig_save_fill_inplace() and the client's copy out of
- *                  device memory (one copy a byte, by the client)
+ *                  device memory (one copy a byte, by the client); also
+ *                  the number of chunks it took
  *   resume         mig_load_chunk() of 1 MiB pieces (copy and hash)
  *
  * Output: one "metric value" line per sample; scripts/bench.sh takes the
@@ -52,13 +53,13 @@ static void sb_fill(struct mig_mdev_state *st)
 {
 	u64 buf[MIG_PAGE_SIZE / 8], off, i;
 
-	mutex_lock(&st->lock);
+	mig_lock(st);
 	for (off = 0; off < st->type->mem_size; off += MIG_PAGE_SIZE) {
 		for (i = 0; i < ARRAY_SIZE(buf); i++)
 			buf[i] = (off + i * 8) * 0x9e3779b97f4a7c15ULL;
 		mig_dev_mem_write(st, off, buf, sizeof(buf));
 	}
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 }
 
 static double sb_memcpy(u8 *dst, const u8 *src, size_t len)
@@ -74,18 +75,23 @@ static double sb_memcpy(u8 *dst, const u8 *src, size_t len)
 	return sb_secs() - t0;
 }
 
-/* A whole stop-and-copy save into @out; returns its length. */
+/*
+ * A whole stop-and-copy save into @out; returns its length, and in
+ * *@chunks how many pieces it took (a v1 client's chunks).
+ */
 static size_t sb_save(struct mig_mdev_state *st, u8 *out, u8 *section,
-		      bool inplace, double *secs)
+		      bool inplace, double *secs, size_t *chunks)
 {
 	size_t len = 0, n;
 	double t0;
 	u64 off;
 
-	mutex_lock(&st->lock);
+	mig_lock(st);
 	t0 = sb_secs();
 	mig_save_open(st, true);
+	*chunks = 0;
 	while (mig_save_pending(st)) {
+		++*chunks;
 		if (inplace) {
 			n = mig_save_fill_inplace(st, section, SB_SECTION,
 						  &off);
@@ -99,7 +105,7 @@ static size_t sb_save(struct mig_mdev_state *st, u8 *out, u8 *section,
 	}
 	mig_save_close(st);
 	*secs = sb_secs() - t0;
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 	return len;
 }
 
@@ -108,7 +114,7 @@ static double sb_resume(struct mig_mdev_state *st, const u8 *in, size_t len)
 	size_t off, n;
 	double t0;
 
-	mutex_lock(&st->lock);
+	mig_lock(st);
 	t0 = sb_secs();
 	mig_load_open(st);
 	for (off = 0; off < len; off += n) {
@@ -124,7 +130,7 @@ static double sb_resume(struct mig_mdev_state *st, const u8 *in, size_t len)
 	}
 	mig_load_close(st);
 	t0 = sb_secs() - t0;
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 	return t0;
 }
 
@@ -135,7 +141,7 @@ int main(int argc, char **argv)
 	unsigned int mib = 64;
 	u8 *out, *copy, *section;
 	int reps = 5, i;
-	size_t cap, len;
+	size_t cap, len, chunks;
 	double t, mc;
 
 	for (i = 1; i < argc; i++) {
@@ -163,13 +169,14 @@ int main(int argc, char **argv)
 	memset(out, 0x5a, cap);
 	memset(copy, 0x5a, cap);
 	for (i = 0; i < reps; i++) {
-		len = sb_save(src, out, section, false, &t);
+		len = sb_save(src, out, section, false, &t, &chunks);
 		mc = sb_memcpy(copy, out, len);
 		printf("native_memcpy_mib_s %g\n", len / 1048576.0 / mc);
 		printf("native_save_copy_ratio %g\n", mc / t);
-		len = sb_save(src, out, section, true, &t);
+		len = sb_save(src, out, section, true, &t, &chunks);
 		mc = sb_memcpy(copy, out, len);
 		printf("native_save_inplace_ratio %g\n", mc / t);
+		printf("native_save_inplace_chunks %zu\n", chunks);
 		t = sb_resume(dst, out, len);
 		mc = sb_memcpy(copy, out, len);
 		printf("native_resume_ratio %g\n", mc / t);

@@ -378,8 +378,8 @@ static void sf_resume_check_end(struct sf_resume *r)
 		 "a stream of %zu bytes accepted", len);
 	memcpy(&h, s, sizeof(h));
 	sf_check(le32_to_cpu(h.magic) == MIG_STREAM_MAGIC &&
-		 (le16_to_cpu(h.version) == MIG_STREAM_VERSION ||
-		  le16_to_cpu(h.version) == MIG_STREAM_VERSION_NODMA) &&
+		 le16_to_cpu(h.version) >= MIG_STREAM_VERSION_NODMA &&
+		 le16_to_cpu(h.version) <= MIG_STREAM_VERSION &&
 		 le16_to_cpu(h.header_len) == sizeof(h) &&
 		 le32_to_cpu(h.device_type) == st->type->stream_type &&
 		 le32_to_cpu(h.page_size) == MIG_PAGE_SIZE &&

@@ -30,7 +30,7 @@
 #define SF_PREFIX	4
 
 #define SF_SMALL_PAGES	8
-#define SF_LARGE_PAGES	72	/* more than MIG_MAX_RUN_PAGES: runs are cut */
+#define SF_LARGE_PAGES	72	/* more than MIG_MAX_RUN_PAGES_V2 */
 
 /* How the body is cut into chunks. */
 enum sf_split {

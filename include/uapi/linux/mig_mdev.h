@@ -224,9 +224,13 @@ static inline __u64 mig_dma_check(const __u64 w[7])
  * any number.  Version 1 streams (before the DMA engine) have no
  * MIG_REC_DMA; a resuming device still takes them, with its DMA engine in
  * its power-on state (idle), which is what a version 1 device had.
+ * Versions 1 and 2 carry at most MIG_MAX_RUN_PAGES_V2 pages a MIG_REC_PAGES
+ * record, version 3 at most MIG_MAX_RUN_PAGES; a resuming device takes all
+ * three and refuses a longer record in a version 1 or 2 stream.
  */
 #define MIG_STREAM_MAGIC	0x534d474dU	/* "MGMS" */
-#define MIG_STREAM_VERSION	2
+#define MIG_STREAM_VERSION	3
+#define MIG_STREAM_VERSION_RUN64 2	/* still accepted on resume */
 #define MIG_STREAM_VERSION_NODMA 1	/* still accepted on resume */
 
 /**
@@ -259,8 +263,12 @@ struct mig_stream_header {
 #define MIG_REC_END		5	/* struct mig_rec_end */
 #define MIG_REC_DMA		6	/* struct mig_rec_dma (version 2) */
 
-/* Largest run of pages in one MIG_REC_PAGES record. */
-#define MIG_MAX_RUN_PAGES	64
+/*
+ * Largest run of pages in one MIG_REC_PAGES record: 16 MiB in a version 3
+ * stream (MIG_STREAM_VERSION), 256 KiB in a version 1 or 2 stream.
+ */
+#define MIG_MAX_RUN_PAGES	4096
+#define MIG_MAX_RUN_PAGES_V2	64
 
 /**
  * struct mig_rec_header - header of every record
@@ -275,8 +283,9 @@ struct mig_rec_header {
 /**
  * struct mig_rec_pages - payload head of a MIG_REC_PAGES record
  * @first: index of the first page
- * @count: number of pages, 1..MIG_MAX_RUN_PAGES; @count * MIG_PAGE_SIZE
- *         bytes of page data follow
+ * @count: number of pages, 1..MIG_MAX_RUN_PAGES (1..MIG_MAX_RUN_PAGES_V2
+ *         in a version 1 or 2 stream); @count * MIG_PAGE_SIZE bytes of
+ *         page data follow
  */
 struct mig_rec_pages {
 	__le32 first;
