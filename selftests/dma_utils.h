@@ -125,9 +125,27 @@ static inline uint64_t mt_dma_head(struct mig_dev *d)
 }
 
 /*
- * Program a ring of @pages pages at IOVA @ring, the rate (records per
- * second), and write @ctrl to CONTROL (MIG_DMA_CTRL_EN starts the
- * engine); bus mastering on first.
+ * Program a ring of @pages pages at IOVA @ring and the rate (records per
+ * second); only while the engine is disabled (the device ignores the
+ * ring's registers while it is enabled).
+ */
+static inline int _test_cmd_dma_ring(struct mig_dev *d, uint64_t ring,
+				     uint32_t pages, uint32_t rate)
+{
+	int ret;
+
+	ret = _test_cmd_bar0_write(d, MIG_REG_DMA_RING_LO, (uint32_t)ring);
+	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_RING_HI, ring >> 32);
+	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_RING_PAGES, pages);
+	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_RATE, rate);
+	return ret;
+}
+
+#define test_cmd_dma_ring(...) ASSERT_OK(_test_cmd_dma_ring(__VA_ARGS__))
+
+/*
+ * Bus mastering on, the ring and rate programmed (_test_cmd_dma_ring()),
+ * then @ctrl written to CONTROL (MIG_DMA_CTRL_EN starts the engine).
  */
 static inline int _test_cmd_dma_start(struct mig_dev *d, uint64_t ring,
 				      uint32_t pages, uint32_t rate,
@@ -136,11 +154,7 @@ static inline int _test_cmd_dma_start(struct mig_dev *d, uint64_t ring,
 	int ret;
 
 	ret = _test_cmd_bus_master(d, true);
-	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_RING_LO,
-					  (uint32_t)ring);
-	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_RING_HI, ring >> 32);
-	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_RING_PAGES, pages);
-	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_RATE, rate);
+	ret = ret ?: _test_cmd_dma_ring(d, ring, pages, rate);
 	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_CONTROL, ctrl);
 	return ret;
 }
@@ -172,6 +186,56 @@ static inline uint64_t mt_dma_wait_head(struct mig_dev *d, uint64_t n)
 	}
 	return h;
 }
+
+/* HEAD in @head, or the -errno of a failed read (no value made up). */
+static inline int _test_cmd_dma_head(struct mig_dev *d, uint64_t *head)
+{
+	uint32_t hi, lo, hi2;
+	int ret;
+
+	do {
+		ret = _test_cmd_bar0_read(d, MIG_REG_DMA_HEAD_HI, &hi);
+		ret = ret ?: _test_cmd_bar0_read(d, MIG_REG_DMA_HEAD_LO, &lo);
+		ret = ret ?: _test_cmd_bar0_read(d, MIG_REG_DMA_HEAD_HI, &hi2);
+		if (ret)
+			return ret;
+	} while (hi != hi2);
+	*head = (uint64_t)hi << 32 | lo;
+	return 0;
+}
+
+/*
+ * Wait up to MT_DMA_WAIT_MS for @n records more than HEAD holds now.
+ * Returns 0, -EFAULT if the engine stopped on a refused write (STATUS
+ * FAULT), -ETIMEDOUT if the records did not come, or the -errno of a
+ * failed register read.
+ */
+static inline int _test_cmd_dma_wait_records(struct mig_dev *d, uint64_t n)
+{
+	uint64_t h, want;
+	uint32_t status;
+	int i, ret;
+
+	ret = _test_cmd_dma_head(d, &h);
+	if (ret)
+		return ret;
+	want = h + n;
+	for (i = 0; i < MT_DMA_WAIT_MS / 5; i++) {
+		ret = _test_cmd_dma_head(d, &h);
+		if (ret || h >= want)
+			return ret;
+		ret = _test_cmd_bar0_read(d, MIG_REG_DMA_STATUS, &status);
+		if (ret)
+			return ret;
+		if (status & MIG_DMA_STATUS_FAULT)
+			return -EFAULT;
+		mt_sleep_ms(5);
+	}
+	return -ETIMEDOUT;
+}
+
+#define test_cmd_dma_wait_records(...) \
+	ASSERT_OK(_test_cmd_dma_wait_records(__VA_ARGS__))
 
 /* ---------------------------------------------------------------- */
 /* The v2 device dirty log (VFIO_DEVICE_FEATURE_DMA_LOGGING_*)       */
@@ -216,7 +280,7 @@ static inline int _test_cmd_dma_log_stop(struct mig_dev *d)
 /*
  * LOGGING_REPORT (read and clear) of [@iova, @iova + @len) at @page_size
  * into @bm, one bit a page, which this zeroes first: @bm holds at least
- * @len / @page_size bits, in whole bytes.
+ * @len / @page_size bits, in whole 64-bit words.
  */
 static inline int _test_cmd_dma_log_report(struct mig_dev *d, uint64_t iova,
 					   uint64_t len, uint64_t page_size,
@@ -227,7 +291,7 @@ static inline int _test_cmd_dma_log_report(struct mig_dev *d, uint64_t iova,
 		.bitmap = (uintptr_t)bm,
 	};
 
-	memset(bm, 0, (len / page_size + 7) / 8);
+	memset(bm, 0, (len / page_size + 63) / 64 * 8);
 	return libmig_feature(d, VFIO_DEVICE_FEATURE_GET |
 			      VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, &r,
 			      sizeof(r));
