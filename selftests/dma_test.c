@@ -9,7 +9,8 @@
  *
  * Layout: BUF_PAGES pages at IOVA BUF_IOVA; the ring is RING_PAGES pages
  * from page RING_FIRST; the other pages are never written by the device,
- * and the dirty tests check that nothing reports them.
+ * and the dirty tests check that nothing reports them.  The engine's
+ * registers, the container and the v2 log commands are dma_utils.h's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,8 +18,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
-#include <linux/pci_regs.h>
 
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic push
@@ -28,6 +27,7 @@
 #include "mig_utils.h"
 #include "mig_stream_utils.h"
 #include "cdev_utils.h"
+#include "dma_utils.h"
 
 #define PG		4096ULL
 #define BUF_IOVA	0x40000000ULL
@@ -37,39 +37,8 @@
 #define RING_IOVA	(BUF_IOVA + RING_FIRST * PG)
 #define RING_SLOTS	(RING_PAGES * MIG_DMA_RECS_PER_PAGE)
 #define RATE		4000	/* records per second */
-#define WAIT_MS		5000	/* the longest a test waits for the device */
 
-/* ---- helpers: the container, the registers, the records ---- */
-
-/* The "guest memory": BUF_PAGES pages, populated, or NULL. */
-static uint8_t *buf_new(void)
-{
-	void *p = mmap(NULL, BUF_PAGES * PG, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static int dma_map(struct mig_dev *d, void *vaddr, uint64_t iova,
-		   uint64_t size)
-{
-	struct vfio_iommu_type1_dma_map m = {
-		.argsz = sizeof(m),
-		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-		.vaddr = (uintptr_t)vaddr, .iova = iova, .size = size,
-	};
-
-	return ioctl(d->container, VFIO_IOMMU_MAP_DMA, &m) ? -errno : 0;
-}
-
-static int dma_unmap(struct mig_dev *d, uint64_t iova, uint64_t size)
-{
-	struct vfio_iommu_type1_dma_unmap u = {
-		.argsz = sizeof(u), .iova = iova, .size = size,
-	};
-
-	return ioctl(d->container, VFIO_IOMMU_UNMAP_DMA, &u) ? -errno : 0;
-}
+/* ---- helpers: the type1 bitmap, the ring, the records ---- */
 
 /* VFIO_IOMMU_DIRTY_PAGES START or STOP. */
 static int dirty_ctl(struct mig_dev *d, uint32_t flag)
@@ -106,59 +75,6 @@ static bool bit(const uint64_t *bm, unsigned int i)
 	return bm[i / 64] >> (i % 64) & 1;
 }
 
-static int bus_master(struct mig_dev *d, bool on)
-{
-	uint16_t cmd;
-	int ret = _test_cmd_config_read(d, PCI_COMMAND, &cmd, sizeof(cmd));
-
-	if (ret)
-		return ret;
-	cmd = on ? cmd | PCI_COMMAND_MASTER : cmd & ~PCI_COMMAND_MASTER;
-	return _test_cmd_config_write(d, PCI_COMMAND, &cmd, sizeof(cmd));
-}
-
-static uint32_t reg(struct mig_dev *d, uint32_t off)
-{
-	uint32_t v = 0xdeadbeef;
-
-	if (_test_cmd_bar0_read(d, off, &v))
-		return 0xdeadbeef;
-	return v;
-}
-
-/* A 64-bit register read as the uapi says: HI, LO, HI until HI holds. */
-static uint64_t reg64(struct mig_dev *d, uint32_t lo)
-{
-	uint32_t hi, l, hi2;
-
-	do {
-		hi = reg(d, lo + 4);
-		l = reg(d, lo);
-		hi2 = reg(d, lo + 4);
-	} while (hi != hi2);
-	return (uint64_t)hi << 32 | l;
-}
-
-static uint64_t head(struct mig_dev *d)
-{
-	return reg64(d, MIG_REG_DMA_HEAD_LO);
-}
-
-/* Program a ring and start the engine (bus mastering on). */
-static int dma_start(struct mig_dev *d, uint64_t ring, uint32_t pages,
-		     uint32_t rate, uint32_t ctrl)
-{
-	int ret;
-
-	ret = bus_master(d, true);
-	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_RING_LO, (uint32_t)ring);
-	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_RING_HI, ring >> 32);
-	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_RING_PAGES, pages);
-	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_RATE, rate);
-	ret = ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_CONTROL, ctrl);
-	return ret;
-}
-
 static int set_tail(struct mig_dev *d, uint64_t tail)
 {
 	int ret = _test_cmd_bar0_write(d, MIG_REG_DMA_TAIL_HI, tail >> 32);
@@ -166,35 +82,13 @@ static int set_tail(struct mig_dev *d, uint64_t tail)
 	return ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_TAIL_LO, (uint32_t)tail);
 }
 
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-/* Wait until HEAD >= @n; returns HEAD, or less than @n after WAIT_MS. */
-static uint64_t wait_head(struct mig_dev *d, uint64_t n)
-{
-	uint64_t h = 0;
-	int i;
-
-	for (i = 0; i < WAIT_MS / 5; i++) {
-		h = head(d);
-		if (h >= n)
-			break;
-		sleep_ms(5);
-	}
-	return h;
-}
-
 /* Wait @ms and say whether HEAD moved meanwhile. */
 static bool head_moves(struct mig_dev *d, unsigned int ms)
 {
-	uint64_t h = head(d);
+	uint64_t h = mt_dma_head(d);
 
-	sleep_ms(ms);
-	return head(d) != h;
+	mt_sleep_ms(ms);
+	return mt_dma_head(d) != h;
 }
 
 /*
@@ -203,9 +97,9 @@ static bool head_moves(struct mig_dev *d, unsigned int ms)
  */
 static uint64_t run_ring(struct mig_dev *d, uint64_t n)
 {
-	if (dma_start(d, RING_IOVA, RING_PAGES, RATE, MIG_DMA_CTRL_EN))
+	if (_test_cmd_dma_start(d, RING_IOVA, RING_PAGES, RATE, MIG_DMA_CTRL_EN))
 		return 0;
-	return wait_head(d, n);
+	return mt_dma_wait_head(d, n);
 }
 
 /* Does @r hold record @seq of a ring of @slots, whole and untorn? */
@@ -253,48 +147,10 @@ static unsigned int rec_page(uint64_t seq)
 
 /* ---- helpers: the v2 device dirty log ---- */
 
-static int log_start(struct mig_dev *d, uint64_t iova, uint64_t len,
-		     uint64_t page_size, uint32_t nranges)
-{
-	struct vfio_device_feature_dma_logging_range r[2] = {
-		{ .iova = iova, .length = len },
-		{ .iova = iova + len, .length = len },
-	};
-	struct vfio_device_feature_dma_logging_control c = {
-		.page_size = page_size, .num_ranges = nranges,
-		.ranges = (uintptr_t)r,
-	};
-
-	return libmig_feature(d, VFIO_DEVICE_FEATURE_SET |
-			      VFIO_DEVICE_FEATURE_DMA_LOGGING_START, &c,
-			      sizeof(c));
-}
-
-static int log_stop(struct mig_dev *d)
-{
-	return libmig_feature(d, VFIO_DEVICE_FEATURE_SET |
-			      VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, NULL, 0);
-}
-
+/* The v2 log of the whole buffer (read and cleared). */
 static int log_report(struct mig_dev *d, uint64_t *bm)
 {
-	struct vfio_device_feature_dma_logging_report r = {
-		.iova = BUF_IOVA, .length = BUF_PAGES * PG, .page_size = PG,
-		.bitmap = (uintptr_t)bm,
-	};
-
-	memset(bm, 0, BUF_PAGES / 8);
-	return libmig_feature(d, VFIO_DEVICE_FEATURE_GET |
-			      VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, &r,
-			      sizeof(r));
-}
-
-/* Skip unless this kernel lets the device report (PROTOCOL.md). */
-static bool log_offered(struct mig_dev *d)
-{
-	return !libmig_feature(d, VFIO_DEVICE_FEATURE_PROBE |
-			       VFIO_DEVICE_FEATURE_SET |
-			       VFIO_DEVICE_FEATURE_DMA_LOGGING_START, NULL, 0);
+	return _test_cmd_dma_log_report(d, BUF_IOVA, BUF_PAGES * PG, PG, bm);
 }
 
 /* A read (and clear) of a dirty log: the type1 bitmap or the v2 log. */
@@ -316,11 +172,11 @@ static void check_window(struct __test_metadata *_metadata,
 	unsigned int p;
 
 	ASSERT_OK(report(d, bm));
-	h0 = head(d);
+	h0 = mt_dma_head(d);
 	ASSERT_LE(h0 + 2 * MIG_DMA_RECS_PER_PAGE,
-		  wait_head(d, h0 + 2 * MIG_DMA_RECS_PER_PAGE));
+		  mt_dma_wait_head(d, h0 + 2 * MIG_DMA_RECS_PER_PAGE));
 	ASSERT_OK(_test_cmd_bar0_write(d, MIG_REG_DMA_CONTROL, 0));
-	h1 = head(d);
+	h1 = mt_dma_head(d);
 	EXPECT_EQ(0, bad_records(ring, RING_SLOTS, h1));
 	ASSERT_OK(report(d, bm));
 	/* h0 was read after the first report: a record before it may be in. */
@@ -352,11 +208,11 @@ FIXTURE(dma) {
 FIXTURE_SETUP(dma)
 {
 	MT_SKIP_IF_NO_MODULE();
-	self->buf = buf_new();
+	self->buf = mt_dma_buf_new(BUF_PAGES * PG);
 	ASSERT_NE(NULL, self->buf);
 	ASSERT_OK(mt_inst_setup(&self->inst, "small"));
-	ASSERT_OK(dma_map(&self->inst.d, self->buf, BUF_IOVA,
-			  BUF_PAGES * PG));
+	test_cmd_dma_map(&self->inst.d, self->buf, BUF_IOVA,
+			 BUF_PAGES * PG);
 }
 
 FIXTURE_TEARDOWN(dma)
@@ -373,10 +229,10 @@ FIXTURE_TEARDOWN(dma)
 
 TEST_F(dma, revision_2_and_idle_after_open)
 {
-	EXPECT_EQ(2, reg(DEV, MIG_REG_REVISION));
-	EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_CONTROL));
-	EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_STATUS));
-	EXPECT_EQ(0, head(DEV));
+	EXPECT_EQ(2, mt_reg(DEV, MIG_REG_REVISION));
+	EXPECT_EQ(0, mt_reg(DEV, MIG_REG_DMA_CONTROL));
+	EXPECT_EQ(0, mt_reg(DEV, MIG_REG_DMA_STATUS));
+	EXPECT_EQ(0, mt_dma_head(DEV));
 }
 
 /* Records arrive in order, each whole, seq from 0; ACTIVE while running. */
@@ -385,12 +241,12 @@ TEST_F(dma, records_valid_and_in_order)
 	uint64_t h;
 
 	ASSERT_LE(200, run_ring(DEV, 200));
-	EXPECT_EQ(MIG_DMA_STATUS_ACTIVE, reg(DEV, MIG_REG_DMA_STATUS));
+	EXPECT_EQ(MIG_DMA_STATUS_ACTIVE, mt_reg(DEV, MIG_REG_DMA_STATUS));
 	ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_CONTROL, 0));
-	EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_STATUS));
-	h = head(DEV);
-	sleep_ms(50);
-	EXPECT_EQ(h, head(DEV));
+	EXPECT_EQ(0, mt_reg(DEV, MIG_REG_DMA_STATUS));
+	h = mt_dma_head(DEV);
+	mt_sleep_ms(50);
+	EXPECT_EQ(h, mt_dma_head(DEV));
 	EXPECT_EQ(0, bad_records(RING, RING_SLOTS, h));
 	/* Nothing past HEAD was written. */
 	EXPECT_EQ(0, ((struct mig_dma_record *)RING)[h].magic);
@@ -399,13 +255,13 @@ TEST_F(dma, records_valid_and_in_order)
 /* Without bus mastering the engine does not run. */
 TEST_F(dma, no_dma_without_bus_master)
 {
-	ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
-			    MIG_DMA_CTRL_EN));
-	ASSERT_OK(bus_master(DEV, false));
-	sleep_ms(20);
-	EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_STATUS) & MIG_DMA_STATUS_ACTIVE);
+	test_cmd_dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
+			   MIG_DMA_CTRL_EN);
+	test_cmd_bus_master(DEV, false);
+	mt_sleep_ms(20);
+	EXPECT_EQ(0, mt_reg(DEV, MIG_REG_DMA_STATUS) & MIG_DMA_STATUS_ACTIVE);
 	EXPECT_FALSE(head_moves(DEV, 50));
-	ASSERT_OK(bus_master(DEV, true));
+	test_cmd_bus_master(DEV, true);
 	EXPECT_TRUE(head_moves(DEV, 50));
 }
 
@@ -414,19 +270,19 @@ TEST_F(dma, flow_control_by_tail)
 {
 	uint32_t slots = MIG_DMA_RECS_PER_PAGE;
 
-	ASSERT_OK(dma_start(DEV, RING_IOVA, 1, 20000, MIG_DMA_CTRL_EN));
-	ASSERT_EQ(slots, wait_head(DEV, slots));
-	sleep_ms(50);
-	EXPECT_EQ(slots, head(DEV));
+	test_cmd_dma_start(DEV, RING_IOVA, 1, 20000, MIG_DMA_CTRL_EN);
+	ASSERT_EQ(slots, mt_dma_wait_head(DEV, slots));
+	mt_sleep_ms(50);
+	EXPECT_EQ(slots, mt_dma_head(DEV));
 	ASSERT_OK(set_tail(DEV, 20));
-	EXPECT_EQ(20, reg64(DEV, MIG_REG_DMA_TAIL_LO));
-	ASSERT_EQ(slots + 20, wait_head(DEV, slots + 20));
-	sleep_ms(50);
-	EXPECT_EQ(slots + 20, head(DEV));
+	EXPECT_EQ(20, mt_reg64(DEV, MIG_REG_DMA_TAIL_LO));
+	ASSERT_EQ(slots + 20, mt_dma_wait_head(DEV, slots + 20));
+	mt_sleep_ms(50);
+	EXPECT_EQ(slots + 20, mt_dma_head(DEV));
 	EXPECT_EQ(0, bad_records(RING, slots, slots + 20));
 	/* A TAIL past HEAD is ignored. */
 	ASSERT_OK(set_tail(DEV, slots + 21));
-	EXPECT_EQ(20, reg64(DEV, MIG_REG_DMA_TAIL_LO));
+	EXPECT_EQ(20, mt_reg64(DEV, MIG_REG_DMA_TAIL_LO));
 }
 
 /* A ring the device cannot use is refused: FAULT, the engine stays off. */
@@ -441,27 +297,27 @@ TEST_F(dma, bad_ring_faults)
 	unsigned int i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ASSERT_OK(dma_start(DEV, bad[i].ring, bad[i].pages, RATE,
-				    MIG_DMA_CTRL_EN));
-		EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_CONTROL));
-		EXPECT_EQ(MIG_DMA_STATUS_FAULT, reg(DEV, MIG_REG_DMA_STATUS));
+		test_cmd_dma_start(DEV, bad[i].ring, bad[i].pages, RATE,
+				   MIG_DMA_CTRL_EN);
+		EXPECT_EQ(0, mt_reg(DEV, MIG_REG_DMA_CONTROL));
+		EXPECT_EQ(MIG_DMA_STATUS_FAULT, mt_reg(DEV, MIG_REG_DMA_STATUS));
 		/* write 1 to clear */
 		ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_STATUS,
 					 MIG_DMA_STATUS_FAULT));
-		EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_STATUS));
+		EXPECT_EQ(0, mt_reg(DEV, MIG_REG_DMA_STATUS));
 	}
-	EXPECT_EQ(0, head(DEV));
+	EXPECT_EQ(0, mt_dma_head(DEV));
 }
 
 /* A write the IOMMU refuses (unmapped IOVA): FAULT, engine stopped. */
 TEST_F(dma, unmapped_iova_faults)
 {
-	ASSERT_OK(dma_start(DEV, BUF_IOVA + BUF_PAGES * PG, 1, RATE,
-			    MIG_DMA_CTRL_EN));
-	sleep_ms(100);
-	EXPECT_EQ(MIG_DMA_STATUS_FAULT, reg(DEV, MIG_REG_DMA_STATUS));
-	EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_CONTROL));
-	EXPECT_EQ(0, head(DEV));
+	test_cmd_dma_start(DEV, BUF_IOVA + BUF_PAGES * PG, 1, RATE,
+			   MIG_DMA_CTRL_EN);
+	mt_sleep_ms(100);
+	EXPECT_EQ(MIG_DMA_STATUS_FAULT, mt_reg(DEV, MIG_REG_DMA_STATUS));
+	EXPECT_EQ(0, mt_reg(DEV, MIG_REG_DMA_CONTROL));
+	EXPECT_EQ(0, mt_dma_head(DEV));
 }
 
 /* Unmapping the ring while the engine runs stops it with FAULT. */
@@ -470,12 +326,12 @@ TEST_F(dma, unmap_while_running_faults)
 	uint64_t h;
 
 	ASSERT_LE(10, run_ring(DEV, 10));
-	ASSERT_OK(dma_unmap(DEV, BUF_IOVA, BUF_PAGES * PG));
-	sleep_ms(100);
-	EXPECT_EQ(MIG_DMA_STATUS_FAULT, reg(DEV, MIG_REG_DMA_STATUS));
-	h = head(DEV);
-	sleep_ms(50);
-	EXPECT_EQ(h, head(DEV));
+	test_cmd_dma_unmap(DEV, BUF_IOVA, BUF_PAGES * PG);
+	mt_sleep_ms(100);
+	EXPECT_EQ(MIG_DMA_STATUS_FAULT, mt_reg(DEV, MIG_REG_DMA_STATUS));
+	h = mt_dma_head(DEV);
+	mt_sleep_ms(50);
+	EXPECT_EQ(h, mt_dma_head(DEV));
 	EXPECT_EQ(0, bad_records(RING, RING_SLOTS, h));
 }
 
@@ -484,11 +340,11 @@ TEST_F(dma, ring_fixed_while_enabled)
 {
 	ASSERT_LE(5, run_ring(DEV, 5));
 	ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_RING_PAGES, 1));
-	EXPECT_EQ(RING_PAGES, reg(DEV, MIG_REG_DMA_RING_PAGES));
+	EXPECT_EQ(RING_PAGES, mt_reg(DEV, MIG_REG_DMA_RING_PAGES));
 	ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_CONTROL, 0));
 	ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_RING_PAGES, 2));
-	EXPECT_EQ(0, head(DEV));
-	EXPECT_EQ(0, reg64(DEV, MIG_REG_DMA_TAIL_LO));
+	EXPECT_EQ(0, mt_dma_head(DEV));
+	EXPECT_EQ(0, mt_reg64(DEV, MIG_REG_DMA_TAIL_LO));
 }
 
 /* Every v1 state without the RUNNING bit stops the engine. */
@@ -502,11 +358,11 @@ TEST_F(dma, stops_in_v1_stopped_states)
 	if (!libmig_offers(DEV, LIBMIG_PROTO_V1))
 		SKIP(return, "instances offer no protocol v1");
 	for (i = 0; i < 3; i++) {
-		ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
-				    MIG_DMA_CTRL_EN));
+		test_cmd_dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
+				   MIG_DMA_CTRL_EN);
 		ASSERT_TRUE(head_moves(DEV, 50));
 		ASSERT_OK(mig_set_state(DEV, states[i]));
-		EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_STATUS) &
+		EXPECT_EQ(0, mt_reg(DEV, MIG_REG_DMA_STATUS) &
 			  MIG_DMA_STATUS_ACTIVE);
 		EXPECT_FALSE(head_moves(DEV, 50)) TH_LOG("in %s",
 			mig_state_str(states[i]));
@@ -514,7 +370,7 @@ TEST_F(dma, stops_in_v1_stopped_states)
 			ASSERT_OK(mig_set_state(DEV, MIG_STATE_STOP));
 		if (states[i] == MIG_STATE_RESUMING) {
 			/* A new resume resets the device: ring gone. */
-			EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_CONTROL));
+			EXPECT_EQ(0, mt_reg(DEV, MIG_REG_DMA_CONTROL));
 			ASSERT_OK(mig_device_reset(DEV));
 			continue;
 		}
@@ -542,13 +398,13 @@ TEST_F(dma, stops_in_v2_stopped_states)
 		if (states[i] == VFIO_DEVICE_STATE_PRE_COPY_P2P &&
 		    !(libmig_has_precopy(DEV) && libmig_has_p2p(DEV)))
 			continue;
-		ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
-				    MIG_DMA_CTRL_EN));
+		test_cmd_dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
+				   MIG_DMA_CTRL_EN);
 		ASSERT_TRUE(head_moves(DEV, 50));
 		ASSERT_OK(libmig_v2_set_state(DEV, states[i], &fd));
 		EXPECT_FALSE(head_moves(DEV, 50)) TH_LOG("in %s",
 			libmig_v2_state_str(states[i]));
-		EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_STATUS) &
+		EXPECT_EQ(0, mt_reg(DEV, MIG_REG_DMA_STATUS) &
 			  MIG_DMA_STATUS_ACTIVE);
 		if (fd >= 0)
 			close(fd);
@@ -574,8 +430,8 @@ TEST_F(dma, reset_stops)
 {
 	ASSERT_LE(1, run_ring(DEV, 1));
 	ASSERT_OK(mig_device_reset(DEV));
-	EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_CONTROL));
-	EXPECT_EQ(0, head(DEV));
+	EXPECT_EQ(0, mt_reg(DEV, MIG_REG_DMA_CONTROL));
+	EXPECT_EQ(0, mt_dma_head(DEV));
 	EXPECT_FALSE(head_moves(DEV, 50));
 }
 
@@ -588,11 +444,11 @@ TEST_F(dma, close_stops)
 	ASSERT_LE(1, run_ring(DEV, 1));
 	mt_inst_close(&self->inst);
 	memcpy(snap, RING, RING_PAGES * PG);
-	sleep_ms(100);
+	mt_sleep_ms(100);
 	EXPECT_EQ(0, memcmp(snap, RING, RING_PAGES * PG));
 	free(snap);
 	ASSERT_OK(mt_inst_open_dev(&self->inst));
-	EXPECT_EQ(0, reg(DEV, MIG_REG_DMA_CONTROL));
+	EXPECT_EQ(0, mt_reg(DEV, MIG_REG_DMA_CONTROL));
 	EXPECT_FALSE(head_moves(DEV, 50));
 }
 
@@ -603,26 +459,26 @@ TEST_F(dma, irq_every_n_records)
 	uint64_t h;
 
 	ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_IRQ_EVERY, every));
-	ASSERT_OK(dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
-			    MIG_DMA_CTRL_EN | MIG_DMA_CTRL_IRQ_EN));
+	test_cmd_dma_start(DEV, RING_IOVA, RING_PAGES, RATE,
+			   MIG_DMA_CTRL_EN | MIG_DMA_CTRL_IRQ_EN);
 	/* unacknowledged, the engine holds at the record that raised it */
-	ASSERT_EQ(every, wait_head(DEV, every));
+	ASSERT_EQ(every, mt_dma_wait_head(DEV, every));
 	EXPECT_FALSE(head_moves(DEV, 100));
-	EXPECT_EQ(1, reg(DEV, MIG_REG_DMA_IRQ_COUNT));
-	EXPECT_TRUE(reg(DEV, MIG_REG_STATUS) & MIG_STATUS_IRQ);
+	EXPECT_EQ(1, mt_reg(DEV, MIG_REG_DMA_IRQ_COUNT));
+	EXPECT_TRUE(mt_reg(DEV, MIG_REG_STATUS) & MIG_STATUS_IRQ);
 	/* each acknowledgment lets it run to the next one */
 	for (i = 2; i <= 6; i++) {
 		ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_STATUS,
 					       MIG_STATUS_IRQ));
-		ASSERT_EQ(i * every, wait_head(DEV, i * every));
+		ASSERT_EQ(i * every, mt_dma_wait_head(DEV, i * every));
 	}
 	ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_CONTROL, 0));
-	h = head(DEV);
-	n = reg(DEV, MIG_REG_DMA_IRQ_COUNT);
+	h = mt_dma_head(DEV);
+	n = mt_reg(DEV, MIG_REG_DMA_IRQ_COUNT);
 	EXPECT_EQ(6 * every, h);
 	EXPECT_EQ(h / every, n);
-	EXPECT_EQ(n, reg(DEV, MIG_REG_IRQ_COUNT));
-	EXPECT_TRUE(reg(DEV, MIG_REG_STATUS) & MIG_STATUS_IRQ);
+	EXPECT_EQ(n, mt_reg(DEV, MIG_REG_IRQ_COUNT));
+	EXPECT_TRUE(mt_reg(DEV, MIG_REG_STATUS) & MIG_STATUS_IRQ);
 }
 
 /*
@@ -641,12 +497,12 @@ TEST_F(dma, v2_log_reports_written_pages)
 {
 	uint64_t bm[BUF_PAGES / 64];
 
-	if (!log_offered(DEV))
+	if (!mt_dma_log_offered(DEV))
 		SKIP(return, "no DMA logging on this kernel or instance");
-	ASSERT_OK(log_start(DEV, BUF_IOVA, BUF_PAGES * PG, PG, 1));
+	test_cmd_dma_log_start(DEV, BUF_IOVA, BUF_PAGES * PG, PG, 1);
 	ASSERT_LE(10, run_ring(DEV, 10));
 	check_window(_metadata, DEV, RING, log_report, false);
-	EXPECT_OK(log_stop(DEV));
+	EXPECT_OK(_test_cmd_dma_log_stop(DEV));
 	/* After STOP, a report has no log to read. */
 	EXPECT_ERRNO(EINVAL, log_report(DEV, bm));
 }
@@ -657,35 +513,35 @@ TEST_F(dma, v2_log_tracks_only_its_ranges)
 	uint64_t bm[BUF_PAGES / 64];
 	unsigned int p;
 
-	if (!log_offered(DEV))
+	if (!mt_dma_log_offered(DEV))
 		SKIP(return, "no DMA logging on this kernel or instance");
 	/* Pages 0 .. RING_FIRST - 1: none of the ring. */
-	ASSERT_OK(log_start(DEV, BUF_IOVA, RING_FIRST * PG, PG, 1));
+	test_cmd_dma_log_start(DEV, BUF_IOVA, RING_FIRST * PG, PG, 1);
 	ASSERT_LE(100, run_ring(DEV, 100));
 	ASSERT_OK(log_report(DEV, bm));
 	for (p = 0; p < BUF_PAGES; p++)
 		EXPECT_FALSE(bit(bm, p)) TH_LOG("page %u reported", p);
-	EXPECT_OK(log_stop(DEV));
+	EXPECT_OK(_test_cmd_dma_log_stop(DEV));
 }
 
 /* Bad starts are refused as the core expects; a second START is busy. */
 TEST_F(dma, v2_log_bad_ranges_refused)
 {
-	if (!log_offered(DEV))
+	if (!mt_dma_log_offered(DEV))
 		SKIP(return, "no DMA logging on this kernel or instance");
 	/* no range */
-	EXPECT_ERRNO(EINVAL, log_start(DEV, BUF_IOVA, PG, PG, 0));
+	test_err_dma_log_start(EINVAL, DEV, BUF_IOVA, PG, PG, 0);
 	/* not aligned to the page size */
-	EXPECT_ERRNO(EINVAL, log_start(DEV, BUF_IOVA + 512, PG, PG, 1));
+	test_err_dma_log_start(EINVAL, DEV, BUF_IOVA + 512, PG, PG, 1);
 	/* a page size that is not a power of two */
-	EXPECT_ERRNO(EINVAL, log_start(DEV, 0, 3 * PG, 3 * PG, 1));
+	test_err_dma_log_start(EINVAL, DEV, 0, 3 * PG, 3 * PG, 1);
 	/* past the end of the address space */
-	EXPECT_ERRNO(EOVERFLOW, log_start(DEV, 0xfffffffffffff000ULL,
-					  2 * PG, PG, 1));
-	ASSERT_OK(log_start(DEV, BUF_IOVA, PG, PG, 2));
-	EXPECT_ERRNO(EBUSY, log_start(DEV, BUF_IOVA, PG, PG, 1));
-	EXPECT_OK(log_stop(DEV));
-	EXPECT_OK(log_stop(DEV));
+	test_err_dma_log_start(EOVERFLOW, DEV, 0xfffffffffffff000ULL,
+			       2 * PG, PG, 1);
+	test_cmd_dma_log_start(DEV, BUF_IOVA, PG, PG, 2);
+	test_err_dma_log_start(EBUSY, DEV, BUF_IOVA, PG, PG, 1);
+	EXPECT_OK(_test_cmd_dma_log_stop(DEV));
+	EXPECT_OK(_test_cmd_dma_log_stop(DEV));
 }
 
 /* ---- the negative control: test_hide_dma_dirty ---- */
@@ -710,12 +566,12 @@ TEST_F(dma, hidden_writes_reach_memory_but_no_dirty_log)
 	ASSERT_OK(dirty_ctl(DEV, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
 	check_window(_metadata, DEV, RING, dirty_get, true);
 	EXPECT_OK(dirty_ctl(DEV, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
-	if (!log_offered(DEV))
+	if (!mt_dma_log_offered(DEV))
 		return;
-	ASSERT_OK(log_start(DEV, BUF_IOVA, BUF_PAGES * PG, PG, 1));
+	test_cmd_dma_log_start(DEV, BUF_IOVA, BUF_PAGES * PG, PG, 1);
 	ASSERT_OK(_test_cmd_bar0_write(DEV, MIG_REG_DMA_CONTROL, MIG_DMA_CTRL_EN));
 	check_window(_metadata, DEV, RING, log_report, true);
-	EXPECT_OK(log_stop(DEV));
+	EXPECT_OK(_test_cmd_dma_log_stop(DEV));
 }
 
 /*
@@ -730,7 +586,7 @@ TEST_F(dma, hidden_ring_freed_under_cached_translations)
 	ASSERT_OK(mig_param_write("test_hide_dma_dirty", "Y"));
 	self->hide = true;
 	ASSERT_LE(10, run_ring(DEV, 10));
-	ASSERT_OK(dma_unmap(DEV, BUF_IOVA, BUF_PAGES * PG));
+	test_cmd_dma_unmap(DEV, BUF_IOVA, BUF_PAGES * PG);
 	ASSERT_OK(munmap(self->buf, BUF_PAGES * PG));
 	self->buf = NULL;
 	/* The modelled bug: it goes on writing. */
@@ -765,7 +621,7 @@ FIXTURE_SETUP(cdev_dma)
 		mig_instance_remove(self->uuid);
 		MT_SKIP_SETUP("no vfio device cdev (CONFIG_VFIO_DEVICE_CDEV)");
 	}
-	self->buf = buf_new();
+	self->buf = mt_dma_buf_new(BUF_PAGES * PG);
 	ASSERT_NE(NULL, self->buf);
 	self->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->iommufd);
@@ -794,7 +650,7 @@ TEST_F(cdev_dma, records_valid_and_in_order)
 	ASSERT_LE(100, run_ring(&self->d, 100));
 	ASSERT_OK(_test_cmd_bar0_write(&self->d, MIG_REG_DMA_CONTROL, 0));
 	EXPECT_EQ(0, bad_records(self->buf + RING_FIRST * PG, RING_SLOTS,
-				 head(&self->d)));
+				 mt_dma_head(&self->d)));
 }
 
 /* An IOAS unmap under the running engine: FAULT, engine stopped. */
@@ -803,21 +659,21 @@ TEST_F(cdev_dma, ioas_unmap_faults)
 	ASSERT_LE(10, run_ring(&self->d, 10));
 	ASSERT_OK(cdev_ioas_unmap(self->iommufd, self->ioas, BUF_IOVA,
 				  BUF_PAGES * PG));
-	sleep_ms(100);
-	EXPECT_EQ(MIG_DMA_STATUS_FAULT, reg(&self->d, MIG_REG_DMA_STATUS));
+	mt_sleep_ms(100);
+	EXPECT_EQ(MIG_DMA_STATUS_FAULT, mt_reg(&self->d, MIG_REG_DMA_STATUS));
 	EXPECT_FALSE(head_moves(&self->d, 50));
 }
 
 /* The v2 DMA log through the cdev: the pages written, nothing else. */
 TEST_F(cdev_dma, v2_log_reports_written_pages)
 {
-	if (!log_offered(&self->d))
+	if (!mt_dma_log_offered(&self->d))
 		SKIP(return, "no DMA logging on this kernel or instance");
-	ASSERT_OK(log_start(&self->d, BUF_IOVA, BUF_PAGES * PG, PG, 1));
+	test_cmd_dma_log_start(&self->d, BUF_IOVA, BUF_PAGES * PG, PG, 1);
 	ASSERT_LE(10, run_ring(&self->d, 10));
 	check_window(_metadata, &self->d, self->buf + RING_FIRST * PG,
 		     log_report, false);
-	EXPECT_OK(log_stop(&self->d));
+	EXPECT_OK(_test_cmd_dma_log_stop(&self->d));
 }
 
 /* ---- migration: the position travels in the stream ---- */
@@ -831,15 +687,15 @@ FIXTURE(pair) {
 FIXTURE_SETUP(pair)
 {
 	MT_SKIP_IF_NO_MODULE();
-	self->buf = buf_new();
+	self->buf = mt_dma_buf_new(BUF_PAGES * PG);
 	ASSERT_NE(NULL, self->buf);
 	ASSERT_OK(mt_inst_setup(&self->src, "small"));
 	ASSERT_OK(mt_inst_setup(&self->dst, "small"));
 	/* The same "guest memory" at the same IOVA on both sides. */
-	ASSERT_OK(dma_map(&self->src.d, self->buf, BUF_IOVA,
-			  BUF_PAGES * PG));
-	ASSERT_OK(dma_map(&self->dst.d, self->buf, BUF_IOVA,
-			  BUF_PAGES * PG));
+	test_cmd_dma_map(&self->src.d, self->buf, BUF_IOVA,
+			 BUF_PAGES * PG);
+	test_cmd_dma_map(&self->dst.d, self->buf, BUF_IOVA,
+			 BUF_PAGES * PG);
 }
 
 FIXTURE_TEARDOWN(pair)
@@ -876,13 +732,13 @@ static uint64_t wait_head_acked(struct mig_dev *d, uint64_t n)
 	uint64_t h = 0;
 	int i;
 
-	for (i = 0; i < WAIT_MS / 5; i++) {
+	for (i = 0; i < MT_DMA_WAIT_MS / 5; i++) {
 		if (_test_cmd_bar0_write(d, MIG_REG_STATUS, MIG_STATUS_IRQ))
 			break;
-		h = head(d);
+		h = mt_dma_head(d);
 		if (h >= n)
 			break;
-		sleep_ms(5);
+		mt_sleep_ms(5);
 	}
 	return h;
 }
@@ -903,8 +759,8 @@ TEST_F(pair, resumed_engine_continues_from_head)
 		     libmig_proto_str(variant->save),
 		     libmig_proto_str(variant->load));
 	ASSERT_OK(_test_cmd_bar0_write(s, MIG_REG_DMA_IRQ_EVERY, 8));
-	ASSERT_OK(dma_start(s, RING_IOVA, RING_PAGES, RATE,
-			    MIG_DMA_CTRL_EN | MIG_DMA_CTRL_IRQ_EN));
+	test_cmd_dma_start(s, RING_IOVA, RING_PAGES, RATE,
+			   MIG_DMA_CTRL_EN | MIG_DMA_CTRL_IRQ_EN);
 	ASSERT_LE(50, wait_head_acked(s, 50));
 	if (libmig_has_precopy(s)) {
 		ASSERT_OK(libmig_precopy_begin(s));
@@ -917,8 +773,8 @@ TEST_F(pair, resumed_engine_continues_from_head)
 	ASSERT_OK(libmig_stopcopy_begin(s));
 	ASSERT_OK(libmig_save_pass(s, MIG_PATH_PREAD, 0, mig_buf_sink,
 				   &self->stream, &bytes));
-	h = head(s);
-	irqs = reg(s, MIG_REG_DMA_IRQ_COUNT);
+	h = mt_dma_head(s);
+	irqs = mt_reg(s, MIG_REG_DMA_IRQ_COUNT);
 	EXPECT_FALSE(head_moves(s, 30));
 	ASSERT_OK(mig_digest(self->src.uuid, &a));
 	ASSERT_OK(libmig_save_end(s));
@@ -929,17 +785,17 @@ TEST_F(pair, resumed_engine_continues_from_head)
 	ASSERT_OK(libmig_resume_end(d, false));
 	ASSERT_OK(mig_digest(self->dst.uuid, &b));
 	EXPECT_EQ(a, b);
-	EXPECT_EQ(h, head(d));
-	EXPECT_EQ(irqs, reg(d, MIG_REG_DMA_IRQ_COUNT));
+	EXPECT_EQ(h, mt_dma_head(d));
+	EXPECT_EQ(irqs, mt_reg(d, MIG_REG_DMA_IRQ_COUNT));
 	/* Stopped until RUNNING; then from HEAD on. */
 	EXPECT_FALSE(head_moves(d, 30));
-	ASSERT_OK(bus_master(d, true));
+	test_cmd_bus_master(d, true);
 	ASSERT_OK(libmig_set_state(d, VFIO_DEVICE_STATE_RUNNING));
 	ASSERT_LE(h + 50, wait_head_acked(d, h + 50));
 	ASSERT_OK(_test_cmd_bar0_write(d, MIG_REG_DMA_CONTROL, 0));
-	h = head(d);
+	h = mt_dma_head(d);
 	EXPECT_EQ(0, bad_records(self->buf + RING_FIRST * PG, RING_SLOTS, h));
-	EXPECT_EQ(h / 8, reg(d, MIG_REG_DMA_IRQ_COUNT));
+	EXPECT_EQ(h / 8, mt_reg(d, MIG_REG_DMA_IRQ_COUNT));
 }
 
 /* Save @s in stop-and-copy into the fixture's stream. */
@@ -990,7 +846,7 @@ TEST_F(pair, version_1_stream_accepted_dma_idle)
 	ASSERT_OK(libmig_resume_end(d, false));
 	ASSERT_OK(mig_digest(self->dst.uuid, &b));
 	EXPECT_EQ(a, b);
-	EXPECT_EQ(0, reg(d, MIG_REG_DMA_RATE));
+	EXPECT_EQ(0, mt_reg(d, MIG_REG_DMA_RATE));
 	ASSERT_OK(mig_device_reset(d));
 
 	/* Versions 2 and 3 without their DMA record: refused, before END. */

@@ -11,14 +11,26 @@
  *  - regions_irqs: GET_REGION_INFO of every region, mmap the data section,
  *    SET_IRQS with an eventfd, ring the doorbell, IRQ off;
  *  - save: STOP -> SAVING -> the data loop -> STOP on a filled instance;
- *  - resume: RESUMING, write the saved stream, RUNNING, compare digests.
+ *  - resume: RESUMING, write the saved stream, RUNNING, compare digests;
+ *  - v2_save: protocol v2, pre-copy where offered, STOP_COPY, the data_fd
+ *    read to its end, STOP;
+ *  - v2_resume: protocol v2, RESUMING, the saved stream written to the
+ *    data_fd, RUNNING, compare digests;
+ *  - dma: on an instance whose type1 container maps a buffer, bus
+ *    mastering on, program the DMA ring, enable, wait for records, then
+ *    (where the v2 DMA log is offered) DMA_LOGGING_START on the ring,
+ *    records, REPORT, STOP; disable;
+ *  - zerocopy_save: on a filled instance created with the module parameter
+ *    zerocopy on, GET_REGION_INFO (two sparse-mmap areas), mmap of the
+ *    window, STOP -> SAVING -> the data loop, every page in place through
+ *    the window -> STOP.
  * Each is set up with nothing armed (a created, opened, filled instance;
- * a stream saved once per test), then its steps run again and again with
- * /proc/thread-self/fail-nth armed at 1, 2, 3, ...: the Nth
- * fault-injection point the kernel reaches in this thread (failslab,
- * fail_page_alloc) fails.  When the file reads back "0" the failure was
- * injected and the next N follows; otherwise the steps ran below N points,
- * and every point has been swept.
+ * a stream saved once per test; the DMA buffer mapped), then its steps
+ * run again and again with /proc/thread-self/fail-nth armed at 1, 2,
+ * 3, ...: the Nth fault-injection point the kernel reaches in this thread
+ * (failslab, fail_page_alloc) fails.  When the file reads back "0" the
+ * failure was injected and the next N follows; otherwise the steps ran
+ * below N points, and every point has been swept.
  *
  * After each injected failure:
  *  - the step that failed (if any) got a clean errno: ENOMEM, or the one
@@ -59,11 +71,23 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "mig_utils.h"
+#include "dma_utils.h"
 
 #define FN_PROC		"/proc/thread-self/fail-nth"
 #define FN_DEBUGFS	"/sys/kernel/debug"
 #define FN_TYPE		"small"
 #define FN_MAX_STEPS	32
+
+/*
+ * The dma sequence's "guest memory": FN_DMA_PAGES pages at FN_DMA_IOVA,
+ * the ring being the first FN_RING_PAGES of them.  At FN_DMA_RATE records
+ * a second a page of the ring fills in about 8 ms.
+ */
+#define FN_PG		4096ULL
+#define FN_DMA_IOVA	0x40000000ULL
+#define FN_DMA_PAGES	8
+#define FN_RING_PAGES	4
+#define FN_DMA_RATE	8000
 
 /* ---------------------------------------------------------------- */
 /* Fault injection set-up                                            */
@@ -171,6 +195,8 @@ static bool fn_nth_disarm(int fd)
  * @stream_len: bytes in it
  * @saved: @stream holds a whole stream of @fill (kept across runs)
  * @digest: the source's digest after the fill
+ * @dma_buf: the dma sequence's guest memory (pre-faulted)
+ * @dma_log: the instance offers the v2 DMA log (found by the set-up)
  * @step: the step that failed, or NULL
  * @err: its negative errno
  */
@@ -184,6 +210,8 @@ struct fn_seq {
 	size_t stream_len;
 	bool saved;
 	uint64_t digest;
+	uint8_t *dma_buf;
+	bool dma_log;
 	const char *step;
 	int err;
 };
@@ -374,15 +402,19 @@ static int fn_setup_source(struct fn_seq *s)
 	return ret ?: fn_open(&s->src);
 }
 
+/* The pattern in the open source's memory, and its digest. */
+static int fn_fill_source(struct fn_seq *s)
+{
+	int ret = mig_region_pwrite(&s->src.d, MT_BAR2, s->fill, s->mem_size,
+				    0);
+
+	return ret ?: mig_digest(s->src.uuid, &s->digest);
+}
+
 /* A source with the pattern in its memory, and its digest. */
 static int fn_setup_filled_source(struct fn_seq *s)
 {
-	int ret = fn_setup_source(s);
-
-	if (!ret)
-		ret = mig_region_pwrite(&s->src.d, MT_BAR2, s->fill,
-					s->mem_size, 0);
-	return ret ?: mig_digest(s->src.uuid, &s->digest);
+	return fn_setup_source(s) ?: fn_fill_source(s);
 }
 
 /*
@@ -422,6 +454,7 @@ static void fn_seq_init(struct fn_seq *s)
 	s->src.type = FN_TYPE;
 	s->dst.type = FN_TYPE;
 	s->efd = -1;
+	s->dma_log = false;
 	s->step = NULL;
 	s->err = 0;
 }
@@ -555,8 +588,10 @@ FIXTURE_SETUP(fail_nth)
 			     (1 << 20);
 	self->s.fill = malloc(self->s.mem_size);
 	self->s.stream = malloc(self->s.stream_cap);
+	self->s.dma_buf = mt_dma_buf_new(FN_DMA_PAGES * FN_PG);
 	ASSERT_NE(NULL, self->s.fill);
 	ASSERT_NE(NULL, self->s.stream);
+	ASSERT_NE(NULL, self->s.dma_buf);
 	/* Pre-fault: a failed user page fault would be an EFAULT. */
 	mt_pattern(0x5eed, 0, self->s.fill, self->s.mem_size);
 	memset(self->s.stream, 0, self->s.stream_cap);
@@ -569,6 +604,8 @@ FIXTURE_TEARDOWN(fail_nth)
 	fn_cleanup(&self->s);
 	free(self->s.fill);
 	free(self->s.stream);
+	if (self->s.dma_buf)
+		munmap(self->s.dma_buf, FN_DMA_PAGES * FN_PG);
 }
 
 /* Recovery after a failure: reset whatever is open, it reads RUNNING. */
@@ -885,6 +922,168 @@ FN_SEQUENCE(v2_resume, fn_setup_destination)
 	return 0;
 }
 
-/* To come, one FN_SEQUENCE each: the DMA paths as they land. */
+/* ---- the DMA engine and the v2 DMA log ---- */
+
+/* An open source whose type1 container maps the guest memory. */
+static int fn_setup_dma(struct fn_seq *s)
+{
+	int ret = fn_setup_source(s);
+
+	if (!ret)
+		ret = _test_cmd_dma_map(&s->src.d, s->dma_buf, FN_DMA_IOVA,
+					FN_DMA_PAGES * FN_PG);
+	if (!ret)
+		s->dma_log = mt_dma_log_offered(&s->src.d);
+	return ret;
+}
+
+static int fn_dma_enable(struct fn_seq *s)
+{
+	return _test_cmd_bar0_write(&s->src.d, MIG_REG_DMA_CONTROL,
+				    MIG_DMA_CTRL_EN);
+}
+
+/* Half a page of the ring more than HEAD holds now. */
+static int fn_dma_records(struct fn_seq *s)
+{
+	return _test_cmd_dma_wait_records(&s->src.d,
+					  MIG_DMA_RECS_PER_PAGE / 2);
+}
+
+static int fn_dma_log_start(struct fn_seq *s)
+{
+	return _test_cmd_dma_log_start(&s->src.d, FN_DMA_IOVA,
+				       FN_RING_PAGES * FN_PG, FN_PG, 1);
+}
+
+/* REPORT of the ring, after records logged: a page of the ring is in. */
+static int fn_dma_log_report(struct fn_seq *s)
+{
+	uint64_t bm[1];
+	int ret;
+
+	ret = _test_cmd_dma_log_report(&s->src.d, FN_DMA_IOVA,
+				       FN_RING_PAGES * FN_PG, FN_PG, bm);
+	if (ret)
+		return ret;
+	return bm[0] & ((1ULL << FN_RING_PAGES) - 1) ? 0 : -ENODATA;
+}
+
+/*
+ * The DMA engine on a type1 container (set-up: an open instance, the
+ * guest memory mapped): bus mastering, the ring, enable, records; the v2
+ * DMA log of the ring where the kernel offers it; disable.
+ */
+FN_SEQUENCE(dma, fn_setup_dma)
+{
+	struct mig_dev *d = &s->src.d;
+
+	FN_STEP(s, "bus master", _test_cmd_bus_master(d, true));
+	FN_STEP(s, "program ring", _test_cmd_dma_ring(d, FN_DMA_IOVA,
+						      FN_RING_PAGES,
+						      FN_DMA_RATE));
+	FN_STEP(s, "enable", fn_dma_enable(s));
+	FN_STEP(s, "records", fn_dma_records(s));
+	if (s->dma_log) {
+		FN_STEP(s, "log start", fn_dma_log_start(s));
+		FN_STEP(s, "records logged", fn_dma_records(s));
+		FN_STEP(s, "log report", fn_dma_log_report(s));
+		FN_STEP(s, "log stop", _test_cmd_dma_log_stop(d));
+	}
+	FN_STEP(s, "disable", _test_cmd_dma_stop(d));
+	return 0;
+}
+
+/* ---- the zero-copy v1 save through the window ---- */
+
+/*
+ * Create with the module parameter zerocopy on (it is read at creation),
+ * then put the parameter back as it was.
+ */
+static int fn_create_zerocopy(struct mt_inst *in)
+{
+	char old[16];
+	int ret;
+
+	ret = mig_param_read("zerocopy", old, sizeof(old));
+	if (!ret)
+		ret = mig_param_write("zerocopy", "1");
+	if (ret)
+		return ret;
+	ret = fn_create(in);
+	if (mig_param_write("zerocopy", old) && !ret)
+		ret = -EIO;
+	return ret;
+}
+
+/* A filled source with the window (zerocopy on at its creation). */
+static int fn_setup_zerocopy_source(struct fn_seq *s)
+{
+	int ret = fn_create_zerocopy(&s->src);
+
+	ret = ret ?: fn_open(&s->src);
+	return ret ?: fn_fill_source(s);
+}
+
+/*
+ * GET_REGION_INFO of the migration region: two sparse-mmap areas, the
+ * second the window libmig found at open.
+ */
+static int fn_window_areas(struct mig_dev *d)
+{
+	struct vfio_region_info_cap_sparse_mmap *sp;
+	struct vfio_region_info *ri;
+	int ret;
+
+	if (d->mig_index < 0)
+		return -ENODEV;
+	ret = mig_get_region_info(d, d->mig_index, &ri);
+	if (ret)
+		return ret;
+	sp = (void *)mig_region_cap(ri, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
+	if (!sp || sp->nr_areas != 2 || !d->window_size ||
+	    sp->areas[1].offset != d->window_offset ||
+	    sp->areas[1].size != d->window_size)
+		ret = -EPROTO;
+	free(ri);
+	return ret;
+}
+
+/* mmap of the whole window, through libmig (which saves through it). */
+static int fn_map_window(struct mig_dev *d)
+{
+	const void *p;
+
+	return mig_chunk_map(d, d->window_offset, d->window_size, &p);
+}
+
+/* The save data loop; every page of device memory came in place. */
+static int fn_zerocopy_save_data(struct fn_seq *s)
+{
+	uint64_t inplace = mig_copies.inplace;
+	int ret = fn_save_data(s);
+
+	if (ret)
+		return ret;
+	return mig_copies.inplace - inplace == s->mem_size ? 0 : -EPROTO;
+}
+
+/*
+ * The zero-copy v1 save (set-up: a filled instance created with zerocopy
+ * on): region info with both areas, mmap of the window, STOP -> SAVING ->
+ * the data loop (page data through the window) -> STOP.
+ */
+FN_SEQUENCE(zerocopy_save, fn_setup_zerocopy_source)
+{
+	struct mig_dev *d = &s->src.d;
+
+	FN_STEP(s, "region info", fn_window_areas(d));
+	FN_STEP(s, "mmap window", fn_map_window(d));
+	FN_STEP(s, "stop", mig_set_state(d, MIG_STATE_STOP));
+	FN_STEP(s, "saving", mig_set_state(d, MIG_STATE_SAVING));
+	FN_STEP(s, "save data", fn_zerocopy_save_data(s));
+	FN_STEP(s, "stop after save", mig_set_state(d, MIG_STATE_STOP));
+	return 0;
+}
 
 TEST_HARNESS_MAIN
