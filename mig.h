@@ -41,7 +41,7 @@
 #include <linux/types.h>
 #include <linux/vfio.h>
 #include <linux/workqueue.h>
-#include <linux/mig_mdev.h>
+#include <linux/mig_mdev_v1.h>
 
 #include "mig_compat.h"
 
