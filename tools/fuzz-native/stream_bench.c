@@ -52,13 +52,13 @@ static void sb_fill(struct mig_mdev_state *st)
 {
 	u64 buf[MIG_PAGE_SIZE / 8], off, i;
 
-	mutex_lock(&st->lock);
+	mig_lock(st);
 	for (off = 0; off < st->type->mem_size; off += MIG_PAGE_SIZE) {
 		for (i = 0; i < ARRAY_SIZE(buf); i++)
 			buf[i] = (off + i * 8) * 0x9e3779b97f4a7c15ULL;
 		mig_dev_mem_write(st, off, buf, sizeof(buf));
 	}
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 }
 
 static double sb_memcpy(u8 *dst, const u8 *src, size_t len)
@@ -82,7 +82,7 @@ static size_t sb_save(struct mig_mdev_state *st, u8 *out, u8 *section,
 	double t0;
 	u64 off;
 
-	mutex_lock(&st->lock);
+	mig_lock(st);
 	t0 = sb_secs();
 	mig_save_open(st, true);
 	while (mig_save_pending(st)) {
@@ -99,7 +99,7 @@ static size_t sb_save(struct mig_mdev_state *st, u8 *out, u8 *section,
 	}
 	mig_save_close(st);
 	*secs = sb_secs() - t0;
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 	return len;
 }
 
@@ -108,7 +108,7 @@ static double sb_resume(struct mig_mdev_state *st, const u8 *in, size_t len)
 	size_t off, n;
 	double t0;
 
-	mutex_lock(&st->lock);
+	mig_lock(st);
 	t0 = sb_secs();
 	mig_load_open(st);
 	for (off = 0; off < len; off += n) {
@@ -124,7 +124,7 @@ static double sb_resume(struct mig_mdev_state *st, const u8 *in, size_t len)
 	}
 	mig_load_close(st);
 	t0 = sb_secs() - t0;
-	mutex_unlock(&st->lock);
+	mig_unlock(st);
 	return t0;
 }
 
