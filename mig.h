@@ -2,10 +2,16 @@
 /*
  * mig-mdev: shared definitions of the module's files.
  *
- *   mig_mdev.c    mdev parent, types, vfio_device_ops, ioctls, IRQs, sysfs
- *   mig_cfg.c     the emulated PCI config space
- *   mig_dev.c     the device model: BAR0 registers, memory, engine, digest
- *   mig_dma.c     the DMA engine's registers, state and stream form
+ * The device model (mig_dev.h: mig_cfg.c, mig_dev.c, mig_dma.c) knows
+ * nothing of VFIO or of migration; everything else is its owner, and
+ * reaches it through mig_dev.h only (st->dev):
+ *
+ *   mig_mdev.c    mdev parent, types, vfio_device_ops, ioctls, IRQs, sysfs;
+ *                 maps VFIO region indexes to the device's BARs
+ *   mig_cfg.c     the emulated PCI config space (device model)
+ *   mig_dev.c     BAR0 registers, memory, engine, digest (device model)
+ *   mig_dma.c     the DMA engine's registers, state, records and stream
+ *                 form (device model)
  *   mig_dma_xfer.c the DMA engine's work item: the writes into guest memory
  *   mig_dma_log.c device dirty tracking of the DMA engine's writes (v2)
  *   mig_state.c   the v1 device_state machine
@@ -16,20 +22,22 @@
  *   mig_trace.c   tracepoints (include/trace/mig_trace.h)
  *
  * Locking: each instance has one mutex, mig_mdev_state.lock.  It guards
- * everything in struct mig_mdev_state below it (marked "lock").  It is taken
- * by the vfio callbacks, the sysfs attributes, debugfs and the engine's work
- * item, and never nests inside another lock of this driver.  The only other
- * lock, mig_budget_lock (mig_mdev.c), guards the memory budget and is never
- * held together with an instance lock.  A v2 data_fd has a mutex of its own
+ * everything in struct mig_mdev_state below it (marked "lock"), and the
+ * device model's fields marked so (struct mig_dev, whose lock pointer is
+ * &st->lock).  It is taken by the vfio callbacks, the sysfs attributes,
+ * debugfs and the engine's work item, and never nests inside another lock
+ * of this driver.  The only other lock, mig_budget_lock (mig_mdev.c),
+ * guards the memory budget and is never held together with an instance
+ * lock.  A v2 data_fd has a mutex of its own
  * (struct mig_v2_file in mig_v2.c), taken before st->lock, never after.
  *
- * The DMA lock, mig_dma.lock, is taken before st->lock, never after, and
+ * The DMA lock, st->dev.dma.lock, is taken before st->lock, never after, and
  * after a data_fd's mutex.  It is held by the DMA engine's work item across
  * each write into guest memory (which st->lock must not be), and by every
  * path that can stop the engine or change its ring (mig_lock()), so that
  * when such a path has the lock no DMA write is in flight, and when it
  * stops the engine under it, no write happens after it returns.
- * Order: migf->lock -> mig_dma.lock -> st->lock.
+ * Order: migf->lock -> st->dev.dma.lock -> st->lock.
  */
 #ifndef MIG_H
 #define MIG_H
@@ -37,21 +45,17 @@
 #include <linux/eventfd.h>
 #include <linux/mdev.h>
 #include <linux/mutex.h>
-#include <linux/pci_regs.h>
 #include <linux/types.h>
 #include <linux/vfio.h>
 #include <linux/workqueue.h>
-#include <linux/mig_mdev.h>
+#include <linux/mig_mdev_v1.h>
 
 #include "mig_compat.h"
+#include "mig_dev.h"
 
 /* Device fd offsets: the region index above MIG_OFFSET_SHIFT. */
 #define MIG_OFFSET_SHIFT	40
 #define MIG_OFFSET_MASK		((1ULL << MIG_OFFSET_SHIFT) - 1)
-
-/* The device's BARs, by PCI BAR number: registers and device memory. */
-#define MIG_BAR_REGS	0
-#define MIG_BAR_MEM	2
 
 struct dentry;
 struct page;
@@ -71,98 +75,15 @@ struct mig_type {
 };
 
 /**
- * struct mig_regs - the BAR0 register file (see include/uapi)
- * @control: MIG_REG_CONTROL
- * @status: MIG_REG_STATUS (IRQ bit; ENGINE_ACTIVE is computed on read)
- * @irq_count: MIG_REG_IRQ_COUNT
- * @engine_rate: MIG_REG_ENGINE_RATE, pages per second
- * @engine_seed: MIG_REG_ENGINE_SEED
- * @scratch: MIG_REG_SCRATCH0..
- */
-struct mig_regs {
-	u32 control;
-	u32 status;
-	u32 irq_count;
-	u32 engine_rate;
-	u32 engine_seed;
-	u32 scratch[MIG_NR_SCRATCH];
-};
-
-/**
- * struct mig_engine - the engine that writes device memory
- * @prng: xorshift64 state; deterministic from the seed
- * @count: pages written since the seed was set
- * @credit_ns: time owed to the engine, carried between ticks
- * @last: time of the last tick
- * @active: the work item is armed (see mig_engine_should_run())
- * @admin: the administrator started it through sysfs; it runs whether or
- *         not the device has a user
- * @user: the device has a user (its fd is open)
- * @work: the tick, on mig_wq
- */
-struct mig_engine {
-	u64 prng;
-	u64 count;
-	u64 credit_ns;
-	ktime_t last;
-	bool active;
-	bool admin;
-	bool user;
-	struct delayed_work work;
-};
-
-/**
- * struct mig_dma_regs - the DMA engine's registers (see include/uapi)
- * @control: MIG_REG_DMA_CONTROL, MIG_DMA_CTRL_*
- * @status: MIG_REG_DMA_STATUS: the FAULT bit (ACTIVE is computed on read)
- * @ring: MIG_REG_DMA_RING_LO/HI, the ring's IOVA
- * @ring_pages: MIG_REG_DMA_RING_PAGES
- * @rate: MIG_REG_DMA_RATE, records per second
- * @head: MIG_REG_DMA_HEAD_LO/HI, records written since the ring was set
- * @tail: MIG_REG_DMA_TAIL_LO/HI, records the guest consumed
- * @tail_hi: TAIL_HI as written, waiting for the TAIL_LO write that takes
- *           effect
- * @irq_every: MIG_REG_DMA_IRQ_EVERY
- * @irq_count: MIG_REG_DMA_IRQ_COUNT
- */
-struct mig_dma_regs {
-	u32 control;
-	u32 status;
-	u64 ring;
-	u32 ring_pages;
-	u32 rate;
-	u64 head;
-	u64 tail;
-	u32 tail_hi;
-	u32 irq_every;
-	u32 irq_count;
-};
-
-/**
- * struct mig_dma - the DMA engine
- * @lock: the DMA lock (see the top of this file); guards the fields
- *        marked (dma) and is held whenever @active turns false
- * @regs: the registers (st->lock)
- * @active: the work item is armed: the engine runs (st->lock, and the
- *          DMA lock to turn it false)
- * @credit_ns: time owed to the engine, carried between ticks (st->lock)
- * @last: time of the last tick (st->lock)
- * @work: the tick, on mig_wq
- * @buf: the records of one write, built outside st->lock (dma)
+ * struct mig_dma_io - the DMA engine's way into guest memory (mig_dma_xfer.c,
+ *                     mig_dma_log.c); all guarded by the DMA lock
  * @cache: test_hide_dma_dirty only: the ring's pages, translated and
- *         referenced when the engine started, or NULL (dma)
- * @cache_iova: the IOVA @cache starts at (dma)
- * @cache_pages: pages in @cache (dma)
- * @log: the device dirty log of protocol v2, or NULL (dma)
+ *         referenced when the engine started, or NULL
+ * @cache_iova: the IOVA @cache starts at
+ * @cache_pages: pages in @cache
+ * @log: the device dirty log of protocol v2, or NULL
  */
-struct mig_dma {
-	struct mutex lock;	/* see above */
-	struct mig_dma_regs regs;
-	bool active;
-	u64 credit_ns;
-	ktime_t last;
-	struct delayed_work work;
-	void *buf;
+struct mig_dma_io {
 	struct page **cache;
 	u64 cache_iova;
 	u32 cache_pages;
@@ -333,26 +254,11 @@ struct mig_stats {
  * @vdev: the vfio device; container_of() leads here
  * @mdev: the mdev device
  * @type: its type
- * @lock: guards every field below it
- * @config: PCI config space (lock)
- * @cfg_wmask: writable bits of each config byte (constant after init)
- * @bar_size: sizes of the BARs, by BAR number (MIG_BAR_*; constant)
- * @regs: BAR0 register file (lock)
- * @engine: the engine (lock)
- * @dma: the DMA engine (its own locking, see struct mig_dma)
- * @mem: device memory, @npages pages, vzalloc'ed (lock)
- * @npages: pages of device memory (constant)
- * @dirty: bitmap of pages written since last sent, @npages bits (lock)
- * @page_hash: xxh64 of each page of @mem, kept current by every writer of
- *             @mem, so that the digest never has to read all of memory (lock)
- * @zero_pending: bitmap of pages that are zero in the device's state (and
- *                in @page_hash) but whose bytes in @mem were not cleared
- *                yet; only a resume session leaves bits set here (lock)
- * @stale_page: a page whose hash is not current yet (a resume stopped
- *              inside it), rehashed before the next digest; -1 if none (lock)
+ * @lock: guards every field below it, and the device model's (lock) fields
+ * @dev: the device model (mig_dev.h; its own locking notes)
+ * @dma_io: the DMA engine's way into guest memory (the DMA lock)
  * @protocols: MIG_PROTO_* this instance offers (constant)
  * @owner: the protocol that owns migration, enum mig_owner (lock)
- * @running: the device runs: the protocol that owns migration let it (lock)
  * @mig_state: the v1 device_state, MIG_STATE_*; RUNNING unless v1 owns
  *             migration (lock)
  * @v2: protocol v2 state (lock)
@@ -371,21 +277,10 @@ struct mig_mdev_state {
 	struct mdev_device *mdev;
 	const struct mig_type *type;
 	struct mutex lock;	/* guards the fields below */
-	u8 config[MIG_MDEV_CONFIG_SIZE];
-	u8 cfg_wmask[MIG_MDEV_CONFIG_SIZE];
-	u64 bar_size[PCI_STD_NUM_BARS];
-	struct mig_regs regs;
-	struct mig_engine engine;
-	struct mig_dma dma;
-	u8 *mem;
-	u32 npages;
-	unsigned long *dirty;
-	__le64 *page_hash;
-	unsigned long *zero_pending;
-	long stale_page;
+	struct mig_dev dev;
+	struct mig_dma_io dma_io;
 	u32 protocols;
 	u32 owner;
-	bool running;
 	u32 mig_state;
 	struct mig_v2 v2;
 	struct mig_save save;
@@ -402,93 +297,14 @@ struct mig_mdev_state {
 /* mig_mdev.c: module parameters, the engine's workqueue, the interrupt */
 void mig_irq_raise(struct mig_mdev_state *st);
 extern unsigned int mig_section_pages;
-extern unsigned int mig_pci_vendor;
-extern unsigned int mig_pci_device;
-extern unsigned int mig_pci_class;
-extern unsigned int mig_engine_max_rate;
 extern unsigned int mig_protocols;
-extern unsigned int mig_dma_max_rate;
 extern bool mig_test_hide_dma_dirty;
 extern bool mig_zerocopy;
-extern struct workqueue_struct *mig_wq;
 
-/* mig_cfg.c: PCI config space; callers hold st->lock */
-void mig_cfg_init(struct mig_mdev_state *st);
-int mig_cfg_read(struct mig_mdev_state *st, u32 off, void *val, size_t len);
-int mig_cfg_write(struct mig_mdev_state *st, u32 off, const void *val,
-		  size_t len);
-void mig_cfg_save(struct mig_mdev_state *st, void *out);
-int mig_cfg_load(struct mig_mdev_state *st, const void *rec);
-bool mig_cfg_msi_enabled(struct mig_mdev_state *st);
-bool mig_cfg_intx_disabled(struct mig_mdev_state *st);
-bool mig_cfg_bus_master(struct mig_mdev_state *st);
-
-/* mig_dev.c: the device model; callers hold st->lock unless noted */
-int mig_dev_init(struct mig_mdev_state *st);		/* no lock needed */
-void mig_dev_free(struct mig_mdev_state *st);		/* no lock needed */
-void mig_dev_reset(struct mig_mdev_state *st);
-void mig_dev_reset_lazy(struct mig_mdev_state *st);
-void mig_dev_mem_settle(struct mig_mdev_state *st, u32 first, u32 count);
-int mig_dev_bar0_read(struct mig_mdev_state *st, u32 off, u32 *val);
-int mig_dev_bar0_write(struct mig_mdev_state *st, u32 off, u32 val,
-		       bool *doorbell);
-void mig_dev_mem_read(struct mig_mdev_state *st, u64 off, void *buf,
-		      size_t len);
-void mig_dev_mem_write(struct mig_mdev_state *st, u64 off, const void *buf,
-		       size_t len);
-void mig_dev_engine_update(struct mig_mdev_state *st);
-u64 mig_dev_due(u32 rate, u64 *credit_ns, ktime_t *last, u32 burst_ms);
-void mig_dev_engine_cancel(struct mig_mdev_state *st);	/* without lock */
-void mig_dev_mark_dirty(struct mig_mdev_state *st, u32 first, u32 count);
-void mig_dev_mark_all_dirty(struct mig_mdev_state *st);
-bool mig_dev_dirty_run(struct mig_mdev_state *st, u32 from, u32 to, u32 max,
-		       u32 *first, u32 *end);
-void mig_dev_dirty_clear(struct mig_mdev_state *st, u32 first, u32 count);
-const void *mig_dev_mem_peek(struct mig_mdev_state *st, u64 off);
-struct page *mig_dev_mem_page(struct mig_mdev_state *st, u64 off);
-size_t mig_dev_mem_to_user(struct mig_mdev_state *st, u64 off,
-			   void __user *buf, size_t len);
-void mig_dev_mem_written(struct mig_mdev_state *st, u32 first, u32 count);
-void mig_dev_page_rehash(struct mig_mdev_state *st, u32 page);
-void mig_dev_page_stale(struct mig_mdev_state *st, u32 page);
-void mig_dev_page_load(struct mig_mdev_state *st, u32 page, const void *src);
-void mig_dev_page_load_part(struct mig_mdev_state *st, u32 page, u32 off,
-			    const void *src, size_t len);
-u64 mig_dev_digest(struct mig_mdev_state *st);
-void mig_dev_engine_admin(struct mig_mdev_state *st, u32 rate);
-void mig_dev_set_user(struct mig_mdev_state *st, bool present);
-void mig_dev_set_running(struct mig_mdev_state *st, bool running);
-void mig_dev_regs_to_rec(struct mig_mdev_state *st, struct mig_rec_regs *r);
-void mig_dev_regs_from_rec(struct mig_mdev_state *st,
-			   const struct mig_rec_regs *r);
-void mig_dev_engine_to_rec(struct mig_mdev_state *st,
-			   struct mig_rec_engine *e);
-void mig_dev_engine_from_rec(struct mig_mdev_state *st,
-			     const struct mig_rec_engine *e);
-
-/* Pages of device memory; constant for the instance's life. */
-static inline u32 mig_dev_npages(const struct mig_mdev_state *st)
-{
-	return st->npages;
-}
-
-/* mig_dma.c: callers hold st->lock (and the DMA lock) unless noted */
-int mig_dma_init(struct mig_mdev_state *st);		/* no lock needed */
-void mig_dma_free(struct mig_mdev_state *st);		/* no lock needed */
-void mig_dma_cancel(struct mig_mdev_state *st);		/* without locks */
-void mig_dma_reset(struct mig_mdev_state *st);
-void mig_dma_update(struct mig_mdev_state *st);
-void mig_dma_disable(struct mig_mdev_state *st);
-u64 mig_dma_slots(const struct mig_dma_regs *r);
-int mig_dma_reg_read(struct mig_mdev_state *st, u32 off, u32 *val);
-int mig_dma_reg_write(struct mig_mdev_state *st, u32 off, u32 val);
-void mig_dma_to_rec(struct mig_mdev_state *st, struct mig_rec_dma *rec);
-int mig_dma_from_rec(struct mig_mdev_state *st, const struct mig_rec_dma *rec);
-bool mig_dma_idle(struct mig_mdev_state *st);
-
-/* mig_dma_xfer.c: the writes; the DMA lock held unless noted */
-void mig_dma_work(struct work_struct *work);		/* takes the locks */
-void mig_dma_uncache(struct mig_mdev_state *st);
+/*
+ * mig_dma_xfer.c: the writes; the DMA lock held unless noted.  It also
+ * defines mig_dma_work() and mig_dma_stopped() for the device (mig_dev.h).
+ */
 void mig_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length);
 
 /* mig_dma_log.c: protocol v2 device dirty tracking; the DMA lock held */
@@ -503,14 +319,14 @@ void mig_dma_log_free(struct mig_mdev_state *st);
  */
 static inline void mig_lock(struct mig_mdev_state *st)
 {
-	mutex_lock(&st->dma.lock);
+	mutex_lock(&st->dev.dma.lock);
 	mutex_lock(&st->lock);
 }
 
 static inline void mig_unlock(struct mig_mdev_state *st)
 {
 	mutex_unlock(&st->lock);
-	mutex_unlock(&st->dma.lock);
+	mutex_unlock(&st->dev.dma.lock);
 }
 
 /* mig_state.c */

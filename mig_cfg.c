@@ -13,7 +13,7 @@
 #include <linux/pci_regs.h>
 #include <linux/string.h>
 
-#include "mig.h"
+#include "mig_dev.h"
 
 #define MIG_MSI_FLAGS	(MIG_MDEV_MSI_CAP + PCI_MSI_FLAGS)
 #define MIG_MSI_ADDR_LO	(MIG_MDEV_MSI_CAP + PCI_MSI_ADDRESS_LO)
@@ -45,47 +45,52 @@ static const struct mig_cfg_field mig_cfg_writable[] = {
 	{ MIG_MSI_DATA, 2, 0xffff },
 };
 
+/*
+ * Config space is little endian: the low @len bytes of @val.  Byte copies,
+ * so that the device model needs no unaligned-access header (whose name
+ * changed in 6.12: mig_compat.h, which this file must not include).
+ */
 static void mig_cfg_put(u8 *cfg, u32 off, u32 len, u32 val)
 {
-	switch (len) {
-	case 1:
-		cfg[off] = val;
-		break;
-	case 2:
-		put_unaligned_le16(val, cfg + off);
-		break;
-	default:
-		put_unaligned_le32(val, cfg + off);
-		break;
-	}
+	__le32 v = cpu_to_le32(val);
+
+	memcpy(cfg + off, &v, len);
 }
 
-static void mig_cfg_init_wmask(struct mig_mdev_state *st)
+static u16 mig_cfg_get16(const u8 *cfg, u32 off)
 {
-	u64 bar2_mask = ~(st->bar_size[MIG_BAR_MEM] - 1) &
+	__le16 v;
+
+	memcpy(&v, cfg + off, sizeof(v));
+	return le16_to_cpu(v);
+}
+
+static void mig_cfg_init_wmask(struct mig_dev *dev)
+{
+	u64 bar2_mask = ~(dev->bar_size[MIG_BAR_MEM] - 1) &
 			PCI_BASE_ADDRESS_MEM_MASK;
-	u32 bar0_mask = ~(u32)(st->bar_size[MIG_BAR_REGS] - 1) &
+	u32 bar0_mask = ~(u32)(dev->bar_size[MIG_BAR_REGS] - 1) &
 			PCI_BASE_ADDRESS_MEM_MASK;
 	unsigned int i;
 
-	memset(st->cfg_wmask, 0, sizeof(st->cfg_wmask));
+	memset(dev->cfg_wmask, 0, sizeof(dev->cfg_wmask));
 	for (i = 0; i < ARRAY_SIZE(mig_cfg_writable); i++)
-		mig_cfg_put(st->cfg_wmask, mig_cfg_writable[i].off,
+		mig_cfg_put(dev->cfg_wmask, mig_cfg_writable[i].off,
 			    mig_cfg_writable[i].len, mig_cfg_writable[i].wmask);
-	mig_cfg_put(st->cfg_wmask, PCI_BASE_ADDRESS_0, 4, bar0_mask);
-	mig_cfg_put(st->cfg_wmask, PCI_BASE_ADDRESS_2, 4, lower_32_bits(bar2_mask));
-	mig_cfg_put(st->cfg_wmask, PCI_BASE_ADDRESS_3, 4, upper_32_bits(bar2_mask));
+	mig_cfg_put(dev->cfg_wmask, PCI_BASE_ADDRESS_0, 4, bar0_mask);
+	mig_cfg_put(dev->cfg_wmask, PCI_BASE_ADDRESS_2, 4, lower_32_bits(bar2_mask));
+	mig_cfg_put(dev->cfg_wmask, PCI_BASE_ADDRESS_3, 4, upper_32_bits(bar2_mask));
 }
 
 /**
  * mig_cfg_init() - put config space in its power-on state
- * @st: the instance; st->bar_size must be set
+ * @dev: the device; dev->bar_size must be set
  *
- * Context: st->lock held, or the instance not yet visible.
+ * Context: dev->lock held, or the instance not yet visible.
  */
-void mig_cfg_init(struct mig_mdev_state *st)
+void mig_cfg_init(struct mig_dev *dev)
 {
-	u8 *cfg = st->config;
+	u8 *cfg = dev->config;
 
 	memset(cfg, 0, MIG_MDEV_CONFIG_SIZE);
 	mig_cfg_put(cfg, PCI_VENDOR_ID, 2, mig_pci_vendor);
@@ -106,7 +111,7 @@ void mig_cfg_init(struct mig_mdev_state *st)
 	mig_cfg_put(cfg, MIG_MDEV_MSI_CAP + PCI_CAP_LIST_ID, 1, PCI_CAP_ID_MSI);
 	mig_cfg_put(cfg, MIG_MDEV_MSI_CAP + PCI_CAP_LIST_NEXT, 1, 0);
 	mig_cfg_put(cfg, MIG_MSI_FLAGS, 2, PCI_MSI_FLAGS_64BIT);
-	mig_cfg_init_wmask(st);
+	mig_cfg_init_wmask(dev);
 }
 
 static int mig_cfg_check(u32 off, size_t len)
@@ -120,29 +125,29 @@ static int mig_cfg_check(u32 off, size_t len)
 
 /**
  * mig_cfg_read() - read a naturally aligned 1, 2 or 4 byte config field
- * @st: the instance
+ * @dev: the device
  * @off: offset in config space
  * @val: where the little-endian bytes go
  * @len: 1, 2 or 4
  *
- * Context: st->lock held.
+ * Context: dev->lock held.
  * Return: 0, or -EINVAL for another width, a misaligned or out-of-range
  * offset.
  */
-int mig_cfg_read(struct mig_mdev_state *st, u32 off, void *val, size_t len)
+int mig_cfg_read(struct mig_dev *dev, u32 off, void *val, size_t len)
 {
 	int ret = mig_cfg_check(off, len);
 
-	lockdep_assert_held(&st->lock);
+	lockdep_assert_held(dev->lock);
 	if (ret)
 		return ret;
-	memcpy(val, st->config + off, len);
+	memcpy(val, dev->config + off, len);
 	return 0;
 }
 
 /**
  * mig_cfg_write() - write a naturally aligned 1, 2 or 4 byte config field
- * @st: the instance
+ * @dev: the device
  * @off: offset in config space
  * @val: the little-endian bytes to write
  * @len: 1, 2 or 4
@@ -150,44 +155,44 @@ int mig_cfg_read(struct mig_mdev_state *st, u32 off, void *val, size_t len)
  * Only the writable bits change; writes to read-only bits are ignored, as on
  * real hardware.
  *
- * Context: st->lock held.
+ * Context: dev->lock held.
  * Return: 0, or -EINVAL for another width, a misaligned or out-of-range
  * offset.
  */
-int mig_cfg_write(struct mig_mdev_state *st, u32 off, const void *val,
+int mig_cfg_write(struct mig_dev *dev, u32 off, const void *val,
 		  size_t len)
 {
 	const u8 *src = val;
 	int ret = mig_cfg_check(off, len);
 	size_t i;
 
-	lockdep_assert_held(&st->lock);
+	lockdep_assert_held(dev->lock);
 	if (ret)
 		return ret;
 	for (i = 0; i < len; i++) {
-		u8 wm = st->cfg_wmask[off + i];
+		u8 wm = dev->cfg_wmask[off + i];
 
-		st->config[off + i] = (st->config[off + i] & ~wm) | (src[i] & wm);
+		dev->config[off + i] = (dev->config[off + i] & ~wm) | (src[i] & wm);
 	}
 	return 0;
 }
 
 /**
  * mig_cfg_save() - config space as the stream carries it
- * @st: the instance
+ * @dev: the device
  * @out: MIG_MDEV_CONFIG_SIZE bytes
  *
- * Context: st->lock held.
+ * Context: dev->lock held.
  */
-void mig_cfg_save(struct mig_mdev_state *st, void *out)
+void mig_cfg_save(struct mig_dev *dev, void *out)
 {
-	lockdep_assert_held(&st->lock);
-	memcpy(out, st->config, MIG_MDEV_CONFIG_SIZE);
+	lockdep_assert_held(dev->lock);
+	memcpy(out, dev->config, MIG_MDEV_CONFIG_SIZE);
 }
 
 /**
  * mig_cfg_load() - restore config space from a migration stream
- * @st: the instance
+ * @dev: the device
  * @rec: MIG_MDEV_CONFIG_SIZE bytes of the source's config space
  *
  * A stream may change only what a guest could change through config
@@ -196,61 +201,61 @@ void mig_cfg_save(struct mig_mdev_state *st, void *out)
  * must be the device's own, or the record comes from another kind of
  * device, or was forged; then nothing changes.
  *
- * Context: st->lock held.
+ * Context: dev->lock held.
  * Return: 0, or -EINVAL if a read-only bit of @rec differs from the device's.
  */
-int mig_cfg_load(struct mig_mdev_state *st, const void *rec)
+int mig_cfg_load(struct mig_dev *dev, const void *rec)
 {
 	const u8 *src = rec;
 	size_t i;
 
-	lockdep_assert_held(&st->lock);
+	lockdep_assert_held(dev->lock);
 	for (i = 0; i < MIG_MDEV_CONFIG_SIZE; i++)
-		if ((src[i] ^ st->config[i]) & ~st->cfg_wmask[i])
+		if ((src[i] ^ dev->config[i]) & ~dev->cfg_wmask[i])
 			return -EINVAL;
 	for (i = 0; i < MIG_MDEV_CONFIG_SIZE; i++)
-		st->config[i] = src[i];
+		dev->config[i] = src[i];
 	return 0;
 }
 
 /**
  * mig_cfg_msi_enabled() - is MSI enabled in the MSI capability?
- * @st: the instance
+ * @dev: the device
  *
- * Context: st->lock held.
+ * Context: dev->lock held.
  * Return: true if the guest enabled MSI.
  */
-bool mig_cfg_msi_enabled(struct mig_mdev_state *st)
+bool mig_cfg_msi_enabled(struct mig_dev *dev)
 {
-	lockdep_assert_held(&st->lock);
-	return get_unaligned_le16(st->config + MIG_MSI_FLAGS) &
+	lockdep_assert_held(dev->lock);
+	return mig_cfg_get16(dev->config, MIG_MSI_FLAGS) &
 	       PCI_MSI_FLAGS_ENABLE;
 }
 
 /**
  * mig_cfg_intx_disabled() - is INTx disabled in the command register?
- * @st: the instance
+ * @dev: the device
  *
- * Context: st->lock held.
+ * Context: dev->lock held.
  * Return: true if PCI_COMMAND_INTX_DISABLE is set.
  */
-bool mig_cfg_intx_disabled(struct mig_mdev_state *st)
+bool mig_cfg_intx_disabled(struct mig_dev *dev)
 {
-	lockdep_assert_held(&st->lock);
-	return get_unaligned_le16(st->config + PCI_COMMAND) &
+	lockdep_assert_held(dev->lock);
+	return mig_cfg_get16(dev->config, PCI_COMMAND) &
 	       PCI_COMMAND_INTX_DISABLE;
 }
 
 /**
  * mig_cfg_bus_master() - may the device initiate DMA?
- * @st: the instance
+ * @dev: the device
  *
- * Context: st->lock held.
+ * Context: dev->lock held.
  * Return: true if PCI_COMMAND_MASTER is set.
  */
-bool mig_cfg_bus_master(struct mig_mdev_state *st)
+bool mig_cfg_bus_master(struct mig_dev *dev)
 {
-	lockdep_assert_held(&st->lock);
-	return get_unaligned_le16(st->config + PCI_COMMAND) &
+	lockdep_assert_held(dev->lock);
+	return mig_cfg_get16(dev->config, PCI_COMMAND) &
 	       PCI_COMMAND_MASTER;
 }

@@ -1,31 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mig-mdev: the DMA engine's registers, state and stream form.
+ * mig-mdev: the DMA engine: its registers, state, records and stream form.
  *
  * The guest gives the device a ring of its IOVA space (registers
  * MIG_REG_DMA_*, include/uapi/linux/mig_mdev.h); while the device runs, the
  * guest enabled bus mastering and the engine with a nonzero rate, and the
  * device has a user, the engine writes sequence-numbered records into the
  * ring at the rate, flow controlled by the guest's TAIL.  This file holds
- * what the engine is: its registers, when it runs, its state in the stream
- * and in the digest.  How it writes (the work item, vfio_dma_rw(), the
- * dirty logs) is mig_dma_xfer.c's and mig_dma_log.c's.
+ * what the engine is: its registers, when it runs, what it writes (the
+ * batches, the records, HEAD and the interrupt), its state in the stream
+ * and in the digest.  How the writes reach guest memory (the work item,
+ * vfio_dma_rw(), the dirty logs) is the owner's: mig_dma_xfer.c and
+ * mig_dma_log.c, behind mig_dma_work() and mig_dma_stopped() (mig_dev.h).
  *
- * Locking (mig.h): the registers are st->lock's.  The engine runs while
- * mig_dma.active; it is turned off only with both the DMA lock and
- * st->lock held (mig_dma_update() asserts both), and the work item holds
- * the DMA lock across each write, so a path that stopped the engine knows
- * that no write is in flight and none follows.
+ * Locking (mig_dev.h): the registers are the instance lock's.  The engine
+ * runs while mig_dma.active; it is turned off only with both the DMA lock
+ * and the instance lock held (mig_dma_update() asserts both), and the work
+ * item holds the DMA lock across each write, so a path that stopped the
+ * engine knows that no write is in flight and none follows.
  */
 #include <linux/kernel.h>
 #include <linux/ktime.h>
+#include <linux/math64.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 
-#include "mig.h"
+#include "mig_dev.h"
 
-/* The engine's tick (as the memory engine's). */
+/* As the memory engine: the tick, and at most this many ticks' worth. */
 #define MIG_DMA_TICK_MS		10
+#define MIG_DMA_BURST		2
 
 /**
  * mig_dma_slots() - records the ring holds
@@ -53,40 +57,40 @@ static bool mig_dma_ring_ok(u64 ring, u32 pages)
  * says so), has a user (a close stops what the fd holder started), the
  * guest enabled bus mastering and the engine with a nonzero rate.
  */
-static bool mig_dma_should_run(struct mig_mdev_state *st)
+static bool mig_dma_should_run(struct mig_dev *dev)
 {
-	const struct mig_dma_regs *r = &st->dma.regs;
+	const struct mig_dma_regs *r = &dev->dma.regs;
 
-	return st->running && st->engine.user &&
+	return dev->running && dev->engine.user &&
 	       (r->control & MIG_DMA_CTRL_EN) && r->rate &&
-	       mig_cfg_bus_master(st);
+	       mig_cfg_bus_master(dev);
 }
 
 /**
  * mig_dma_update() - start or stop the DMA engine to match the state
- * @st: the instance
+ * @dev: the device
  *
  * Starting arms the work item.  Stopping takes effect at once: the work
  * item holds the DMA lock across every write and checks
- * @st->dma.active under st->lock before each, and the caller holds both,
+ * @dev->dma.active under dev->lock before each, and the caller holds both,
  * so no write is in flight now and none happens after this returns.  The
- * translations the engine cached (test_hide_dma_dirty) are dropped.
+ * owner drops what it keeps for a running engine (mig_dma_stopped()).
  *
- * Context: the DMA lock and st->lock held.
+ * Context: the DMA lock and dev->lock held.
  */
-void mig_dma_update(struct mig_mdev_state *st)
+void mig_dma_update(struct mig_dev *dev)
 {
-	struct mig_dma *d = &st->dma;
+	struct mig_dma *d = &dev->dma;
 	bool run;
 
 	lockdep_assert_held(&d->lock);
-	lockdep_assert_held(&st->lock);
-	run = mig_dma_should_run(st);
+	lockdep_assert_held(dev->lock);
+	run = mig_dma_should_run(dev);
 	if (run == d->active)
 		return;
 	d->active = run;
 	if (!run) {
-		mig_dma_uncache(st);
+		mig_dma_stopped(dev);
 		return;
 	}
 	d->last = ktime_get();
@@ -97,73 +101,73 @@ void mig_dma_update(struct mig_mdev_state *st)
 
 /**
  * mig_dma_reset() - the DMA engine's power-on state: idle, no ring
- * @st: the instance
+ * @dev: the device
  *
- * Context: the DMA lock and st->lock held.
+ * Context: the DMA lock and dev->lock held.
  */
-void mig_dma_reset(struct mig_mdev_state *st)
+void mig_dma_reset(struct mig_dev *dev)
 {
-	lockdep_assert_held(&st->dma.lock);
-	lockdep_assert_held(&st->lock);
-	memset(&st->dma.regs, 0, sizeof(st->dma.regs));
-	mig_dma_update(st);
+	lockdep_assert_held(&dev->dma.lock);
+	lockdep_assert_held(dev->lock);
+	memset(&dev->dma.regs, 0, sizeof(dev->dma.regs));
+	mig_dma_update(dev);
 }
 
 /**
  * mig_dma_disable() - the device's user is gone: disable the engine
- * @st: the instance
+ * @dev: the device
  *
  * The ring is IOVA space of the user that closed the device; the next user
  * has other mappings there, or none.  A close clears MIG_DMA_CTRL_EN (the
  * other registers keep their values, HEAD included), so the engine never
  * writes into the next user's memory.
  *
- * Context: the DMA lock and st->lock held.
+ * Context: the DMA lock and dev->lock held.
  */
-void mig_dma_disable(struct mig_mdev_state *st)
+void mig_dma_disable(struct mig_dev *dev)
 {
-	lockdep_assert_held(&st->dma.lock);
-	lockdep_assert_held(&st->lock);
-	st->dma.regs.control &= ~MIG_DMA_CTRL_EN;
-	mig_dma_update(st);
+	lockdep_assert_held(&dev->dma.lock);
+	lockdep_assert_held(dev->lock);
+	dev->dma.regs.control &= ~MIG_DMA_CTRL_EN;
+	mig_dma_update(dev);
 }
 
 /**
  * mig_dma_idle() - is the DMA engine in its power-on state?
- * @st: the instance
+ * @dev: the device
  *
- * Context: st->lock held.
+ * Context: dev->lock held.
  * Return: true if every DMA register reads as after a reset.
  */
-bool mig_dma_idle(struct mig_mdev_state *st)
+bool mig_dma_idle(struct mig_dev *dev)
 {
 	static const struct mig_dma_regs zero;
 
-	lockdep_assert_held(&st->lock);
-	return !memcmp(&st->dma.regs, &zero, sizeof(zero));
+	lockdep_assert_held(dev->lock);
+	return !memcmp(&dev->dma.regs, &zero, sizeof(zero));
 }
 
 /**
  * mig_dma_reg_read() - read a DMA register
- * @st: the instance
+ * @dev: the device
  * @off: register offset in [MIG_REG_DMA_CONTROL, MIG_REG_DMA_END), aligned
  * @val: the value
  *
- * Context: st->lock held.
+ * Context: dev->lock held.
  * Return: 0, or -EINVAL for an offset outside the DMA registers.
  */
-int mig_dma_reg_read(struct mig_mdev_state *st, u32 off, u32 *val)
+int mig_dma_reg_read(struct mig_dev *dev, u32 off, u32 *val)
 {
-	const struct mig_dma_regs *r = &st->dma.regs;
+	const struct mig_dma_regs *r = &dev->dma.regs;
 
-	lockdep_assert_held(&st->lock);
+	lockdep_assert_held(dev->lock);
 	switch (off) {
 	case MIG_REG_DMA_CONTROL:
 		*val = r->control;
 		break;
 	case MIG_REG_DMA_STATUS:
 		*val = r->status |
-		       (st->dma.active ? MIG_DMA_STATUS_ACTIVE : 0);
+		       (dev->dma.active ? MIG_DMA_STATUS_ACTIVE : 0);
 		break;
 	case MIG_REG_DMA_RING_LO:
 		*val = lower_32_bits(r->ring);
@@ -202,9 +206,9 @@ int mig_dma_reg_read(struct mig_mdev_state *st, u32 off, u32 *val)
 }
 
 /* CONTROL: enabling needs a good ring, or it sets FAULT instead. */
-static void mig_dma_write_control(struct mig_mdev_state *st, u32 val)
+static void mig_dma_write_control(struct mig_dev *dev, u32 val)
 {
-	struct mig_dma_regs *r = &st->dma.regs;
+	struct mig_dma_regs *r = &dev->dma.regs;
 
 	val &= MIG_DMA_CTRL_MASK;
 	if ((val & ~r->control & MIG_DMA_CTRL_EN) &&
@@ -219,9 +223,9 @@ static void mig_dma_write_control(struct mig_mdev_state *st, u32 val)
  * The ring's registers, only while the engine is disabled: a new ring
  * starts at record 0.
  */
-static void mig_dma_write_ring(struct mig_mdev_state *st, u32 off, u32 val)
+static void mig_dma_write_ring(struct mig_dev *dev, u32 off, u32 val)
 {
-	struct mig_dma_regs *r = &st->dma.regs;
+	struct mig_dma_regs *r = &dev->dma.regs;
 
 	if (r->control & MIG_DMA_CTRL_EN)
 		return;
@@ -241,9 +245,9 @@ static void mig_dma_write_ring(struct mig_mdev_state *st, u32 off, u32 val)
  * (past HEAD), or one that would leave more records unconsumed than the
  * ring holds, is ignored.
  */
-static void mig_dma_write_tail(struct mig_mdev_state *st, u32 val)
+static void mig_dma_write_tail(struct mig_dev *dev, u32 val)
 {
-	struct mig_dma_regs *r = &st->dma.regs;
+	struct mig_dma_regs *r = &dev->dma.regs;
 	u64 tail = ((u64)r->tail_hi << 32) | val;
 
 	if (tail <= r->head && r->head - tail <= mig_dma_slots(r))
@@ -252,25 +256,25 @@ static void mig_dma_write_tail(struct mig_mdev_state *st, u32 val)
 
 /**
  * mig_dma_reg_write() - write a DMA register
- * @st: the instance
+ * @dev: the device
  * @off: register offset in [MIG_REG_DMA_CONTROL, MIG_REG_DMA_END), aligned
  * @val: the value
  *
  * Writes to read-only registers are ignored, as on hardware; so are the
  * ring's registers while the engine is enabled (uapi header).
  *
- * Context: the DMA lock and st->lock held.
+ * Context: the DMA lock and dev->lock held.
  * Return: 0, or -EINVAL for an offset outside the DMA registers.
  */
-int mig_dma_reg_write(struct mig_mdev_state *st, u32 off, u32 val)
+int mig_dma_reg_write(struct mig_dev *dev, u32 off, u32 val)
 {
-	struct mig_dma_regs *r = &st->dma.regs;
+	struct mig_dma_regs *r = &dev->dma.regs;
 
-	lockdep_assert_held(&st->dma.lock);
-	lockdep_assert_held(&st->lock);
+	lockdep_assert_held(&dev->dma.lock);
+	lockdep_assert_held(dev->lock);
 	switch (off) {
 	case MIG_REG_DMA_CONTROL:
-		mig_dma_write_control(st, val);
+		mig_dma_write_control(dev, val);
 		break;
 	case MIG_REG_DMA_STATUS:
 		r->status &= ~(val & MIG_DMA_STATUS_FAULT);
@@ -278,7 +282,7 @@ int mig_dma_reg_write(struct mig_mdev_state *st, u32 off, u32 val)
 	case MIG_REG_DMA_RING_LO:
 	case MIG_REG_DMA_RING_HI:
 	case MIG_REG_DMA_RING_PAGES:
-		mig_dma_write_ring(st, off, val);
+		mig_dma_write_ring(dev, off, val);
 		break;
 	case MIG_REG_DMA_RATE:
 		r->rate = val;
@@ -287,7 +291,7 @@ int mig_dma_reg_write(struct mig_mdev_state *st, u32 off, u32 val)
 		r->tail_hi = val;
 		break;
 	case MIG_REG_DMA_TAIL_LO:
-		mig_dma_write_tail(st, val);
+		mig_dma_write_tail(dev, val);
 		break;
 	case MIG_REG_DMA_IRQ_EVERY:
 		r->irq_every = val;
@@ -299,22 +303,22 @@ int mig_dma_reg_write(struct mig_mdev_state *st, u32 off, u32 val)
 	default:
 		return -EINVAL;
 	}
-	mig_dma_update(st);
+	mig_dma_update(dev);
 	return 0;
 }
 
 /**
  * mig_dma_to_rec() - the DMA engine in stream form
- * @st: the instance
+ * @dev: the device
  * @rec: filled, little endian
  *
- * Context: st->lock held.
+ * Context: dev->lock held.
  */
-void mig_dma_to_rec(struct mig_mdev_state *st, struct mig_rec_dma *rec)
+void mig_dma_to_rec(struct mig_dev *dev, struct mig_rec_dma *rec)
 {
-	const struct mig_dma_regs *r = &st->dma.regs;
+	const struct mig_dma_regs *r = &dev->dma.regs;
 
-	lockdep_assert_held(&st->lock);
+	lockdep_assert_held(dev->lock);
 	memset(rec, 0, sizeof(*rec));
 	rec->control = cpu_to_le32(r->control);
 	rec->status = cpu_to_le32(r->status);
@@ -330,7 +334,7 @@ void mig_dma_to_rec(struct mig_mdev_state *st, struct mig_rec_dma *rec)
 
 /**
  * mig_dma_from_rec() - load the DMA engine from stream form
- * @st: the instance
+ * @dev: the device
  * @rec: the record, little endian
  *
  * Only a state the device could have reached is taken: known bits, an
@@ -338,10 +342,10 @@ void mig_dma_to_rec(struct mig_mdev_state *st, struct mig_rec_dma *rec)
  * behind it.  The engine does not start here: the state machine starts it
  * when the device runs again, from the source's HEAD.
  *
- * Context: st->lock held; the device is stopped (RESUMING).
+ * Context: dev->lock held; the device is stopped (RESUMING).
  * Return: 0, or -EINVAL for a state the device cannot be in.
  */
-int mig_dma_from_rec(struct mig_mdev_state *st, const struct mig_rec_dma *rec)
+int mig_dma_from_rec(struct mig_dev *dev, const struct mig_rec_dma *rec)
 {
 	struct mig_dma_regs r = {
 		.control = le32_to_cpu(rec->control),
@@ -356,27 +360,162 @@ int mig_dma_from_rec(struct mig_mdev_state *st, const struct mig_rec_dma *rec)
 		.irq_count = le32_to_cpu(rec->irq_count),
 	};
 
-	lockdep_assert_held(&st->lock);
+	lockdep_assert_held(dev->lock);
 	if (rec->reserved || r.control & ~MIG_DMA_CTRL_MASK ||
 	    r.status & ~MIG_DMA_STATUS_FAULT || r.tail > r.head ||
 	    r.head - r.tail > mig_dma_slots(&r) ||
 	    ((r.control & MIG_DMA_CTRL_EN) &&
 	     !mig_dma_ring_ok(r.ring, r.ring_pages)))
 		return -EINVAL;
-	st->dma.regs = r;
+	dev->dma.regs = r;
 	return 0;
 }
 
 /**
+ * mig_dma_due() - records the engine owes since its last tick
+ * @dev: the device
+ *
+ * At most MIG_DMA_BURST ticks' worth at its rate, capped by the
+ * dma_max_rate module parameter.
+ *
+ * Context: dev->lock held.
+ * Return: the records due.
+ */
+u64 mig_dma_due(struct mig_dev *dev)
+{
+	struct mig_dma *d = &dev->dma;
+
+	lockdep_assert_held(dev->lock);
+	return mig_dev_due(clamp_t(u32, d->regs.rate, 1,
+				   READ_ONCE(mig_dma_max_rate)),
+			   &d->credit_ns, &d->last,
+			   MIG_DMA_TICK_MS * MIG_DMA_BURST);
+}
+
+/**
+ * mig_dma_stage() - the next batch of records to write
+ * @dev: the device
+ * @due: records owed, at least 1
+ * @b: filled with the batch
+ *
+ * At most @due records from HEAD, within the room TAIL leaves, within
+ * HEAD's page of the ring, and ending at the next record that raises the
+ * interrupt.  Nothing while the interrupt raised at HEAD is not
+ * acknowledged (STATUS.IRQ set): so no two interrupts merge on their way.
+ *
+ * Context: dev->lock held; the engine runs.
+ * Return: true if @b holds a batch, false if the ring is full or the
+ * engine holds for an acknowledgment.
+ */
+bool mig_dma_stage(struct mig_dev *dev, u64 due, struct mig_dma_batch *b)
+{
+	const struct mig_dma_regs *r = &dev->dma.regs;
+	u32 slots = mig_dma_slots(r);
+	u32 slot, rem;
+	u64 n;
+
+	lockdep_assert_held(dev->lock);
+	div_u64_rem(r->head, slots, &slot);
+	n = min3(due, slots - (r->head - r->tail),
+		 (u64)(MIG_DMA_RECS_PER_PAGE - slot % MIG_DMA_RECS_PER_PAGE));
+	if ((r->control & MIG_DMA_CTRL_IRQ_EN) && r->irq_every) {
+		div_u64_rem(r->head, r->irq_every, &rem);
+		/* the interrupt raised at this record is not acknowledged yet */
+		if (!rem && r->head && (dev->regs.status & MIG_STATUS_IRQ))
+			return false;
+		n = min_t(u64, n, r->irq_every - rem);
+	}
+	if (!n)
+		return false;
+	b->seq = r->head;
+	b->n = n;
+	b->slots = slots;
+	b->iova = r->ring + (u64)slot * MIG_DMA_RECORD_SIZE;
+	return true;
+}
+
+/**
+ * mig_dma_build() - the records of a batch, as the uapi header defines them
+ * @rec: room for @b->n records
+ * @b: the batch
+ *
+ * Context: any; touches neither the device nor a lock.
+ */
+void mig_dma_build(struct mig_dma_record *rec, const struct mig_dma_batch *b)
+{
+	u64 w[7];
+	u32 i, j;
+
+	for (i = 0; i < b->n; i++) {
+		w[0] = b->seq + i;
+		w[1] = MIG_DMA_RECORD_MAGIC | (u64)b->slots << 32;
+		rec[i].seq = cpu_to_le64(w[0]);
+		rec[i].magic = cpu_to_le32(MIG_DMA_RECORD_MAGIC);
+		rec[i].slots = cpu_to_le32(b->slots);
+		for (j = 0; j < ARRAY_SIZE(rec[i].payload); j++) {
+			w[2 + j] = mig_dma_payload(w[0], j);
+			rec[i].payload[j] = cpu_to_le64(w[2 + j]);
+		}
+		rec[i].check = cpu_to_le64(mig_dma_check(w));
+	}
+}
+
+/**
+ * mig_dma_fault() - a write was refused: FAULT, and the engine stops
+ * @dev: the device
+ *
+ * Context: the DMA lock and dev->lock held.
+ */
+void mig_dma_fault(struct mig_dev *dev)
+{
+	struct mig_dma_regs *r = &dev->dma.regs;
+
+	lockdep_assert_held(dev->lock);
+	r->status |= MIG_DMA_STATUS_FAULT;
+	r->control &= ~MIG_DMA_CTRL_EN;
+	mig_dma_update(dev);
+}
+
+/**
+ * mig_dma_commit() - account for a batch written
+ * @dev: the device
+ * @b: the batch, written whole
+ *
+ * HEAD moves past it; if its last record is one that raises the interrupt
+ * (IRQ_EN, IRQ_EVERY), the interrupt is counted and flagged in the
+ * registers, and the caller raises it.
+ *
+ * Context: the DMA lock and dev->lock held.
+ * Return: true if the caller must raise the device's interrupt.
+ */
+bool mig_dma_commit(struct mig_dev *dev, const struct mig_dma_batch *b)
+{
+	struct mig_dma_regs *r = &dev->dma.regs;
+	u32 rem;
+
+	lockdep_assert_held(dev->lock);
+	r->head += b->n;
+	if (!(r->control & MIG_DMA_CTRL_IRQ_EN) || !r->irq_every)
+		return false;
+	div_u64_rem(r->head, r->irq_every, &rem);
+	if (rem)
+		return false;
+	r->irq_count++;
+	dev->regs.irq_count++;
+	dev->regs.status |= MIG_STATUS_IRQ;
+	return true;
+}
+
+/**
  * mig_dma_init() - set up the DMA engine of a new instance
- * @st: the instance
+ * @dev: the device
  *
  * Context: the instance is not visible yet; no lock needed.
  * Return: 0 or -ENOMEM.
  */
-int mig_dma_init(struct mig_mdev_state *st)
+int mig_dma_init(struct mig_dev *dev)
 {
-	struct mig_dma *d = &st->dma;
+	struct mig_dma *d = &dev->dma;
 
 	d->buf = kzalloc(MIG_PAGE_SIZE, GFP_KERNEL);
 	if (!d->buf)
@@ -388,26 +527,25 @@ int mig_dma_init(struct mig_mdev_state *st)
 
 /**
  * mig_dma_cancel() - wait until the DMA engine's work item is idle
- * @st: the instance, being torn down; the device was closed, so the
+ * @dev: the device, being torn down; the device was closed, so the
  *      engine is stopped (mig_dma_update() under the locks)
  *
  * Context: must hold neither lock (the work item takes them).
  */
-void mig_dma_cancel(struct mig_mdev_state *st)
+void mig_dma_cancel(struct mig_dev *dev)
 {
 	/* A tick still queued finds the engine stopped and does not rearm. */
-	cancel_delayed_work_sync(&st->dma.work);
+	cancel_delayed_work_sync(&dev->dma.work);
 }
 
 /**
  * mig_dma_free() - free the DMA engine
- * @st: the instance; its engine was cancelled
+ * @dev: the device; its engine was cancelled
  *
  * Context: the instance is going away; no lock needed.
  */
-void mig_dma_free(struct mig_mdev_state *st)
+void mig_dma_free(struct mig_dev *dev)
 {
-	mig_dma_log_free(st);
-	kfree(st->dma.buf);
-	mutex_destroy(&st->dma.lock);
+	kfree(dev->dma.buf);
+	mutex_destroy(&dev->dma.lock);
 }

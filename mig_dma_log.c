@@ -19,10 +19,11 @@
  * vfio itself; later with CONFIG_IOMMUFD_DRIVER): elsewhere REPORT could
  * not report (../shared/PROTOCOL.md, "DMA logging").
  *
- * Locking: the log is the DMA lock's (mig.h), which the engine's work item
- * holds when it logs a write, so a report after the device stopped has
- * every write the device made.  The core pins the user's bitmap before it
- * calls log_read_and_clear: no user memory is touched under the lock.
+ * Locking: the log is the DMA lock's (mig.h, mig_dev.h), which the
+ * engine's work item holds when it logs a write, so a report after the
+ * device stopped has every write the device made.  The core pins the
+ * user's bitmap before it calls log_read_and_clear: no user memory is
+ * touched under the lock.
  */
 #include <linux/interval_tree.h>
 #include <linux/iova_bitmap.h>
@@ -93,11 +94,11 @@ static bool mig_dma_log_tracks(const struct mig_dma_log *log, u64 first,
  */
 void mig_dma_log_written(struct mig_mdev_state *st, u64 iova, u64 len)
 {
-	struct mig_dma_log *log = st->dma.log;
+	struct mig_dma_log *log = st->dma_io.log;
 	u64 page, last = (iova + len - 1) >> MIG_DMA_PAGE_SHIFT;
 	int ret;
 
-	lockdep_assert_held(&st->dma.lock);
+	lockdep_assert_held(&st->dev.dma.lock);
 	if (!log || log->overflow)
 		return;
 	for (page = iova >> MIG_DMA_PAGE_SHIFT; page <= last; page++) {
@@ -132,8 +133,8 @@ static void mig_dma_log_destroy(struct mig_dma_log *log)
  */
 void mig_dma_log_free(struct mig_mdev_state *st)
 {
-	mig_dma_log_destroy(st->dma.log);
-	st->dma.log = NULL;
+	mig_dma_log_destroy(st->dma_io.log);
+	st->dma_io.log = NULL;
 }
 
 static struct mig_dma_log *mig_dma_log_new(struct rb_root_cached *ranges,
@@ -180,15 +181,15 @@ static int mig_dma_log_start(struct vfio_device *vdev,
 	if (IS_ERR(log))
 		return PTR_ERR(log);
 
-	mutex_lock(&st->dma.lock);
-	if (st->dma.log) {
+	mutex_lock(&st->dev.dma.lock);
+	if (st->dma_io.log) {
 		ret = -EBUSY;
 	} else {
-		st->dma.log = log;
+		st->dma_io.log = log;
 		log = NULL;
 		*page_size = max_t(u64, *page_size, MIG_PAGE_SIZE);
 	}
-	mutex_unlock(&st->dma.lock);
+	mutex_unlock(&st->dev.dma.lock);
 	mig_dma_log_destroy(log);
 	return ret;
 }
@@ -198,9 +199,9 @@ static int mig_dma_log_stop(struct vfio_device *vdev)
 	struct mig_mdev_state *st = container_of(vdev, struct mig_mdev_state,
 						 vdev);
 
-	mutex_lock(&st->dma.lock);
+	mutex_lock(&st->dev.dma.lock);
 	mig_dma_log_free(st);
-	mutex_unlock(&st->dma.lock);
+	mutex_unlock(&st->dev.dma.lock);
 	return 0;
 }
 
@@ -217,8 +218,8 @@ static int mig_dma_log_read_and_clear(struct vfio_device *vdev,
 
 	if (!length)
 		return -EINVAL;
-	mutex_lock(&st->dma.lock);
-	log = st->dma.log;
+	mutex_lock(&st->dev.dma.lock);
+	log = st->dma_io.log;
 	if (!log) {
 		ret = -EINVAL;
 	} else if (log->overflow) {
@@ -233,7 +234,7 @@ static int mig_dma_log_read_and_clear(struct vfio_device *vdev,
 			log->count--;
 		}
 	}
-	mutex_unlock(&st->dma.lock);
+	mutex_unlock(&st->dev.dma.lock);
 	return ret;
 }
 

@@ -40,106 +40,19 @@
 
 #include "mig.h"
 
-/* As the memory engine: the tick, and at most this many ticks' worth. */
+/* The engine's tick, as the memory engine's. */
 #define MIG_DMA_TICK_MS		10
-#define MIG_DMA_BURST		2
-
-/**
- * struct mig_dma_batch - records staged for one write
- * @seq: the first record's sequence number (HEAD when staged)
- * @n: records, all in one page of the ring
- * @slots: slots in the ring
- * @iova: where the first one goes
- */
-struct mig_dma_batch {
-	u64 seq;
-	u32 n;
-	u32 slots;
-	u64 iova;
-};
 
 /*
- * Records the engine owes since its last tick, at most MIG_DMA_BURST ticks'
- * worth at its rate, capped by the dma_max_rate module parameter.
+ * Drop the translations the engine cached; only test_hide_dma_dirty caches
+ * any (see the top of this file).  Context: the DMA lock held.
  */
-static u64 mig_dma_due(struct mig_mdev_state *st)
+static void mig_dma_uncache(struct mig_mdev_state *st)
 {
-	struct mig_dma *d = &st->dma;
-
-	return mig_dev_due(clamp_t(u32, d->regs.rate, 1,
-				   READ_ONCE(mig_dma_max_rate)),
-			   &d->credit_ns, &d->last,
-			   MIG_DMA_TICK_MS * MIG_DMA_BURST);
-}
-
-/*
- * The next batch: at most @due records from HEAD, within the room TAIL
- * leaves, within HEAD's page of the ring, and ending at the next record
- * that raises the interrupt.  Context: st->lock held.
- */
-static bool mig_dma_stage(struct mig_mdev_state *st, u64 due,
-			  struct mig_dma_batch *b)
-{
-	const struct mig_dma_regs *r = &st->dma.regs;
-	u32 slots = mig_dma_slots(r);
-	u32 slot, rem;
-	u64 n;
-
-	lockdep_assert_held(&st->lock);
-	div_u64_rem(r->head, slots, &slot);
-	n = min3(due, slots - (r->head - r->tail),
-		 (u64)(MIG_DMA_RECS_PER_PAGE - slot % MIG_DMA_RECS_PER_PAGE));
-	if ((r->control & MIG_DMA_CTRL_IRQ_EN) && r->irq_every) {
-		div_u64_rem(r->head, r->irq_every, &rem);
-		/* the interrupt raised at this record is not acknowledged yet */
-		if (!rem && r->head && (st->regs.status & MIG_STATUS_IRQ))
-			return false;
-		n = min_t(u64, n, r->irq_every - rem);
-	}
-	if (!n)
-		return false;
-	b->seq = r->head;
-	b->n = n;
-	b->slots = slots;
-	b->iova = r->ring + (u64)slot * MIG_DMA_RECORD_SIZE;
-	return true;
-}
-
-/* The records of a batch, as the uapi header defines them. */
-static void mig_dma_build(struct mig_dma_record *rec,
-			  const struct mig_dma_batch *b)
-{
-	u64 w[7];
-	u32 i, j;
-
-	for (i = 0; i < b->n; i++) {
-		w[0] = b->seq + i;
-		w[1] = MIG_DMA_RECORD_MAGIC | (u64)b->slots << 32;
-		rec[i].seq = cpu_to_le64(w[0]);
-		rec[i].magic = cpu_to_le32(MIG_DMA_RECORD_MAGIC);
-		rec[i].slots = cpu_to_le32(b->slots);
-		for (j = 0; j < ARRAY_SIZE(rec[i].payload); j++) {
-			w[2 + j] = mig_dma_payload(w[0], j);
-			rec[i].payload[j] = cpu_to_le64(w[2 + j]);
-		}
-		rec[i].check = cpu_to_le64(mig_dma_check(w));
-	}
-}
-
-/**
- * mig_dma_uncache() - drop the translations the engine cached
- * @st: the instance
- *
- * Only test_hide_dma_dirty caches any (see the top of this file).
- *
- * Context: the DMA lock held.
- */
-void mig_dma_uncache(struct mig_mdev_state *st)
-{
-	struct mig_dma *d = &st->dma;
+	struct mig_dma_io *d = &st->dma_io;
 	u32 i;
 
-	lockdep_assert_held(&d->lock);
+	lockdep_assert_held(&st->dev.dma.lock);
 	if (!d->cache)
 		return;
 	for (i = 0; i < d->cache_pages; i++) {
@@ -159,12 +72,12 @@ void mig_dma_uncache(struct mig_mdev_state *st)
  */
 static int mig_dma_cache_fill(struct mig_mdev_state *st, u64 ring, u32 pages)
 {
-	struct mig_dma *d = &st->dma;
+	struct mig_dma_io *d = &st->dma_io;
 	struct page **p;
 	int ret;
 	u32 i;
 
-	lockdep_assert_held(&d->lock);
+	lockdep_assert_held(&st->dev.dma.lock);
 	p = kcalloc(pages, sizeof(*p), GFP_KERNEL);
 	if (!p)
 		return -ENOMEM;
@@ -189,15 +102,15 @@ static int mig_dma_cache_fill(struct mig_mdev_state *st, u64 ring, u32 pages)
 static int mig_dma_cache_write(struct mig_mdev_state *st,
 			       const struct mig_dma_batch *b, size_t len)
 {
-	struct mig_dma *d = &st->dma;
+	struct mig_dma_io *d = &st->dma_io;
 	u64 idx = (b->iova - d->cache_iova) >> PAGE_SHIFT;
 	void *va;
 
-	lockdep_assert_held(&d->lock);
+	lockdep_assert_held(&st->dev.dma.lock);
 	if (b->iova < d->cache_iova || idx >= d->cache_pages)
 		return -EFAULT;
 	va = kmap_local_page(d->cache[idx]);
-	memcpy(va + offset_in_page(b->iova), d->buf, len);
+	memcpy(va + offset_in_page(b->iova), st->dev.dma.buf, len);
 	kunmap_local(va);
 	return 0;
 }
@@ -209,54 +122,36 @@ static int mig_dma_cache_write(struct mig_mdev_state *st,
 static int mig_dma_write(struct mig_mdev_state *st,
 			 const struct mig_dma_batch *b)
 {
-	struct mig_dma *d = &st->dma;
 	size_t len = (size_t)b->n * MIG_DMA_RECORD_SIZE;
 	int ret;
 
-	lockdep_assert_held(&d->lock);
-	if (d->cache)
+	lockdep_assert_held(&st->dev.dma.lock);
+	if (st->dma_io.cache)
 		return mig_dma_cache_write(st, b, len);
-	ret = vfio_dma_rw(&st->vdev, b->iova, d->buf, len, true);
+	ret = vfio_dma_rw(&st->vdev, b->iova, st->dev.dma.buf, len, true);
 	if (!ret)
 		mig_dma_log_written(st, b->iova, len);
 	return ret;
 }
 
-/* A write was refused: FAULT, and the engine stops.  Context: both locks. */
-static void mig_dma_fault(struct mig_mdev_state *st, int err)
+/* A write was refused: the device faults.  Context: both locks. */
+static void mig_dma_refused(struct mig_mdev_state *st, int err)
 {
-	struct mig_dma_regs *r = &st->dma.regs;
-
 	lockdep_assert_held(&st->lock);
-	dev_dbg(st->vdev.dev, "DMA to %#llx refused (%d): FAULT\n", r->ring,
-		err);
-	r->status |= MIG_DMA_STATUS_FAULT;
-	r->control &= ~MIG_DMA_CTRL_EN;
-	mig_dma_update(st);
+	dev_dbg(st->vdev.dev, "DMA to %#llx refused (%d): FAULT\n",
+		st->dev.dma.regs.ring, err);
+	mig_dma_fault(&st->dev);
 }
 
-/* Account for a batch written.  Context: both locks held. */
-static void mig_dma_commit(struct mig_mdev_state *st,
-			   const struct mig_dma_batch *b, int ret)
+/* Account for a batch written, or refused.  Context: both locks held. */
+static void mig_dma_done(struct mig_mdev_state *st,
+			 const struct mig_dma_batch *b, int ret)
 {
-	struct mig_dma_regs *r = &st->dma.regs;
-	u32 rem;
-
 	lockdep_assert_held(&st->lock);
-	if (ret) {
-		mig_dma_fault(st, ret);
-		return;
-	}
-	r->head += b->n;
-	if (!(r->control & MIG_DMA_CTRL_IRQ_EN) || !r->irq_every)
-		return;
-	div_u64_rem(r->head, r->irq_every, &rem);
-	if (rem)
-		return;
-	r->irq_count++;
-	st->regs.irq_count++;
-	st->regs.status |= MIG_STATUS_IRQ;
-	mig_irq_raise(st);
+	if (ret)
+		mig_dma_refused(st, ret);
+	else if (mig_dma_commit(&st->dev, b))
+		mig_irq_raise(st);
 }
 
 /*
@@ -266,13 +161,13 @@ static void mig_dma_commit(struct mig_mdev_state *st,
  */
 static int mig_dma_cache_prepare(struct mig_mdev_state *st)
 {
-	struct mig_dma_regs *r = &st->dma.regs;
+	const struct mig_dma_regs *r = &st->dev.dma.regs;
 	u64 ring = r->ring;
 	u32 pages = r->ring_pages;
 	int ret;
 
 	lockdep_assert_held(&st->lock);
-	if (!READ_ONCE(mig_test_hide_dma_dirty) || st->dma.cache)
+	if (!READ_ONCE(mig_test_hide_dma_dirty) || st->dma_io.cache)
 		return 0;
 	mutex_unlock(&st->lock);
 	ret = mig_dma_cache_fill(st, ring, pages);
@@ -281,7 +176,7 @@ static int mig_dma_cache_prepare(struct mig_mdev_state *st)
 }
 
 /**
- * mig_dma_work() - a tick of the DMA engine
+ * mig_dma_work() - a tick of the DMA engine (the device's mig_dma.work)
  * @work: the engine's delayed work
  *
  * Writes the records owed at the engine's rate and rearms itself while the
@@ -292,10 +187,10 @@ static int mig_dma_cache_prepare(struct mig_mdev_state *st)
  */
 void mig_dma_work(struct work_struct *work)
 {
-	struct mig_mdev_state *st = container_of(to_delayed_work(work),
-						 struct mig_mdev_state,
-						 dma.work);
-	struct mig_dma *d = &st->dma;
+	struct mig_dma *d = container_of(to_delayed_work(work), struct mig_dma,
+					 work);
+	struct mig_mdev_state *st = container_of(d, struct mig_mdev_state,
+						 dev.dma);
 	struct mig_dma_batch b;
 	u64 due;
 	int ret;
@@ -304,19 +199,19 @@ void mig_dma_work(struct work_struct *work)
 	mutex_lock(&st->lock);
 	if (!d->active)
 		goto out;
-	due = mig_dma_due(st);
+	due = mig_dma_due(&st->dev);
 	ret = mig_dma_cache_prepare(st);
 	if (ret) {
-		mig_dma_fault(st, ret);
+		mig_dma_refused(st, ret);
 		goto out;
 	}
-	while (due && mig_dma_stage(st, due, &b)) {
+	while (due && mig_dma_stage(&st->dev, due, &b)) {
 		mutex_unlock(&st->lock);
 		mig_dma_build(d->buf, &b);
 		ret = mig_dma_write(st, &b);
 		cond_resched();
 		mutex_lock(&st->lock);
-		mig_dma_commit(st, &b, ret);
+		mig_dma_done(st, &b, ret);
 		if (!d->active)
 			goto out;
 		due -= b.n;
@@ -325,6 +220,20 @@ void mig_dma_work(struct work_struct *work)
 out:
 	mutex_unlock(&st->lock);
 	mutex_unlock(&d->lock);
+}
+
+/**
+ * mig_dma_stopped() - the device's DMA engine stopped
+ * @dev: the device (st->dev)
+ *
+ * Drops the translations the engine cached (test_hide_dma_dirty), so that
+ * no page is used after its reference is gone.
+ *
+ * Context: the DMA lock and st->lock held (mig_dma_update()).
+ */
+void mig_dma_stopped(struct mig_dev *dev)
+{
+	mig_dma_uncache(container_of(dev, struct mig_mdev_state, dev));
 }
 
 /* Does [@a, @a + @alen) meet [@b, @b + @blen)?  Both lengths nonzero. */
@@ -351,8 +260,8 @@ void mig_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 {
 	struct mig_mdev_state *st = container_of(vdev, struct mig_mdev_state,
 						 vdev);
-	struct mig_dma *d = &st->dma;
-	struct mig_dma_regs *r = &d->regs;
+	struct mig_dma_io *d = &st->dma_io;
+	const struct mig_dma_regs *r = &st->dev.dma.regs;
 
 	if (!length)
 		return;
@@ -360,7 +269,7 @@ void mig_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 	if ((r->control & MIG_DMA_CTRL_EN) &&
 	    mig_dma_overlap(r->ring, (u64)r->ring_pages * MIG_PAGE_SIZE, iova,
 			    length))
-		mig_dma_fault(st, -EFAULT);
+		mig_dma_refused(st, -EFAULT);
 	if (d->cache &&
 	    mig_dma_overlap(d->cache_iova, (u64)d->cache_pages * PAGE_SIZE,
 			    iova, length))

@@ -250,12 +250,13 @@ static ssize_t mig_show_description(struct mdev_type *mtype, char *buf)
 void mig_irq_raise(struct mig_mdev_state *st)
 {
 	lockdep_assert_held(&st->lock);
-	if (mig_cfg_msi_enabled(st)) {
+	if (mig_cfg_msi_enabled(&st->dev)) {
 		if (st->msi_trigger)
 			mig_eventfd_signal(st->msi_trigger);
 		return;
 	}
-	if (st->intx_trigger && !st->intx_masked && !mig_cfg_intx_disabled(st))
+	if (st->intx_trigger && !st->intx_masked &&
+	    !mig_cfg_intx_disabled(&st->dev))
 		mig_eventfd_signal(st->intx_trigger);
 }
 
@@ -461,12 +462,12 @@ static ssize_t mig_config_rw(struct mig_mdev_state *st, char __user *buf,
 		ret = -EBUSY;
 	for (done = 0; done < count && !ret; done += step) {
 		if (write)
-			ret = mig_cfg_write(st, off + done, val + done, step);
+			ret = mig_cfg_write(&st->dev, off + done, val + done, step);
 		else
-			ret = mig_cfg_read(st, off + done, val + done, step);
+			ret = mig_cfg_read(&st->dev, off + done, val + done, step);
 	}
 	if (write) {
-		mig_dma_update(st);
+		mig_dma_update(&st->dev);
 		mig_unlock(st);
 	} else {
 		mutex_unlock(&st->lock);
@@ -496,14 +497,14 @@ static ssize_t mig_bar0_rw(struct mig_mdev_state *st, char __user *buf,
 		if (mig_frozen(st)) {
 			ret = -EBUSY;
 		} else {
-			ret = mig_dev_bar0_write(st, off, val, &doorbell);
+			ret = mig_dev_bar0_write(&st->dev, off, val, &doorbell);
 			if (doorbell)
 				mig_irq_raise(st);
 		}
 		mig_unlock(st);
 	} else {
 		mutex_lock(&st->lock);
-		ret = mig_dev_bar0_read(st, off, &val);
+		ret = mig_dev_bar0_read(&st->dev, off, &val);
 		mutex_unlock(&st->lock);
 	}
 	if (ret)
@@ -522,13 +523,13 @@ static int mig_bar2_piece(struct mig_mdev_state *st, void *bounce, size_t n,
 {
 	lockdep_assert_held(&st->lock);
 	if (!write) {
-		mig_dev_mem_read(st, off, bounce, n);
+		mig_dev_mem_read(&st->dev, off, bounce, n);
 		return 0;
 	}
 	/* Stopped for a save, or being loaded: memory must not move. */
 	if (mig_frozen(st) || mig_loading(st))
 		return -EBUSY;
-	mig_dev_mem_write(st, off, bounce, n);
+	mig_dev_mem_write(&st->dev, off, bounce, n);
 	return 0;
 }
 
@@ -543,7 +544,7 @@ static int mig_bar2_piece(struct mig_mdev_state *st, void *bounce, size_t n,
 static ssize_t mig_bar2_rw(struct mig_mdev_state *st, char __user *buf,
 			   size_t count, u64 off, bool write)
 {
-	u64 size = st->bar_size[MIG_BAR_MEM];
+	u64 size = mig_dev_bar_size(&st->dev, MIG_BAR_MEM);
 	size_t done, n, bsize = min_t(size_t, count, MIG_BOUNCE_MAX);
 	u64 small;
 	void *bounce = &small;
@@ -581,6 +582,40 @@ static ssize_t mig_bar2_rw(struct mig_mdev_state *st, char __user *buf,
 	return done ? done : ret;
 }
 
+/*
+ * The device's BAR behind a vfio region index of the PCI layout: region
+ * BARn is BAR n, as in vfio-pci.  MIG_BAR_NONE for the other regions.
+ */
+#define MIG_BAR_NONE	PCI_STD_NUM_BARS
+
+static unsigned int mig_region_bar(u32 index)
+{
+	static const u8 bars[] = {
+		[VFIO_PCI_BAR0_REGION_INDEX] = 0,
+		[VFIO_PCI_BAR1_REGION_INDEX] = 1,
+		[VFIO_PCI_BAR2_REGION_INDEX] = 2,
+		[VFIO_PCI_BAR3_REGION_INDEX] = 3,
+		[VFIO_PCI_BAR4_REGION_INDEX] = 4,
+		[VFIO_PCI_BAR5_REGION_INDEX] = 5,
+	};
+
+	return index < ARRAY_SIZE(bars) ? bars[index] : MIG_BAR_NONE;
+}
+
+/* An access to one of the device's BARs (MIG_BAR_*). */
+static ssize_t mig_bar_rw(struct mig_mdev_state *st, unsigned int bar,
+			  char __user *buf, size_t count, u64 off, bool write)
+{
+	switch (bar) {
+	case MIG_BAR_REGS:
+		return mig_bar0_rw(st, buf, count, off, write);
+	case MIG_BAR_MEM:
+		return mig_bar2_rw(st, buf, count, off, write);
+	default:
+		return -EINVAL;
+	}
+}
+
 static ssize_t mig_rw(struct mig_mdev_state *st, char __user *buf,
 		      size_t count, loff_t *ppos, bool write)
 {
@@ -595,11 +630,9 @@ static ssize_t mig_rw(struct mig_mdev_state *st, char __user *buf,
 	case VFIO_PCI_CONFIG_REGION_INDEX:
 		ret = mig_config_rw(st, buf, count, off, write);
 		break;
-	case VFIO_PCI_BAR0_REGION_INDEX:
-		ret = mig_bar0_rw(st, buf, count, off, write);
-		break;
-	case VFIO_PCI_BAR2_REGION_INDEX:
-		ret = mig_bar2_rw(st, buf, count, off, write);
+	case VFIO_PCI_BAR0_REGION_INDEX ... VFIO_PCI_BAR5_REGION_INDEX:
+		ret = mig_bar_rw(st, mig_region_bar(index), buf, count, off,
+				 write);
 		break;
 	case MIG_MDEV_MIGRATION_REGION_INDEX:
 		ret = mig_has_v1(st) ? mig_region_rw(st, buf, count, off, write) :
@@ -672,9 +705,7 @@ static u64 mig_vfio_region_size(struct mig_mdev_state *st, u32 index)
 {
 	if (index == VFIO_PCI_CONFIG_REGION_INDEX)
 		return MIG_MDEV_CONFIG_SIZE;
-	if (index <= VFIO_PCI_BAR5_REGION_INDEX)
-		return st->bar_size[index - VFIO_PCI_BAR0_REGION_INDEX];
-	return 0;
+	return mig_dev_bar_size(&st->dev, mig_region_bar(index));
 }
 
 static long mig_ioctl_get_region_info(struct mig_mdev_state *st,
@@ -757,7 +788,7 @@ static void mig_migration_end(struct mig_mdev_state *st)
 	mig_v2_drop(st);
 	st->mig_state = MIG_STATE_RUNNING;
 	st->owner = MIG_OWNER_NONE;
-	mig_dev_set_running(st, true);
+	mig_dev_set_running(&st->dev, true);
 }
 
 /* VFIO_DEVICE_RESET: power-on state, no session, RUNNING.  Context: lock. */
@@ -765,7 +796,7 @@ static void mig_reset(struct mig_mdev_state *st)
 {
 	lockdep_assert_held(&st->lock);
 	mig_migration_end(st);
-	mig_dev_reset(st);
+	mig_dev_reset(&st->dev);
 	st->intx_masked = false;
 	st->stats.resets++;
 	dev_dbg(st->vdev.dev, "reset\n");
@@ -804,7 +835,7 @@ static int mig_open_device(struct vfio_device *vdev)
 						 vdev);
 
 	mig_lock(st);
-	mig_dev_set_user(st, true);
+	mig_dev_set_user(&st->dev, true);
 	mig_unlock(st);
 	return 0;
 }
@@ -829,8 +860,8 @@ static void mig_close_device(struct vfio_device *vdev)
 	mig_irq_put(&st->msi_trigger);
 	st->irq_index = -1;
 	st->intx_masked = false;
-	mig_dma_disable(st);
-	mig_dev_set_user(st, false);
+	mig_dma_disable(&st->dev);
+	mig_dev_set_user(&st->dev, false);
 	/* Not the fd holder's any more: neither is a dirty log it started. */
 	mig_dma_log_free(st);
 	mig_unlock(st);
@@ -848,7 +879,6 @@ static int mig_init_dev(struct vfio_device *vdev)
 	st->irq_index = -1;
 	st->mig_state = MIG_STATE_RUNNING;
 	st->v2.state = VFIO_DEVICE_STATE_RUNNING;
-	st->running = true;
 	st->protocols = READ_ONCE(mig_protocols);
 	if (st->protocols & MIG_PROTO_V2) {
 		vdev->mig_ops = &mig_v2_ops;
@@ -861,7 +891,7 @@ static int mig_init_dev(struct vfio_device *vdev)
 	ret = mig_budget_take(st->type->mem_size);
 	if (ret)
 		goto err_lock;
-	ret = mig_dev_init(st);
+	ret = mig_dev_init(&st->dev, &st->lock, st->type->mem_size);
 	if (ret)
 		goto err_budget;
 	ret = mig_region_init(st);
@@ -870,7 +900,7 @@ static int mig_init_dev(struct vfio_device *vdev)
 	return 0;
 
 err_dev:
-	mig_dev_free(st);
+	mig_dev_free(&st->dev);
 err_budget:
 	mig_budget_give(st->type->mem_size);
 err_lock:
@@ -884,7 +914,8 @@ static void mig_release_dev(struct vfio_device *vdev)
 						 vdev);
 
 	mig_region_free(st);
-	mig_dev_free(st);
+	mig_dma_log_free(st);
+	mig_dev_free(&st->dev);
 	mig_budget_give(st->type->mem_size);
 	mutex_destroy(&st->lock);
 	mig_vfio_free_device(vdev);
@@ -941,7 +972,7 @@ static void mig_remove(struct mdev_device *mdev)
 	mig_debugfs_remove(st);
 	/* Waits until user space closed the device. */
 	vfio_unregister_group_dev(&st->vdev);
-	mig_dev_engine_cancel(st);
+	mig_dev_engine_cancel(&st->dev);
 	vfio_put_device(&st->vdev);
 }
 
@@ -959,7 +990,7 @@ static ssize_t digest_show(struct device *dev, struct device_attribute *attr,
 	u64 digest;
 
 	mutex_lock(&st->lock);
-	digest = mig_dev_digest(st);
+	digest = mig_dev_digest(&st->dev);
 	mutex_unlock(&st->lock);
 	return sysfs_emit(buf, "%016llx\n", digest);
 }
@@ -974,7 +1005,7 @@ static ssize_t engine_rate_show(struct device *dev,
 	u32 rate;
 
 	mutex_lock(&st->lock);
-	rate = st->regs.control & MIG_CTRL_ENGINE_EN ? st->regs.engine_rate : 0;
+	rate = mig_dev_engine_rate(&st->dev);
 	mutex_unlock(&st->lock);
 	return sysfs_emit(buf, "%u\n", rate);
 }
@@ -997,7 +1028,7 @@ static ssize_t engine_rate_store(struct device *dev,
 	if (mig_frozen(st) || mig_loading(st))
 		ret = -EBUSY;
 	else
-		mig_dev_engine_admin(st, rate);
+		mig_dev_engine_admin(&st->dev, rate);
 	mutex_unlock(&st->lock);
 	return ret ? ret : count;
 }
@@ -1010,7 +1041,7 @@ static ssize_t engine_count_show(struct device *dev,
 	u64 count;
 
 	mutex_lock(&st->lock);
-	count = st->engine.count;
+	count = mig_dev_engine_count(&st->dev);
 	mutex_unlock(&st->lock);
 	return sysfs_emit(buf, "%llu\n", count);
 }

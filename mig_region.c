@@ -339,7 +339,7 @@ static ssize_t mig_window_rw(struct mig_mdev_state *st, char __user *buf,
 		return -EINVAL;
 	if (write)
 		return -EACCES;
-	if (mig_dev_mem_to_user(st, pos, buf, count))
+	if (mig_dev_mem_to_user(&st->dev, pos, buf, count))
 		return -EFAULT;
 	mig_region_count_user(st, count, false);
 	return count;
@@ -453,7 +453,7 @@ static vm_fault_t mig_window_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	if (off < r->window_offset || off - r->window_offset >= r->window_size)
 		return VM_FAULT_SIGBUS;
-	page = mig_dev_mem_page(st, off - r->window_offset);
+	page = mig_dev_mem_page(&st->dev, off - r->window_offset);
 	get_page(page);
 	vmf->page = page;
 	return 0;

@@ -104,7 +104,7 @@ static void mig_state_commit(struct mig_mdev_state *st, u32 new)
 	st->mig_state = new;
 	st->owner = new == RUN ? MIG_OWNER_NONE : MIG_OWNER_V1;
 	st->stats.transitions++;
-	mig_dev_set_running(st, new & VFIO_DEVICE_STATE_V1_RUNNING);
+	mig_dev_set_running(&st->dev, new & VFIO_DEVICE_STATE_V1_RUNNING);
 }
 
 /*
@@ -212,7 +212,7 @@ void mig_state_error(struct mig_mdev_state *st)
 		mig_state_name(st->mig_state));
 	st->mig_state = MIG_STATE_ERROR;
 	st->owner = MIG_OWNER_V1;
-	mig_dev_set_running(st, false);
+	mig_dev_set_running(&st->dev, false);
 }
 
 /**

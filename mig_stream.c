@@ -81,14 +81,14 @@ struct mig_rec_desc {
 
 static void mig_save_config(struct mig_mdev_state *st, void *out)
 {
-	mig_cfg_save(st, out);
+	mig_cfg_save(&st->dev, out);
 }
 
 static void mig_save_regs(struct mig_mdev_state *st, void *out)
 {
 	struct mig_rec_regs r;
 
-	mig_dev_regs_to_rec(st, &r);
+	mig_dev_regs_to_rec(&st->dev, &r);
 	memcpy(out, &r, sizeof(r));
 }
 
@@ -96,7 +96,7 @@ static void mig_save_engine(struct mig_mdev_state *st, void *out)
 {
 	struct mig_rec_engine e;
 
-	mig_dev_engine_to_rec(st, &e);
+	mig_dev_engine_to_rec(&st->dev, &e);
 	memcpy(out, &e, sizeof(e));
 }
 
@@ -104,7 +104,7 @@ static void mig_save_engine(struct mig_mdev_state *st, void *out)
 static void mig_save_end(struct mig_mdev_state *st, void *out)
 {
 	struct mig_rec_end e = {
-		.digest = cpu_to_le64(mig_dev_digest(st)),
+		.digest = cpu_to_le64(mig_dev_digest(&st->dev)),
 		.stream_len = cpu_to_le64(st->save.stream_len),
 	};
 
@@ -114,7 +114,7 @@ static void mig_save_end(struct mig_mdev_state *st, void *out)
 /* Only what a guest could write: the read-only bits must match. */
 static int mig_load_config(struct mig_mdev_state *st, const void *in)
 {
-	return mig_cfg_load(st, in);
+	return mig_cfg_load(&st->dev, in);
 }
 
 static int mig_load_regs(struct mig_mdev_state *st, const void *in)
@@ -125,7 +125,7 @@ static int mig_load_regs(struct mig_mdev_state *st, const void *in)
 	if (r.reserved)
 		return -EINVAL;
 	/* Drops the bits the registers do not have (CONTROL: MIG_CTRL_MASK). */
-	mig_dev_regs_from_rec(st, &r);
+	mig_dev_regs_from_rec(&st->dev, &r);
 	return 0;
 }
 
@@ -133,7 +133,7 @@ static void mig_save_dma(struct mig_mdev_state *st, void *out)
 {
 	struct mig_rec_dma d;
 
-	mig_dma_to_rec(st, &d);
+	mig_dma_to_rec(&st->dev, &d);
 	memcpy(out, &d, sizeof(d));
 }
 
@@ -143,7 +143,7 @@ static int mig_load_dma(struct mig_mdev_state *st, const void *in)
 
 	memcpy(&d, in, sizeof(d));
 	/* Only the state: the engine goes on from HEAD when the device runs. */
-	return mig_dma_from_rec(st, &d);
+	return mig_dma_from_rec(&st->dev, &d);
 }
 
 static int mig_load_engine(struct mig_mdev_state *st, const void *in)
@@ -152,7 +152,7 @@ static int mig_load_engine(struct mig_mdev_state *st, const void *in)
 
 	memcpy(&e, in, sizeof(e));
 	/* Only the state: the engine starts when the device leaves RESUMING. */
-	mig_dev_engine_from_rec(st, &e);
+	mig_dev_engine_from_rec(&st->dev, &e);
 	return 0;
 }
 
@@ -166,7 +166,7 @@ static int mig_load_end(struct mig_mdev_state *st, const void *in)
 	if (le64_to_cpu(e.stream_len) !=
 	    ld->stream_len - MIG_REC_HDR_SIZE - sizeof(e))
 		return -EINVAL;
-	if (le64_to_cpu(e.digest) != mig_dev_digest(st))
+	if (le64_to_cpu(e.digest) != mig_dev_digest(&st->dev))
 		return -EINVAL;
 	ld->done = true;
 	ld->phase = MIG_LOAD_DONE;
@@ -332,11 +332,11 @@ static void mig_save_stage_header(struct mig_mdev_state *st)
 static bool mig_save_stage_pages(struct mig_mdev_state *st)
 {
 	struct mig_save *s = &st->save;
-	u32 n = mig_dev_npages(st);
+	u32 n = mig_dev_npages(&st->dev);
 	struct mig_rec_pages p;
 	u32 first, end;
 
-	if (!mig_dev_dirty_run(st, s->cursor, n, MIG_MAX_RUN_PAGES, &first,
+	if (!mig_dev_dirty_run(&st->dev, s->cursor, n, MIG_MAX_RUN_PAGES, &first,
 			       &end)) {
 		s->initial = false;
 		if (!s->cursor)
@@ -344,11 +344,11 @@ static bool mig_save_stage_pages(struct mig_mdev_state *st)
 		if (!s->final)
 			st->stats.passes++;
 		s->cursor = 0;
-		if (!mig_dev_dirty_run(st, 0, n, MIG_MAX_RUN_PAGES, &first,
+		if (!mig_dev_dirty_run(&st->dev, 0, n, MIG_MAX_RUN_PAGES, &first,
 				       &end))
 			return false;
 	}
-	mig_dev_dirty_clear(st, first, end - first);
+	mig_dev_dirty_clear(&st->dev, first, end - first);
 	s->cursor = end;
 
 	s->run_first = first;
@@ -404,7 +404,7 @@ static u64 mig_save_run_cost(struct mig_mdev_state *st, u32 from, u32 to)
 	u32 first, end;
 	u64 cost = 0;
 
-	for (; mig_dev_dirty_run(st, from, to, U32_MAX, &first, &end);
+	for (; mig_dev_dirty_run(&st->dev, from, to, U32_MAX, &first, &end);
 	     from = end)
 		cost += DIV_ROUND_UP(end - first, MIG_MAX_RUN_PAGES) *
 			(u64)MIG_PAGES_HDR_SIZE +
@@ -420,9 +420,9 @@ static u64 mig_save_run_cost(struct mig_mdev_state *st, u32 from, u32 to)
  */
 static u64 mig_save_dirty_cost(struct mig_mdev_state *st)
 {
-	u32 cursor = min(st->save.cursor, mig_dev_npages(st));
+	u32 cursor = min(st->save.cursor, mig_dev_npages(&st->dev));
 
-	return mig_save_run_cost(st, cursor, mig_dev_npages(st)) +
+	return mig_save_run_cost(st, cursor, mig_dev_npages(&st->dev)) +
 	       mig_save_run_cost(st, 0, cursor);
 }
 
@@ -470,7 +470,7 @@ void mig_save_open(struct mig_mdev_state *st, bool final)
 	s->active = true;
 	s->final = final;
 	s->initial = true;
-	mig_dev_mark_all_dirty(st);
+	mig_dev_mark_all_dirty(&st->dev);
 }
 
 /**
@@ -569,7 +569,7 @@ void mig_save_precopy_info(struct mig_mdev_state *st, u64 *initial,
 			   u64 *dirty)
 {
 	struct mig_save *s = &st->save;
-	u32 n = mig_dev_npages(st);
+	u32 n = mig_dev_npages(&st->dev);
 	u32 cursor = min(s->cursor, n);
 	u64 ahead, behind;
 
@@ -608,7 +608,7 @@ void mig_save_precopy_info(struct mig_mdev_state *st, u64 *initial,
 u64 mig_save_final_size(struct mig_mdev_state *st)
 {
 	struct mig_save *s = &st->save;
-	u64 pages = mig_dev_npages(st);
+	u64 pages = mig_dev_npages(&st->dev);
 
 	lockdep_assert_held(&st->lock);
 	if (s->active && s->done)
@@ -651,7 +651,7 @@ static size_t mig_save_emit(struct mig_mdev_state *st, u8 *out, size_t max,
 				n = min_t(u64, n, MIG_PAGE_SIZE -
 					  s->run_off % MIG_PAGE_SIZE);
 			off = (u64)s->run_first * MIG_PAGE_SIZE + s->run_off;
-			memcpy(out + done, mig_dev_mem_peek(st, off), n);
+			memcpy(out + done, mig_dev_mem_peek(&st->dev, off), n);
 			s->run_off += n;
 		}
 		done += n;
@@ -801,7 +801,7 @@ static int mig_load_stream_hdr(struct mig_mdev_state *st)
 		return -EINVAL;
 	/* A version 1 device had no DMA engine: ours is idle, as after reset. */
 	if (!mig_load_ver(ld)->dma)
-		mig_dma_reset(st);
+		mig_dma_reset(&st->dev);
 	mig_load_expect(ld, MIG_LOAD_REC_HDR, MIG_REC_HDR_SIZE);
 	return 0;
 }
@@ -861,8 +861,8 @@ static int mig_load_pages_head(struct mig_mdev_state *st)
 	first = le32_to_cpu(p.first);
 	count = le32_to_cpu(p.count);
 	if (!count || count > mig_load_ver(ld)->max_run ||
-	    first > mig_dev_npages(st) ||
-	    count > mig_dev_npages(st) - first ||
+	    first > mig_dev_npages(&st->dev) ||
+	    count > mig_dev_npages(&st->dev) - first ||
 	    le32_to_cpu(h.len) != sizeof(p) + count * MIG_PAGE_SIZE)
 		return -EINVAL;
 	ld->page = first;
@@ -908,9 +908,9 @@ static size_t mig_load_page_data(struct mig_mdev_state *st, const u8 *p,
 	while (done < n) {
 		part = min_t(size_t, n - done, MIG_PAGE_SIZE - ld->page_off);
 		if (part == MIG_PAGE_SIZE)
-			mig_dev_page_load(st, ld->page, p + done);
+			mig_dev_page_load(&st->dev, ld->page, p + done);
 		else
-			mig_dev_page_load_part(st, ld->page, ld->page_off,
+			mig_dev_page_load_part(&st->dev, ld->page, ld->page_off,
 					       p + done, part);
 		done += part;
 		ld->page_off += part;
@@ -962,7 +962,7 @@ void mig_load_open(struct mig_mdev_state *st)
 
 	lockdep_assert_held(&st->lock);
 	if (!ld->active || ld->applied)
-		mig_dev_reset_lazy(st);
+		mig_dev_reset_lazy(&st->dev);
 	memset(ld, 0, sizeof(*ld));
 	ld->active = true;
 	mig_load_restart(ld);
@@ -981,7 +981,7 @@ void mig_load_close(struct mig_mdev_state *st)
 {
 	lockdep_assert_held(&st->lock);
 	if (st->load.active)
-		mig_dev_mem_settle(st, 0, mig_dev_npages(st));
+		mig_dev_mem_settle(&st->dev, 0, mig_dev_npages(&st->dev));
 	memset(&st->load, 0, sizeof(st->load));
 }
 

@@ -213,7 +213,7 @@ static void mig_v2_enter(struct mig_mdev_state *st, u32 state)
 	st->v2.state = state;
 	st->owner = state == RUN ? MIG_OWNER_NONE : MIG_OWNER_V2;
 	st->stats.transitions++;
-	mig_dev_set_running(st, mig_v2_runs(state));
+	mig_dev_set_running(&st->dev, mig_v2_runs(state));
 }
 
 /* A stream that cannot be undone was refused.  Context: st->lock held. */
@@ -228,7 +228,7 @@ static void mig_v2_error(struct mig_mdev_state *st)
 		mig_v2_state_name(st->v2.state));
 	st->v2.state = ERROR;
 	st->owner = MIG_OWNER_V2;
-	mig_dev_set_running(st, false);
+	mig_dev_set_running(&st->dev, false);
 }
 
 /**

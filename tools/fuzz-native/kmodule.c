@@ -12,6 +12,7 @@ unsigned int mig_pci_vendor = MIG_MDEV_PCI_VENDOR;
 unsigned int mig_pci_device = MIG_MDEV_PCI_DEVICE;
 unsigned int mig_pci_class = MIG_MDEV_PCI_CLASS;
 unsigned int mig_engine_max_rate = 131072;
+unsigned int mig_dma_max_rate = 65536;
 /* The engines' workqueue; the harness runs their ticks itself. */
 struct workqueue_struct *mig_wq;
 

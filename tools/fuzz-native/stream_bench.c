@@ -43,7 +43,7 @@ static struct mig_mdev_state *sb_dev_new(struct mig_type *type)
 	st->irq_index = -1;
 	st->mig_state = MIG_STATE_RUNNING;
 	mutex_init(&st->lock);
-	if (mig_dev_init(st))
+	if (mig_dev_init(&st->dev, &st->lock, type->mem_size))
 		exit(1);
 	return st;
 }
@@ -57,7 +57,7 @@ static void sb_fill(struct mig_mdev_state *st)
 	for (off = 0; off < st->type->mem_size; off += MIG_PAGE_SIZE) {
 		for (i = 0; i < ARRAY_SIZE(buf); i++)
 			buf[i] = (off + i * 8) * 0x9e3779b97f4a7c15ULL;
-		mig_dev_mem_write(st, off, buf, sizeof(buf));
+		mig_dev_mem_write(&st->dev, off, buf, sizeof(buf));
 	}
 	mig_unlock(st);
 }
@@ -97,7 +97,7 @@ static size_t sb_save(struct mig_mdev_state *st, u8 *out, u8 *section,
 						  &off);
 			/* the client's copy, from where data_offset points */
 			memcpy(out + len, off == U64_MAX ? section :
-			       mig_dev_mem_peek(st, off), n);
+			       mig_dev_mem_peek(&st->dev, off), n);
 		} else {
 			n = mig_save_fill(st, out + len, SB_SECTION);
 		}

@@ -57,7 +57,7 @@ static int sf_bar0_write(struct mig_mdev_state *st, u32 off, u32 val)
 {
 	bool doorbell;
 
-	return mig_dev_bar0_write(st, off, val, &doorbell);
+	return mig_dev_bar0_write(&st->dev, off, val, &doorbell);
 }
 
 /* ---- checks ---- */
@@ -191,10 +191,11 @@ static struct mig_mdev_state *sf_dev_new(const struct mig_type *type)
 	st->irq_index = -1;
 	st->mig_state = MIG_STATE_RUNNING;
 	mutex_init(&st->lock);
-	sf_check(!mig_dev_init(st), "mig_dev_init() failed");
+	sf_check(!mig_dev_init(&st->dev, &st->lock, type->mem_size),
+		 "mig_dev_init() failed");
 	/* as mig_open_device(): the device has a user */
 	mig_lock(st);
-	mig_dev_set_user(st, true);
+	mig_dev_set_user(&st->dev, true);
 	mig_unlock(st);
 	return st;
 }
@@ -202,8 +203,8 @@ static struct mig_mdev_state *sf_dev_new(const struct mig_type *type)
 static void sf_dev_free(struct mig_mdev_state *st)
 {
 	/* as mig_remove() and mig_release_dev() */
-	mig_dev_engine_cancel(st);
-	mig_dev_free(st);
+	mig_dev_engine_cancel(&st->dev);
+	mig_dev_free(&st->dev);
 	mutex_destroy(&st->lock);
 	free(st);
 }
@@ -219,7 +220,7 @@ static u64 sf_power_on_digest(const struct mig_type *type)
 	if (!known[i]) {
 		st = sf_dev_new(type);
 		mig_lock(st);
-		digest[i] = mig_dev_digest(st);
+		digest[i] = mig_dev_digest(&st->dev);
 		mig_unlock(st);
 		sf_dev_free(st);
 		known[i] = true;
@@ -249,15 +250,15 @@ static void sf_mem_write(struct mig_mdev_state *st, u64 off, size_t len,
 	u32 first = off / MIG_PAGE_SIZE;
 	u32 last = (off + len - 1) / MIG_PAGE_SIZE;
 
-	sf_pattern(st->mem + off, len, pattern);
-	mig_dev_mem_written(st, first, last - first + 1);
+	sf_pattern(st->dev.mem + off, len, pattern);
+	mig_dev_mem_written(&st->dev, first, last - first + 1);
 }
 
 /* Time passes; the engine's work item runs if it is queued (no lock). */
 static void sf_tick(struct mig_mdev_state *st, u32 us)
 {
 	kshim_now_ns += (s64)us * NSEC_PER_USEC;
-	kshim_run_delayed_work(&st->engine.work);
+	kshim_run_delayed_work(&st->dev.engine.work);
 }
 
 /* VFIO_DEVICE_RESET, as mig_reset(); the lock is held. */
@@ -265,22 +266,22 @@ static void sf_reset(struct mig_mdev_state *st)
 {
 	mig_state_drop(st);
 	st->mig_state = MIG_STATE_RUNNING;
-	mig_dev_reset(st);
-	sf_check(mig_dev_digest(st) == sf_power_on_digest(st->type),
+	mig_dev_reset(&st->dev);
+	sf_check(mig_dev_digest(&st->dev) == sf_power_on_digest(st->type),
 		 "a reset does not give the power-on state");
 }
 
 /* A close of the device fd, as mig_close_device(); the lock is held. */
 static void sf_close(struct mig_mdev_state *st)
 {
-	u64 digest = mig_dev_digest(st);
+	u64 digest = mig_dev_digest(&st->dev);
 
 	mig_state_drop(st);
 	st->mig_state = MIG_STATE_RUNNING;
-	mig_dev_set_user(st, false);
+	mig_dev_set_user(&st->dev, false);
 	/* and the next open */
-	mig_dev_set_user(st, true);
-	sf_check(mig_dev_digest(st) == digest,
+	mig_dev_set_user(&st->dev, true);
+	sf_check(mig_dev_digest(&st->dev) == digest,
 		 "a close changed the device's state");
 }
 
@@ -293,16 +294,16 @@ static void sf_check_memory(struct mig_mdev_state *st)
 	u32 page;
 	u64 want;
 
-	(void)mig_dev_digest(st);	/* brings a stale page up to date */
-	sf_check(bitmap_empty(st->zero_pending, st->npages),
+	(void)mig_dev_digest(&st->dev);	/* brings a stale page up to date */
+	sf_check(bitmap_empty(st->dev.zero_pending, st->dev.npages),
 		 "pages pending zero with no resume session");
-	for (page = 0; page < st->npages; page++) {
-		want = XXH64(st->mem + (size_t)page * MIG_PAGE_SIZE,
+	for (page = 0; page < st->dev.npages; page++) {
+		want = XXH64(st->dev.mem + (size_t)page * MIG_PAGE_SIZE,
 			     MIG_PAGE_SIZE, 0);
-		sf_check(le64_to_cpu(st->page_hash[page]) == want,
+		sf_check(le64_to_cpu(st->dev.page_hash[page]) == want,
 			 "page %u: hash %016llx, its bytes hash to %016llx",
 			 page, (unsigned long long)
-			 le64_to_cpu(st->page_hash[page]),
+			 le64_to_cpu(st->dev.page_hash[page]),
 			 (unsigned long long)want);
 	}
 }
@@ -318,7 +319,7 @@ static void sf_dirty(struct mig_mdev_state *st, u32 seed)
 	sf_bar0_write(st, MIG_REG_ENGINE_SEED, seed);
 	sf_bar0_write(st, MIG_REG_ENGINE_RATE, 1000);
 	sf_bar0_write(st, MIG_REG_CONTROL, MIG_CTRL_ENGINE_EN);
-	mig_cfg_write(st, PCI_COMMAND, &cmd, sizeof(cmd));
+	mig_cfg_write(&st->dev, PCI_COMMAND, &cmd, sizeof(cmd));
 	mig_unlock(st);
 	sf_tick(st, 5000);	/* ~5 pages */
 }
@@ -357,7 +358,7 @@ static void sf_resume_begin(struct sf_resume *r)
 		 "RUNNING -> RESUMING refused");
 	sf_check(st->load.active && !st->load.applied && !st->load.done,
 		 "a new resume session is not fresh");
-	sf_check(mig_dev_digest(st) == sf_power_on_digest(st->type),
+	sf_check(mig_dev_digest(&st->dev) == sf_power_on_digest(st->type),
 		 "RESUMING does not start from the power-on state");
 	mig_unlock(st);
 	r->start = r->pos;
@@ -394,10 +395,10 @@ static void sf_resume_check_end(struct sf_resume *r)
 		 "END says %llu bytes, the stream had %zu before it",
 		 (unsigned long long)le64_to_cpu(e.stream_len),
 		 len - SF_END_SIZE);
-	sf_check(le64_to_cpu(e.digest) == mig_dev_digest(st),
+	sf_check(le64_to_cpu(e.digest) == mig_dev_digest(&st->dev),
 		 "END digest %016llx, device %016llx",
 		 (unsigned long long)le64_to_cpu(e.digest),
-		 (unsigned long long)mig_dev_digest(st));
+		 (unsigned long long)mig_dev_digest(&st->dev));
 	r->end_digest = le64_to_cpu(e.digest);
 	r->res->accepted++;
 }
@@ -411,7 +412,7 @@ static void sf_resume_check_end(struct sf_resume *r)
 static void sf_resume_error(struct sf_resume *r)
 {
 	struct mig_mdev_state *st = r->st;
-	u64 digest = mig_dev_digest(st);
+	u64 digest = mig_dev_digest(&st->dev);
 	u8 *more = malloc(1);
 
 	r->res->errors++;
@@ -419,13 +420,13 @@ static void sf_resume_error(struct sf_resume *r)
 	sf_check(mig_load_feed(st, more, 1) == -EINVAL,
 		 "a failed session took another byte");
 	free(more);
-	sf_check(mig_dev_digest(st) == digest,
+	sf_check(mig_dev_digest(&st->dev) == digest,
 		 "a byte fed to a failed session changed the device");
 	mig_state_error(st);
 	sf_check(st->mig_state == MIG_STATE_ERROR && !st->load.active,
 		 "mig_state_error() left state %u, session %d",
 		 st->mig_state, st->load.active);
-	sf_check(mig_dev_digest(st) == digest,
+	sf_check(mig_dev_digest(&st->dev) == digest,
 		 "entering ERROR changed the device");
 	sf_check_memory(st);
 	sf_check(mig_state_set(st, MIG_STATE_RUNNING) == -EINVAL &&
@@ -451,7 +452,7 @@ static void sf_resume_chunk(struct sf_resume *r)
 	memcpy(chunk, r->body + r->pos, n);
 	mig_lock(st);
 	if (!applied)
-		before = mig_dev_digest(st);
+		before = mig_dev_digest(&st->dev);
 	ret = mig_load_feed(st, chunk, n);
 	free(chunk);
 	r->pos += n;
@@ -461,7 +462,7 @@ static void sf_resume_chunk(struct sf_resume *r)
 	sf_check(st->mig_state == MIG_STATE_RESUMING && ld->active,
 		 "a chunk ended the session");
 	if (!ld->applied)
-		sf_check(mig_dev_digest(st) == before,
+		sf_check(mig_dev_digest(&st->dev) == before,
 			 "bytes that applied nothing changed the device");
 	if (!ret) {
 		if (ld->done)
@@ -474,7 +475,7 @@ static void sf_resume_chunk(struct sf_resume *r)
 	if (!ld->applied) {
 		/* the session starts over, from a stream header */
 		mig_load_open(st);
-		sf_check(mig_dev_digest(st) == before,
+		sf_check(mig_dev_digest(&st->dev) == before,
 			 "starting the session over changed the device");
 		r->start = r->pos;
 		mig_unlock(st);
@@ -501,7 +502,7 @@ static void sf_resume_end(struct sf_resume *r, bool reset)
 			sf_check(!ret && st->mig_state == MIG_STATE_RUNNING &&
 				 !st->load.active,
 				 "RESUMING -> RUNNING refused after a whole stream");
-			sf_check(mig_dev_digest(st) == r->end_digest,
+			sf_check(mig_dev_digest(&st->dev) == r->end_digest,
 				 "leaving RESUMING changed the device");
 		} else {
 			sf_check(ret == -EINVAL &&
@@ -678,7 +679,7 @@ static void sf_trip_state(struct sf_trip *t, u32 state)
 			 st->save.final == (state == MIG_STATE_SAVING),
 			 "device_state %u -> %u: no save session", from, state);
 	if (state == MIG_STATE_SAVING)
-		t->stop_digest = mig_dev_digest(st);
+		t->stop_digest = mig_dev_digest(&st->dev);
 	if (from != state && (from == MIG_STATE_RUNNING ||
 			      state == MIG_STATE_RUNNING))
 		t->len = 0;	/* a new save, or the old one dropped */
@@ -723,7 +724,7 @@ static void sf_trip_op(struct sf_trip *t)
 		if (frozen)
 			break;
 		mig_lock(st);
-		sf_check(mig_cfg_write(st, off, &val, width) ==
+		sf_check(mig_cfg_write(&st->dev, off, &val, width) ==
 			 (off % width ? -EINVAL : 0),
 			 "config write of %u bytes at %#x", width, off);
 		mig_unlock(st);
@@ -742,11 +743,11 @@ static void sf_trip_op(struct sf_trip *t)
 		if (t->ticks++ >= SF_MAX_TICKS)
 			break;
 		mig_lock(st);
-		digest = mig_dev_digest(st);
+		digest = mig_dev_digest(&st->dev);
 		mig_unlock(st);
 		sf_tick(st, 64 * val);
 		mig_lock(st);
-		sf_check(!frozen || mig_dev_digest(st) == digest,
+		sf_check(!frozen || mig_dev_digest(&st->dev) == digest,
 			 "the device changed while SAVING");
 		mig_unlock(st);
 		break;
@@ -791,7 +792,7 @@ static void sf_trip_finish(struct sf_trip *t, struct sf_chunker *ch)
 	}
 	mig_lock(st);
 	sf_check(st->save.done, "pending_bytes 0 before END was sent");
-	sf_check(mig_dev_digest(st) == t->stop_digest,
+	sf_check(mig_dev_digest(&st->dev) == t->stop_digest,
 		 "the device changed while SAVING");
 	mig_unlock(st);
 	sf_trip_state(t, MIG_STATE_STOP);
@@ -842,18 +843,20 @@ static void sf_trip_resume(struct sf_trip *t, u32 flags, u32 split, u32 seed)
 	sf_check(dst->load.done, "the source's whole stream is not done");
 	sf_check(!mig_state_set(dst, MIG_STATE_RUNNING),
 		 "RESUMING -> RUNNING refused after the source's stream");
-	sf_check(mig_dev_digest(dst) == t->stop_digest,
+	sf_check(mig_dev_digest(&dst->dev) == t->stop_digest,
 		 "destination digest %016llx, source %016llx",
-		 (unsigned long long)mig_dev_digest(dst),
+		 (unsigned long long)mig_dev_digest(&dst->dev),
 		 (unsigned long long)t->stop_digest);
-	sf_check(!memcmp(dst->mem, src->mem, src->type->mem_size),
+	sf_check(!memcmp(dst->dev.mem, src->dev.mem, src->type->mem_size),
 		 "destination memory differs from the source's");
-	sf_check(!memcmp(dst->config, src->config, sizeof(src->config)),
+	sf_check(!memcmp(dst->dev.config, src->dev.config,
+			 sizeof(src->dev.config)),
 		 "destination config space differs from the source's");
-	sf_check(!memcmp(&dst->regs, &src->regs, sizeof(src->regs)),
+	sf_check(!memcmp(&dst->dev.regs, &src->dev.regs,
+			 sizeof(src->dev.regs)),
 		 "destination registers differ from the source's");
-	sf_check(dst->engine.prng == src->engine.prng &&
-		 dst->engine.count == src->engine.count,
+	sf_check(dst->dev.engine.prng == src->dev.engine.prng &&
+		 dst->dev.engine.count == src->dev.engine.count,
 		 "destination engine differs from the source's");
 	sf_check_memory(dst);
 	mig_unlock(dst);

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
-#include <linux/mig_mdev.h>
+#include <linux/mig_mdev_v1.h>
 
 /*
  * The v2 uapi of later kernels, for headers that lack it (Linux 6.1's):

@@ -3,81 +3,22 @@
  * mig-mdev: user-space ABI of the sample mediated device with a VFIO
  * migration region (protocol v1).
  *
- * This header carries three things:
+ * This header carries two things, and needs no VFIO header:
  *
- *  1. Our own copy of the VFIO migration v1 ABI (region type 3, subtype 1,
- *     struct vfio_device_migration_info and the device_state bits).  Linux
- *     6.1 and 6.12 still ship it under *_DEPRECATED names, later kernels may
- *     not; the definitions below are used only when <linux/vfio.h> does not
- *     provide them, so this header can be included with either.
- *  2. The device: PCI identity defaults and the BAR0 register file.
- *  3. The migration stream format written by a saving device and parsed by a
+ *  1. The device: PCI identity defaults and the BAR0 register file.
+ *  2. The migration stream format written by a saving device and parsed by a
  *     resuming one.  All stream fields are little endian.
+ *
+ * The VFIO side (our copy of the migration v1 ABI, the v1 state names, the
+ * region index) is in <linux/mig_mdev_v1.h>.
  */
 #ifndef _UAPI_LINUX_MIG_MDEV_H
 #define _UAPI_LINUX_MIG_MDEV_H
 
 #include <linux/types.h>
-#include <linux/vfio.h>
 
 /* ------------------------------------------------------------------ */
-/* 1. VFIO migration protocol v1                                       */
-/* ------------------------------------------------------------------ */
-
-#ifndef VFIO_REGION_TYPE_MIGRATION_DEPRECATED
-#define VFIO_REGION_TYPE_MIGRATION_DEPRECATED		(3)
-#define VFIO_REGION_SUBTYPE_MIGRATION_DEPRECATED	(1)
-
-/**
- * struct vfio_device_migration_info - header of the v1 migration region
- * @device_state: requested or current device state, VFIO_DEVICE_STATE_V1_*
- * @reserved: reads as zero, writes are ignored
- * @pending_bytes: bytes the device still has to send (read only)
- * @data_offset: offset of the data section in the region (read only)
- * @data_size: size of the data in the data section
- *
- * The header sits at offset 0 of the migration region and is trapped: only
- * accesses of a field's own width at its own offset are accepted.
- */
-struct vfio_device_migration_info {
-	__u32 device_state;
-#define VFIO_DEVICE_STATE_V1_STOP	(0)
-#define VFIO_DEVICE_STATE_V1_RUNNING	(1 << 0)
-#define VFIO_DEVICE_STATE_V1_SAVING	(1 << 1)
-#define VFIO_DEVICE_STATE_V1_RESUMING	(1 << 2)
-#define VFIO_DEVICE_STATE_MASK		(VFIO_DEVICE_STATE_V1_RUNNING | \
-					 VFIO_DEVICE_STATE_V1_SAVING | \
-					 VFIO_DEVICE_STATE_V1_RESUMING)
-	__u32 reserved;
-	__u64 pending_bytes;
-	__u64 data_offset;
-	__u64 data_size;
-};
-#endif /* VFIO_REGION_TYPE_MIGRATION_DEPRECATED */
-
-/* Names used by this project for the v1 states (values as in the uapi). */
-#define MIG_STATE_STOP		0x0	/* 000b */
-#define MIG_STATE_RUNNING	0x1	/* 001b */
-#define MIG_STATE_SAVING	0x2	/* 010b: stop-and-copy */
-#define MIG_STATE_PRECOPY	0x3	/* 011b: running and saving */
-#define MIG_STATE_RESUMING	0x4	/* 100b */
-#define MIG_STATE_ERROR		0x6	/* 110b: entered by the driver only */
-#define MIG_STATE_NR		8	/* 3 state bits */
-#define MIG_STATE_BITS		0x7
-
-/* Offsets and widths of the trapped header fields. */
-#define MIG_HDR_DEVICE_STATE	0
-#define MIG_HDR_RESERVED	4
-#define MIG_HDR_PENDING_BYTES	8
-#define MIG_HDR_DATA_OFFSET	16
-#define MIG_HDR_DATA_SIZE	24
-#define MIG_HDR_SIZE		32
-
-/* The migration region is the first device-specific region index. */
-#define MIG_MDEV_MIGRATION_REGION_INDEX	VFIO_PCI_NUM_REGIONS
-
-/* ------------------------------------------------------------------ */
-/* 2. The device                                                       */
+/* 1. The device                                                       */
 /* ------------------------------------------------------------------ */
 
 /* Defaults of the PCI identity (module parameters override them). */
@@ -212,7 +153,7 @@ static inline __u64 mig_dma_check(const __u64 w[7])
 #define MIG_PAGE_SIZE		4096
 
 /* ------------------------------------------------------------------ */
-/* 3. The migration stream                                             */
+/* 2. The migration stream                                             */
 /* ------------------------------------------------------------------ */
 
 /*

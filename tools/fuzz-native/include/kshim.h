@@ -183,6 +183,7 @@ struct eventfd_ctx;
 #define max_t(t, a, b)	({ t __a = (a); t __b = (b); __a > __b ? __a : __b; })
 #define umin(a, b)	min_t(u64, a, b)
 #define umax(a, b)	max_t(u64, a, b)
+#define min3(a, b, c)	min(min(a, b), c)
 #define clamp(v, lo, hi)	min(max(v, lo), hi)
 #define clamp_t(t, v, lo, hi)	min_t(t, max_t(t, v, lo), hi)
 
@@ -209,6 +210,12 @@ static inline u64 div64_u64(u64 a, u64 b)
 
 static inline u64 div_u64(u64 a, u32 b)
 {
+	return a / b;
+}
+
+static inline u64 div_u64_rem(u64 a, u32 b, u32 *rem)
+{
+	*rem = a % b;
 	return a / b;
 }
 
