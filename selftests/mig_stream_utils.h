@@ -251,6 +251,21 @@ static inline bool mt_page_is_zero(const uint8_t *p)
 }
 
 /*
+ * Append END record @r with payload @pl to @out, its stream_len set to the
+ * length of @out before it (a rewritten stream's own length).
+ */
+static inline int mt_sink_end(struct mig_buf *out,
+			      const struct mig_rec_header *r, const uint8_t *pl)
+{
+	struct mig_rec_end e;
+	int ret;
+
+	memcpy(&e, pl, sizeof(e));
+	e.stream_len = htole64(out->len);
+	ret = mig_buf_sink(out, r, sizeof(*r));
+	return ret ? ret : mig_buf_sink(out, &e, sizeof(e));
+}
+/*
  * The same device state in fewer bytes: a copy of a whole, valid stream
  * (mt_stream_parse()) with one MIG_REC_PAGES record per page that is not
  * all zero, the zero pages left out, and the end marker's stream_len
@@ -304,13 +319,7 @@ static inline int mt_stream_compact(const uint8_t *buf, size_t len,
 					ret = mig_buf_sink(out, pg, MIG_PAGE_SIZE);
 			}
 		} else if (le32toh(r.type) == MIG_REC_END) {
-			struct mig_rec_end e;
-
-			memcpy(&e, pl, sizeof(e));
-			e.stream_len = htole64(out->len);
-			ret = mig_buf_sink(out, &r, sizeof(r));
-			if (!ret)
-				ret = mig_buf_sink(out, &e, sizeof(e));
+			ret = mt_sink_end(out, &r, pl);
 		} else {
 			ret = mig_buf_sink(out, buf + off, MT_REC_LEN + rlen);
 		}
@@ -377,13 +386,7 @@ static inline int mt_stream_rewrite(const uint8_t *buf, size_t len,
 							   MIG_PAGE_SIZE);
 			}
 		} else if (type == MIG_REC_END) {
-			struct mig_rec_end e;
-
-			memcpy(&e, pl, sizeof(e));
-			e.stream_len = htole64(out->len);
-			ret = mig_buf_sink(out, &r, sizeof(r));
-			if (!ret)
-				ret = mig_buf_sink(out, &e, sizeof(e));
+			ret = mt_sink_end(out, &r, pl);
 		} else if (type != MIG_REC_DMA || dma) {
 			ret = mig_buf_sink(out, buf + off, MT_REC_LEN + rlen);
 		}
