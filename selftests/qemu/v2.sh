@@ -97,14 +97,20 @@ v2_check_protocol() {
 		*" PRE_COPY "*) ;;
 		*) mq_fail "kernel $(uname -r) has PRE_COPY, QEMU did not use it"; return 1 ;;
 		esac
+		pre=$(v2_precopy_bytes "$1" "$2")
+		mq_note "$2: $pre bytes read in PRE_COPY"
+		# The watcher samples sysfs: a PRE_COPY shorter than its period
+		# (a small device whose pre-copy data QEMU reads in a few
+		# chunks) may pass unseen; then the data the device gave in it
+		# must show that it was there.
 		if [ -n "$w" ]; then
 			case " $w " in
 			*" PRE_COPY "*) ;;
-			*) mq_fail "$2: sysfs never read PRE_COPY during the migration: $w"; return 1 ;;
+			*) [ "$pre" -gt 0 ] ||
+				{ mq_fail "$2: sysfs never read PRE_COPY during the migration, and no data was read in it: $w"; return 1; }
+				mq_note "$2: sysfs sampling missed the short PRE_COPY: $w" ;;
 			esac
 		fi
-		pre=$(v2_precopy_bytes "$1" "$2")
-		mq_note "$2: $pre bytes read in PRE_COPY"
 		V2_PROTO="v2 PRE_COPY"
 	else
 		case " $q " in
