@@ -16,7 +16,7 @@
 # passes (the driver's debugfs stats), QEMU's dirty-sync count and RAM
 # bytes, the DMA rate the source guest saw, how many samples converged
 # under BD_DOWNTIME, and the destination guest's verdict: pass, the known
-# QEMU 7.2 stale-RAM failure (gq_stale_ram; lib.sh's MQ_MEM avoids it), or
+# QEMU 7.2 stale-RAM failure (gq_stale_ram; lib.sh's MQ_MEM_SAFE avoids it), or
 # any other failure.
 #
 # Figures: "# BENCH qemu_dma_<v1|v2>_r<RATE>_<what> median min max"; rate
@@ -46,6 +46,8 @@ BD_Q10=${BD_Q10:-/opt/qemu10/bin/qemu-system-x86_64}
 BD_Q10_FW=${BD_Q10_FW:-/opt/qemu10/share/qemu}
 BD_Q72=$MQ_QEMU
 BD_Q72_FW=$MQ_FW
+# the same guest under both QEMUs: the size QEMU 7.2 needs (lib.sh)
+MQ_MEM=$MQ_MEM_SAFE
 
 # bd_use v1|v2: the QEMU and its migration parameters (BD_HOLD_P, the
 # ordinary limit; BD_RAISE_P, the raised one).  No trace events and no

@@ -28,10 +28,11 @@
 #      cdev (QEMU 10, v2; needs VFIO_DEVICE_CDEV: the 6.12 debug kernel):
 #      the same proof on the other DMA path of vfio_dma_rw()
 #
-# Guest RAM: lib.sh's MQ_MEM is not a multiple of 256 KiB, which keeps
-# QEMU 7.2 under TCG off the dirty-bitmap fast path that loses guest
-# writes (docs/GUEST.md, "QEMU 7.2 and TCG"); with it every scenario here
-# must pass, and a stale-memory report fails like any other.
+# Guest RAM: under QEMU 7.2 the guests get lib.sh's MQ_MEM_SAFE, not a
+# multiple of 256 KiB, which keeps QEMU 7.2 under TCG off the dirty-bitmap
+# fast path that loses guest writes (docs/GUEST.md, "QEMU 7.2 and TCG");
+# QEMU 10 has the fix and keeps MQ_MEM.  Every scenario here must pass,
+# and a stale-memory report fails like any other.
 #
 # Known failure (either QEMU, under TCG): an interrupt the device raised
 # just before the switch-over can reach the source QEMU's main loop only
@@ -58,6 +59,7 @@ MQ_MIG_TIMEOUT=${MQ_MIG_TIMEOUT:-60}
 
 ALL="0a 0b 1 2 3 4 5 6 7 8 9 10"
 Q72=$MQ_QEMU
+MQ_MEM_V2=$MQ_MEM
 Q72_FW=$MQ_FW
 Q10=/opt/qemu10/bin/qemu-system-x86_64
 Q10_FW=/opt/qemu10/share/qemu
@@ -75,6 +77,7 @@ GQ_STRESS=${GQ_STRESS:-20}
 # Per protocol: QEMU, the switch-over held back, then allowed.
 use_v1() {
 	MQ_IOMMUFD=0
+	MQ_MEM=$MQ_MEM_SAFE
 	MQ_QEMU=$Q72
 	MQ_FW=$Q72_FW
 	MQ_VFIO_MIG=x-enable-migration=on
@@ -89,6 +92,7 @@ use_v1() {
 
 use_v2() {
 	MQ_IOMMUFD=0
+	MQ_MEM=$MQ_MEM_V2
 	MQ_QEMU=$Q10
 	MQ_FW=$Q10_FW
 	MQ_VFIO_MIG=enable-migration=on

@@ -219,7 +219,7 @@ gq_verdict() {
 
 # gq_stale_ram: does the destination guest show QEMU 7.2's stale guest RAM
 # under TCG (docs/GUEST.md, "QEMU 7.2 and TCG: the guest RAM size"; lib.sh's
-# MQ_MEM avoids it), its RAM older than its CPU and device state?  The
+# MQ_MEM_SAFE avoids it), its RAM older than its CPU and device state?  The
 # evidence: the guest found stale memory; or took a CPU exception on the
 # destination and nowhere else; or a slot held a record newer than the one
 # it expected (its ring position went back with its RAM).

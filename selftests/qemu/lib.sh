@@ -26,15 +26,19 @@
 #                 QEMU 10, v2)
 #   MQ_TRACE      QEMU trace events to enable (patterns, space separated);
 #                 their log goes to $MQ_WORK/NAME.trace
-#   MQ_MEM        guest RAM, a QEMU -m size (32776K: 32 MiB and 8 KiB).  Not
-#                 a multiple of 256 KiB on purpose: QEMU 7.2 under TCG loses
+#   MQ_MEM        guest RAM, a QEMU -m size (32: MiB)
+#   MQ_MEM_SAFE   the size to give a guest whose own RAM must arrive intact
+#                 under QEMU 7.2 and TCG (32776K: 32 MiB and 8 KiB).  Not a
+#                 multiple of 256 KiB on purpose: QEMU 7.2 under TCG loses
 #                 guest writes from its dirty bitmap when a RAM block's size
 #                 is a whole number of bitmap words (64 pages), because that
 #                 fast path clears the bits without re-arming TCG's dirty
 #                 tracking in the TLB (fixed in QEMU 9.0 by "physmem: Fix
 #                 migration dirty bitmap coherency with TCG memory access");
 #                 any other size takes the page-by-page path, which is
-#                 correct.  docs/GUEST.md, "QEMU 7.2 and TCG".
+#                 correct but slower (every sync tests every page).  The
+#                 firmware-only scenarios check the device, not guest RAM,
+#                 and keep MQ_MEM.  docs/GUEST.md, "QEMU 7.2 and TCG".
 #   MQ_WORK       work directory (/tmp/mig-qemu)
 #   MQ_DEVOPTS    extra vfio-pci options, e.g. ",x-no-mmap=on"
 #   MQ_IOMMUFD    1: attach the devices through iommufd and the vfio cdev
@@ -61,7 +65,8 @@ MQ_QEMU=${MQ_QEMU:-qemu-system-x86_64}
 MQ_FW=${MQ_FW:-/usr/share/qemu}
 MQ_VFIO_MIG=${MQ_VFIO_MIG:-x-enable-migration=on}
 MQ_TRACE=${MQ_TRACE:-}
-MQ_MEM=${MQ_MEM:-32776K}
+MQ_MEM=${MQ_MEM:-32}
+MQ_MEM_SAFE=${MQ_MEM_SAFE:-32776K}
 MQ_WORK=${MQ_WORK:-/tmp/mig-qemu}
 MQ_DEVOPTS=${MQ_DEVOPTS:-}
 MQ_IOMMUFD=${MQ_IOMMUFD:-0}
