@@ -49,7 +49,7 @@
 #   MQ_DOWNTIME   downtime-limit in ms (10): QEMU sends one 1 MiB chunk per
 #                 100 ms window whatever MQ_BW says, so a low limit is what
 #                 keeps pre-copy going for more than one sweep
-#   MQ_CONVERGE   seconds of pre-copy before mq_live slows the engine (90)
+#   MQ_CONVERGE   seconds of pre-copy before mq_live slows the engine (40)
 #   MQ_MIG_TIMEOUT  seconds a migration may take after that (240)
 #   MQ_PARAMS_SRC more migrate-set-parameters members for mq_live's source,
 #                 e.g. ',"avail-switchover-bandwidth":67108864'
@@ -73,7 +73,7 @@ MQ_IOMMUFD=${MQ_IOMMUFD:-0}
 MQ_RATE=${MQ_RATE:-400}
 MQ_BW=${MQ_BW:-4194304}
 MQ_DOWNTIME=${MQ_DOWNTIME:-10}
-MQ_CONVERGE=${MQ_CONVERGE:-90}
+MQ_CONVERGE=${MQ_CONVERGE:-40}
 MQ_MIG_TIMEOUT=${MQ_MIG_TIMEOUT:-240}
 MQ_START_TIMEOUT=${MQ_START_TIMEOUT:-90}
 MQ_PORT=${MQ_PORT:-4440}
