@@ -94,6 +94,7 @@
 #define LK_NAME_LEN		64
 #define LK_SETTLE_ROUNDS	6
 #define LK_SETTLE_STILL		(16 << 10)	/* SUnreclaim "holds still" */
+#define LK_REREAD_S		3	/* idle before a second reading */
 
 /**
  * struct lk_figs - the kernel's memory figures at one point
@@ -417,8 +418,17 @@ static bool lk_compare(const struct lk_figs *a, const struct lk_figs *b,
 	 * iommu groups; kmemleak, scanned at the end of the run, catches an
 	 * object nobody references.
 	 */
+	/*
+	 * SUnreclaim counts whole slabs, the partial slabs a KASAN kernel
+	 * keeps included: with /proc/slabinfo, whose figures count the same
+	 * caches' objects exactly, it is shown, not asserted (the 6.12 debug
+	 * kernel once ended a 24-cycle run of the large type 148 KiB up, over
+	 * its 140 KiB; docs/TESTING.md).  Without slabinfo it is all there
+	 * is.
+	 */
 	all = lk_within("SUnreclaim", a->sunreclaim, b->sunreclaim, cycles,
-			bound, LK_SLACK_SUNRECLAIM);
+			bound, LK_SLACK_SUNRECLAIM) ||
+	      (a->have_slabinfo && b->have_slabinfo);
 	ok &= lk_within("VmallocUsed", a->vmalloc, b->vmalloc, cycles, bound,
 			LK_SLACK_VMALLOC);
 	if (a->have_slabinfo && b->have_slabinfo) {
@@ -588,6 +598,16 @@ TEST_F_TIMEOUT(leak, cycles_give_back_all_memory, 600)
 	lk_diag("%s: %u cycles in %.1f s (%.0f ms a cycle), %zu bytes of stream; settled in %d+%d rounds",
 		variant->type, n, t, 1000 * t / n, self->stream.len,
 		before.rounds, after.rounds);
+	if (lk_compare(&before, &after, n))
+		return;
+	/*
+	 * Over a bound: read again after LK_REREAD_S seconds of nothing.
+	 * What the kernel still had in flight (RCU callbacks, per-CPU
+	 * slabs, a kworker's stack) has gone by then; a leak has not.
+	 */
+	lk_diag("over a bound: reading again after %d s idle", LK_REREAD_S);
+	sleep(LK_REREAD_S);
+	ASSERT_OK(lk_settle_read(&after));
 	EXPECT_TRUE(lk_compare(&before, &after, n));
 }
 

@@ -500,6 +500,86 @@ TEST_F(win, mapping_follows_reset_and_close)
 	EXPECT_EQ(0, win[MIG_PAGE_SIZE]);
 }
 
+/* How many of @n pages from @p are mapped (mincore), from page @first. */
+static int wt_mapped(const uint8_t *p, size_t n, size_t first, size_t count)
+{
+	unsigned char vec[2048];
+	size_t i;
+	int in = 0;
+
+	if (n > sizeof(vec) || mincore((void *)p, n * MIG_PAGE_SIZE, vec))
+		return -1;
+	for (i = first; i < first + count && i < n; i++)
+		in += vec[i] & 1;
+	return in;
+}
+
+/*
+ * One fault maps up to 512 pages (2 MiB) from the faulting one on, never
+ * past the mapping or the window, never over a page already mapped; what
+ * it maps reads as device memory and still refuses writes.
+ */
+TEST_F(win, fault_maps_ahead_within_the_mapping)
+{
+	struct mig_dev *d = &self->src.d;
+	size_t n = d->window_size / MIG_PAGE_SIZE, ps = MIG_PAGE_SIZE;
+	volatile uint8_t *w;
+	uint8_t *win, *bar;
+
+	ASSERT_LE(1024, n);
+	ASSERT_GE(2048, n);
+	win = wt_mmap(d, d->window_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      d->window_offset);
+	ASSERT_NE(MAP_FAILED, win);
+	w = win;
+	ASSERT_EQ(0, wt_mapped(win, n, 0, n));
+
+	/* A read of page 3 maps pages 3..514, nothing before or after. */
+	(void)w[3 * ps];
+	EXPECT_EQ(512, wt_mapped(win, n, 3, 512));
+	EXPECT_EQ(512, wt_mapped(win, n, 0, n));
+
+	/* A hole punched in the middle refills up to the next mapped page. */
+	ASSERT_EQ(0, madvise(win + 10 * ps, 3 * ps, MADV_DONTNEED));
+	EXPECT_EQ(509, wt_mapped(win, n, 0, n));
+	(void)w[10 * ps];
+	EXPECT_EQ(512, wt_mapped(win, n, 0, n));
+	(void)w[0];
+	EXPECT_EQ(515, wt_mapped(win, n, 0, n));
+
+	/* The last 100 pages: one fault, clipped by the window's end. */
+	(void)w[(n - 100) * ps];
+	EXPECT_EQ(100, wt_mapped(win, n, n - 100, 100));
+
+	/* Pages mapped ahead are device memory, and read only. */
+	bar = malloc(d->window_size);
+	ASSERT_NE(NULL, bar);
+	ASSERT_EQ(0, mig_region_pread(d, MT_BAR2, bar, d->window_size, 0));
+	EXPECT_EQ(0, memcmp(win, bar, d->window_size));
+	free(bar);
+	EXPECT_TRUE(wt_write_sigbus(win + 200 * ps));
+	EXPECT_TRUE(wt_write_sigbus(win + (n - 1) * ps));
+}
+
+/* A mapping of part of the window: the fault stops at the mapping's end. */
+TEST_F(win, fault_ahead_stops_at_the_mapping_end)
+{
+	struct mig_dev *d = &self->src.d;
+	uint8_t *part, page[MIG_PAGE_SIZE];
+	volatile uint8_t *w;
+
+	part = wt_mmap(d, 24 * MIG_PAGE_SIZE, PROT_READ, MAP_SHARED,
+		       d->window_offset + 40 * MIG_PAGE_SIZE);
+	ASSERT_NE(MAP_FAILED, part);
+	w = part;
+	(void)w[MIG_PAGE_SIZE];
+	EXPECT_EQ(0, wt_mapped(part, 24, 0, 1));
+	EXPECT_EQ(23, wt_mapped(part, 24, 1, 23));
+	ASSERT_EQ(0, mig_region_pread(d, MT_BAR2, page, sizeof(page),
+				      63 * MIG_PAGE_SIZE));
+	EXPECT_EQ(0, memcmp(part + 23 * MIG_PAGE_SIZE, page, sizeof(page)));
+}
+
 /* Copies counted by the driver: a zero-copy save copies only headers. */
 TEST_F(win, driver_counts_inplace_bytes)
 {
