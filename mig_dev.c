@@ -876,7 +876,7 @@ void mig_dev_mem_write(struct mig_dev *dev, u64 off, const void *buf,
 
 static_assert(MIG_PAGE_SIZE % 32 == 0);
 
-static u64 mig_xxh_round(u64 acc, u64 lane)
+static __always_inline u64 mig_xxh_round(u64 acc, u64 lane)
 {
 	return rol64(acc + lane * MIG_XXH_P2, 31) * MIG_XXH_P1;
 }
@@ -887,7 +887,7 @@ static u64 mig_xxh_merge(u64 h, u64 acc)
 }
 
 /* Copy one lane and return its value for the hash. */
-static u64 mig_xxh_copy_lane(u8 *dst, const u8 *src)
+static __always_inline u64 mig_xxh_copy_lane(u8 *dst, const u8 *src)
 {
 	__le64 w;
 
