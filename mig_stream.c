@@ -624,9 +624,27 @@ u64 mig_save_final_size(struct mig_mdev_state *st)
 }
 
 /*
+ * The shortest run whose page data goes out in place.  Each chunk costs a
+ * v1 client three trapped header accesses, and QEMU 7.2 takes one chunk a
+ * pre-copy iteration: a pass over pages the engine dirtied one here and one
+ * there would be a chunk a page, and never converge under a slow kernel.
+ * Shorter runs are copied into the section with the headers around them,
+ * many to a chunk; a copy of 64 KiB costs less than a chunk's accesses.
+ */
+#define MIG_INPLACE_MIN_PAGES	16
+
+/* Does the page data of the staged run go out in place? */
+static bool mig_save_run_inplace(const struct mig_save *s)
+{
+	return s->run_count >= MIG_INPLACE_MIN_PAGES;
+}
+
+/*
  * Copy the next bytes of the stream into @buf, up to @max.  With
- * @headers_only the copy stops where page data starts on a page boundary
- * (after at least one byte), so that the page data can go out in place.
+ * @headers_only the copy stops where the page data of a run that goes out
+ * in place starts on a page boundary (after at least one byte), so that
+ * the page data can go out in place; the page data of shorter runs is
+ * copied.
  */
 static size_t mig_save_emit(struct mig_mdev_state *st, u8 *out, size_t max,
 			    bool headers_only)
@@ -643,11 +661,13 @@ static size_t mig_save_emit(struct mig_mdev_state *st, u8 *out, size_t max,
 			memcpy(out + done, s->item + s->item_off, n);
 			s->item_off += n;
 		} else {
-			if (headers_only && done && !(s->run_off % MIG_PAGE_SIZE))
+			bool inplace = headers_only && mig_save_run_inplace(s);
+
+			if (inplace && done && !(s->run_off % MIG_PAGE_SIZE))
 				break;
 			n = min_t(u64, max - done,
 				  (u64)s->run_count * MIG_PAGE_SIZE - s->run_off);
-			if (headers_only)
+			if (inplace)
 				n = min_t(u64, n, MIG_PAGE_SIZE -
 					  s->run_off % MIG_PAGE_SIZE);
 			off = (u64)s->run_first * MIG_PAGE_SIZE + s->run_off;
@@ -693,8 +713,8 @@ size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max)
  * Has no side effect: a data_offset read returns this before it queues the
  * chunk (PROTOCOL.md, "Reset and close": a read whose copy faults changes
  * nothing).  The next chunk is in place exactly when the record in progress
- * has its header emitted and page data left from a page boundary; any other
- * chunk starts with a header.
+ * is a run of at least MIG_INPLACE_MIN_PAGES pages with its header emitted
+ * and page data left from a page boundary.
  *
  * Context: st->lock held.
  */
@@ -705,7 +725,7 @@ void mig_save_next_inplace(struct mig_mdev_state *st, u64 *mem_off)
 	lockdep_assert_held(&st->lock);
 	*mem_off = U64_MAX;
 	if (!s->active || !mig_save_item_left(s) || s->item_off < s->item_len ||
-	    s->run_off % MIG_PAGE_SIZE)
+	    s->run_off % MIG_PAGE_SIZE || !mig_save_run_inplace(s))
 		return;
 	*mem_off = (u64)s->run_first * MIG_PAGE_SIZE + s->run_off;
 }
@@ -720,9 +740,10 @@ void mig_save_next_inplace(struct mig_mdev_state *st, u64 *mem_off)
  *
  * As mig_save_fill(), except that the page data of a MIG_REC_PAGES record
  * is not copied: when the next bytes of the stream are the page data of the
- * record in progress, from a page boundary, the chunk is all of it, in
- * device memory at *@mem_off (the pages are contiguous there); otherwise
- * the chunk is the headers and tail records up to the next such page data,
+ * record in progress, from a page boundary, and the run has at least
+ * MIG_INPLACE_MIN_PAGES pages, the chunk is all of it, in device memory at
+ * *@mem_off (the pages are contiguous there); otherwise the chunk is the
+ * headers, tail records and shorter runs up to the next such page data,
  * copied into @buf.  The pages' dirty bits were cleared when the record was
  * staged, before the chunk is exposed, so a page written while the client
  * copies it is logged again and sent in a later pass; a stopped device

@@ -381,6 +381,71 @@ TEST_F(win, precopy_page_written_after_expose_is_resent)
 }
 
 /*
+ * A pre-copy pass over scattered dirty pages: runs shorter than 16 pages
+ * are copied into the section, many to a chunk, and only a long run goes
+ * through the window; the stream is still the same state.
+ */
+TEST_F(win, short_runs_share_section_chunks)
+{
+	struct mig_dev *d = &self->src.d;
+	struct mig_buf out = { 0 };
+	uint64_t pending, off, size;
+	unsigned int win_chunks = 0, sec_chunks = 0, i;
+	uint8_t page[MIG_PAGE_SIZE];
+	struct mt_stream s;
+
+	ASSERT_LE(432, self->src.npages);
+	ASSERT_EQ(0, mig_set_state(d, MIG_STATE_PRECOPY));
+	ASSERT_EQ(0, mig_save_loop(d, MIG_PATH_MMAP, 0, mig_buf_sink, &out,
+				   NULL));
+
+	/* 100 runs of one page, then one of 32 pages. */
+	memset(page, 0x6b, sizeof(page));
+	for (i = 0; i < 100; i++)
+		ASSERT_EQ(0, mig_region_pwrite(d, MT_BAR2, page, sizeof(page),
+					       3 * i * MIG_PAGE_SIZE));
+	for (i = 400; i < 432; i++)
+		ASSERT_EQ(0, mig_region_pwrite(d, MT_BAR2, page, sizeof(page),
+					       (uint64_t)i * MIG_PAGE_SIZE));
+	for (;;) {
+		ASSERT_EQ(0, mig_get_pending(d, &pending));
+		if (!pending)
+			break;
+		ASSERT_EQ(0, mig_get_data_offset(d, &off));
+		ASSERT_EQ(0, mig_get_data_size(d, &size));
+		switch (wt_area_of(d, off, size)) {
+		case 0:
+			sec_chunks++;
+			break;
+		case 1:
+			win_chunks++;
+			EXPECT_EQ(32 * MIG_PAGE_SIZE, size);
+			break;
+		default:
+			ASSERT_TRUE(false) TH_LOG("chunk in no area");
+		}
+		ASSERT_EQ(0, wt_pread_chunk(d, off, size, &out));
+		ASSERT_LT(sec_chunks + win_chunks, 100);
+	}
+	EXPECT_EQ(1, win_chunks);
+	/* 100 pages and their headers fit the 1 MiB section once. */
+	EXPECT_GE(2, sec_chunks);
+	EXPECT_LE(1, sec_chunks);
+
+	ASSERT_EQ(0, mig_set_state(d, MIG_STATE_SAVING));
+	ASSERT_EQ(0, mig_save_loop(d, MIG_PATH_MMAP, 0, mig_buf_sink, &out,
+				   NULL));
+	ASSERT_EQ(0, mig_set_state(d, MIG_STATE_STOP));
+	ASSERT_EQ(0, mt_stream_parse(out.data, out.len, &s)) TH_LOG("%s", s.why);
+	/* Every page once, the 132 rewritten ones once more. */
+	EXPECT_LE(self->src.npages + 132, s.pages);
+	mt_stream_free(&s);
+	test_cmd_resume(&self->dst.d, out.data, out.len, MIG_STATE_RUNNING);
+	EXPECT_EQ(mt_digest(&self->src), mt_digest(&self->dst));
+	mig_buf_free(&out);
+}
+
+/*
  * The same with the engine writing pages all along: equal digests.  Each
  * pre-copy pass is bounded in chunks, so that a slow kernel (the debug
  * one) that never catches up with the engine still ends.
