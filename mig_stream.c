@@ -684,6 +684,35 @@ size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max)
 	return mig_save_emit(st, buf, max, false);
 }
 
+/*
+ * Bytes of page data left in the record in progress once all of its header
+ * was emitted: the next bytes of the stream are these, in device memory.
+ */
+static u64 mig_save_data_left(const struct mig_save *s)
+{
+	if (!s->active || s->item_off < s->item_len)
+		return 0;
+	return (u64)s->run_count * MIG_PAGE_SIZE - s->run_off;
+}
+
+/* Where the next byte of page data is in device memory. */
+static u64 mig_save_data_off(const struct mig_save *s)
+{
+	return (u64)s->run_first * MIG_PAGE_SIZE + s->run_off;
+}
+
+/* Emit @n bytes of page data without copying them: the caller reads them. */
+static void mig_save_take(struct mig_mdev_state *st, u64 n)
+{
+	struct mig_save *s = &st->save;
+
+	s->run_off += n;
+	s->stream_len += n;
+	st->stats.save_inplace += n;
+	if (!mig_save_item_left(s))
+		mig_save_item_done(s);
+}
+
 /**
  * mig_save_next_inplace() - where mig_save_fill_inplace() will put the next chunk
  * @st: the instance
@@ -704,10 +733,9 @@ void mig_save_next_inplace(struct mig_mdev_state *st, u64 *mem_off)
 
 	lockdep_assert_held(&st->lock);
 	*mem_off = U64_MAX;
-	if (!s->active || !mig_save_item_left(s) || s->item_off < s->item_len ||
-	    s->run_off % MIG_PAGE_SIZE)
+	if (!mig_save_data_left(s) || s->run_off % MIG_PAGE_SIZE)
 		return;
-	*mem_off = (u64)s->run_first * MIG_PAGE_SIZE + s->run_off;
+	*mem_off = mig_save_data_off(s);
 }
 
 /**
@@ -744,11 +772,49 @@ size_t mig_save_fill_inplace(struct mig_mdev_state *st, void *buf,
 		return 0;
 	if (*mem_off == U64_MAX)
 		return mig_save_emit(st, buf, max, true);
-	n = (u64)s->run_count * MIG_PAGE_SIZE - s->run_off;
-	s->run_off += n;
-	s->stream_len += n;
-	st->stats.save_inplace += n;
-	mig_save_item_done(s);
+	n = mig_save_data_left(s);
+	mig_save_take(st, n);
+	return n;
+}
+
+/**
+ * mig_save_fill_span() - the next bytes of the stream, page data in place
+ * @st: the instance
+ * @buf: for what is not page data
+ * @room: room in @buf, at least 1
+ * @max: the most bytes to produce, at least 1
+ * @mem_off: set to the offset in device memory of the bytes if they are
+ *           page data left in place, U64_MAX if they were copied into @buf
+ *
+ * The v2 data_fd's variant of mig_save_fill_inplace(): when the next bytes
+ * of the stream are page data of the record in progress, they are emitted
+ * without a copy, from wherever the record stands (not only from a page
+ * boundary) and at most @max of them; the caller then copies them out of
+ * device memory at *@mem_off, contiguous there.  Otherwise the headers and
+ * tail records up to the next page data, at most @max and @room bytes,
+ * are copied into @buf.  The dirty-bit argument of mig_save_fill_inplace() holds: a
+ * page written after its record was staged is logged again and sent in a
+ * later pass, and in stop-and-copy nothing writes device memory.  The bytes
+ * emitted, and so mig_save_pending(), are those of mig_save_fill().
+ *
+ * Context: st->lock held.
+ * Return: bytes emitted; 0 if there is nothing to send now.
+ */
+size_t mig_save_fill_span(struct mig_mdev_state *st, void *buf, size_t room,
+			  size_t max, u64 *mem_off)
+{
+	struct mig_save *s = &st->save;
+	u64 n;
+
+	lockdep_assert_held(&st->lock);
+	*mem_off = U64_MAX;
+	if (!s->active)
+		return 0;
+	n = min_t(u64, max, mig_save_data_left(s));
+	if (!n)
+		return mig_save_emit(st, buf, min(room, max), true);
+	*mem_off = mig_save_data_off(s);
+	mig_save_take(st, n);
 	return n;
 }
 

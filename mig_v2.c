@@ -21,10 +21,11 @@
  * Locking: the states and sessions are st->lock's, like v1's.  A data_fd
  * has a mutex of its own that serializes the fd's callers and guards its
  * bounce buffer; it is taken before the DMA lock and st->lock (mig.h), and
- * user memory is copied with only that mutex held.  The paths that may stop
- * the device take the DMA lock too (mig_lock()).  The fd holds a reference on the vfio device,
- * so the instance outlives it; once its session ended, the fd only answers
- * -EINVAL.
+ * user memory is copied with only that mutex held: page data of a save
+ * straight from device memory, one copy a byte (mig_v2_read()).  The paths
+ * that may stop the device take the DMA lock too (mig_lock()).  The fd
+ * holds a reference on the vfio device, so the instance (and its device
+ * memory) outlives it; once its session ended, the fd only answers -EINVAL.
  */
 #include <linux/anon_inodes.h>
 #include <linux/compat.h>
@@ -40,6 +41,8 @@
 
 /* The data_fd's bounce buffer: the most a read() or write() moves at once. */
 #define MIG_V2_BUF		SZ_64K
+/* The most page data a read() takes in place at once (under st->lock). */
+#define MIG_V2_SPAN		SZ_1M
 
 /**
  * struct mig_v2_file - a data_fd
@@ -52,6 +55,15 @@
  * @head: first byte of @buf a save fd has not returned yet
  * @tail: end of the bytes in @buf; @head < @tail only after a read() whose
  *        copy to user memory faulted: those bytes are returned next
+ * @mem_off: offset in device memory of the next page data byte a save fd
+ *           returns, while @mem_left is not 0
+ * @mem_left: bytes of page data the generator emitted in place that read()
+ *            has not returned yet; not 0 only after a read() whose copy out
+ *            of device memory faulted, or stopped short: those bytes are
+ *            returned next, read from device memory then
+ *
+ * At most one of the two pending spans (@head < @tail, @mem_left) is not
+ * empty: the next bytes of the stream are taken only when both are.
  */
 struct mig_v2_file {
 	struct file *filp;
@@ -61,6 +73,8 @@ struct mig_v2_file {
 	u8 *buf;
 	size_t head;
 	size_t tail;
+	u64 mem_off;
+	size_t mem_left;
 };
 
 #define STOP		VFIO_DEVICE_STATE_STOP
@@ -249,11 +263,18 @@ void mig_v2_drop(struct mig_mdev_state *st)
 
 /* ---- the data_fd ---- */
 
-/* Move the next bytes of the stream into @migf's buffer.  */
+/*
+ * Take the next bytes of the stream, at most @max: page data of the record
+ * in progress stays in device memory (@mem_off, @mem_left), the rest is
+ * copied into @migf's buffer.  Bytes a faulted read() left are returned
+ * first.  Return: bytes pending, 0 at the end, -ENOMSG if caught up in
+ * pre-copy, -EINVAL once the session ended.
+ */
 static ssize_t mig_v2_fill(struct mig_v2_file *migf, size_t max)
 {
 	struct mig_mdev_state *st = migf->st;
 	ssize_t ret;
+	u64 mem_off;
 	size_t n;
 
 	mutex_lock(&st->lock);
@@ -261,10 +282,20 @@ static ssize_t mig_v2_fill(struct mig_v2_file *migf, size_t max)
 		ret = -EINVAL;
 	} else if (migf->head < migf->tail) {
 		ret = migf->tail - migf->head;
+	} else if (migf->mem_left) {
+		ret = migf->mem_left;
 	} else {
-		n = mig_save_fill(st, migf->buf, max);
-		migf->head = 0;
-		migf->tail = n;
+		n = mig_save_fill_span(st, migf->buf, MIG_V2_BUF, max,
+				       &mem_off);
+		if (mem_off != U64_MAX) {
+			migf->head = 0;
+			migf->tail = 0;
+			migf->mem_off = mem_off;
+			WRITE_ONCE(migf->mem_left, n);
+		} else {
+			migf->head = 0;
+			migf->tail = n;
+		}
 		if (n) {
 			st->stats.chunks_saved++;
 			st->stats.bytes_saved += n;
@@ -278,28 +309,64 @@ static ssize_t mig_v2_fill(struct mig_v2_file *migf, size_t max)
 	return ret;
 }
 
+/*
+ * Copy up to @len pending bytes to @ubuf: the buffered ones (all or none),
+ * or page data straight from device memory, with no lock but @migf's
+ * (mig_dev_mem_to_user()).  Return: bytes copied; -EFAULT if none.
+ */
+static ssize_t mig_v2_copy_out(struct mig_v2_file *migf, char __user *ubuf,
+			       size_t len)
+{
+	size_t n, left;
+
+	if (migf->head < migf->tail) {
+		n = min_t(size_t, len, migf->tail - migf->head);
+		if (copy_to_user(ubuf, migf->buf + migf->head, n))
+			return -EFAULT;
+		WRITE_ONCE(migf->head, migf->head + n);
+		return n;
+	}
+	n = min_t(size_t, len, migf->mem_left);
+	left = mig_dev_mem_to_user(&migf->st->dev, migf->mem_off, ubuf, n);
+	/* What reached user memory is returned; the rest stays pending. */
+	n -= left;
+	migf->mem_off += n;
+	WRITE_ONCE(migf->mem_left, migf->mem_left - n);
+	return n ? n : -EFAULT;
+}
+
+/*
+ * read() of a save fd: one copy a byte of page data, from device memory to
+ * user memory; headers and tail records go through the bounce buffer.  The
+ * generator is advanced under st->lock, the copy runs without it.  A copy
+ * that faults returns what it copied (EFAULT if nothing); the bytes the
+ * generator emitted but the caller did not get stay pending and are the
+ * first the next read() returns, so the stream has no hole.
+ */
 static ssize_t mig_v2_read(struct file *filp, char __user *ubuf, size_t len,
 			   loff_t *pos)
 {
 	struct mig_v2_file *migf = filp->private_data;
 	ssize_t done = 0, ret = 0;
-	size_t n;
+	size_t want;
 
 	if (pos)
 		return -ESPIPE;
 	mutex_lock(&migf->lock);
 	while (len) {
-		ret = mig_v2_fill(migf, min_t(size_t, len, MIG_V2_BUF));
+		ret = mig_v2_fill(migf, min_t(size_t, len, MIG_V2_SPAN));
 		if (ret <= 0)
 			break;
-		n = min_t(size_t, len, migf->tail - migf->head);
-		if (copy_to_user(ubuf + done, migf->buf + migf->head, n)) {
+		want = min_t(size_t, len, ret);
+		ret = mig_v2_copy_out(migf, ubuf + done, want);
+		if (ret < 0)
+			break;
+		done += ret;
+		len -= ret;
+		if (ret < want) {
 			ret = -EFAULT;
 			break;
 		}
-		WRITE_ONCE(migf->head, migf->head + n);
-		done += n;
-		len -= n;
 		/* A huge count against a busy engine: let a signal end it. */
 		if (signal_pending(current))
 			break;
@@ -375,7 +442,8 @@ static u64 mig_v2_unread(struct mig_mdev_state *st)
 	struct mig_v2_file *migf = st->v2.file;
 
 	/* The fill runs under st->lock; a reader only moves head up. */
-	return migf ? migf->tail - min(READ_ONCE(migf->head), migf->tail) : 0;
+	return migf ? migf->tail - min(READ_ONCE(migf->head), migf->tail) +
+		      READ_ONCE(migf->mem_left) : 0;
 }
 
 #ifdef VFIO_MIG_GET_PRECOPY_INFO
@@ -398,7 +466,7 @@ static long mig_v2_precopy_info(struct mig_v2_file *migf, void __user *arg)
 		ret = -EINVAL;
 	} else {
 		mig_save_precopy_info(st, &initial, &dirty);
-		unread = migf->tail - migf->head;
+		unread = migf->tail - migf->head + migf->mem_left;
 		if (st->save.initial)
 			initial += unread;
 		else
