@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * v2_copy_test: one copy a byte through a v2 save data_fd (issue 15).
+ *
+ * read() of a save data_fd copies page data straight from device memory
+ * to the caller's buffer (mig_save_fill_span()); only headers and the tail
+ * records go through the fd's bounce buffer.  These tests check that the
+ * bytes are those of a v1 save of the same state, whatever the read()
+ * sizes; that a page rewritten after its record was staged, even while
+ * its bytes are being read, is sent again in pre-copy and the stream
+ * resumes to the source's digest; that a read() whose buffer faults
+ * returns what it copied, loses nothing (the rest is the next read()'s)
+ * and leaves the device as it was; and that the driver's counters show
+ * one copy per byte of page data.
+ *
+ * Each test creates its own instances and removes them; the engine is off
+ * unless a test starts it.
+ */
+#include <fcntl.h>
+#include <sys/mman.h>
+
+/* As in migration_test.c: the 6.1 harness and -Wextra. */
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "kselftest_harness.h"
+#pragma GCC diagnostic pop
+#include "mig_utils.h"
+#include "mig_stream_utils.h"
+
+/* Where the first page's data starts: stream header, record, pages head. */
+#define CT_DATA0	(MT_HDR_LEN + MT_REC_LEN + sizeof(struct mig_rec_pages))
+
+/* A counter of the instance's debugfs stats, or UINT64_MAX. */
+static uint64_t ct_stat(struct mt_inst *in, const char *name)
+{
+	char path[128], line[128];
+	uint64_t v = UINT64_MAX;
+	size_t len = strlen(name);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/mig_mdev/%s/stats",
+		 in->uuid);
+	f = fopen(path, "r");
+	if (!f)
+		return UINT64_MAX;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, len) && line[len] == ' ')
+			v = strtoull(line + len + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/*
+ * A whole STOP_COPY save read with read() sizes cycling through @sizes
+ * (none page aligned, so that page data is taken from mid-page), then
+ * STOP and back to RUNNING.
+ */
+static int ct_save_cut(struct mig_dev *d, const size_t *sizes, size_t nr,
+		       struct mig_buf *out)
+{
+	uint8_t *buf;
+	size_t i = 0;
+	ssize_t n;
+	int fd, ret;
+
+	ret = _test_cmd_v2_set_state(d, MV2_STOP_COPY, &fd);
+	if (ret)
+		return ret;
+	buf = malloc(1 << 20);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	do {
+		n = read(fd, buf, sizes[i++ % nr]);
+		if (n < 0)
+			ret = -errno;
+		else if (n)
+			ret = mig_buf_sink(out, buf, n);
+	} while (n > 0 && !ret);
+	free(buf);
+	close(fd);
+	if (!ret)
+		ret = _test_cmd_v2_set_state(d, MV2_STOP, NULL);
+	if (!ret)
+		ret = _test_cmd_v2_set_state(d, MV2_RUNNING, NULL);
+	return ret;
+}
+
+FIXTURE(v2c) {
+	struct mt_inst src;
+	struct mt_inst dst;
+	struct mig_buf ref;
+	struct mig_buf out;
+	int fd;
+	uint8_t *map;		/* two pages, the second PROT_NONE */
+};
+
+FIXTURE_SETUP(v2c)
+{
+	self->fd = -1;
+	self->map = MAP_FAILED;
+	mt_inst_init(&self->src);
+	mt_inst_init(&self->dst);
+	MT_SKIP_IF_NO_MODULE();
+	ASSERT_OK(mt_inst_new(&self->src, "small"));
+	ASSERT_OK(mt_inst_new(&self->dst, "small"));
+	ASSERT_OK(_test_cmd_fill(&self->src, 0x5eed));
+}
+
+FIXTURE_TEARDOWN(v2c)
+{
+	mv2_close(&self->fd);
+	if (self->map != MAP_FAILED)
+		munmap(self->map, 2 * MIG_PAGE_SIZE);
+	mt_inst_del(&self->src);
+	mt_inst_del(&self->dst);
+	mig_buf_free(&self->ref);
+	mig_buf_free(&self->out);
+}
+
+/* v2 read() at any sizes gives the bytes of a v1 pread save. */
+TEST_F(v2c, read_at_any_size_equals_v1_pread)
+{
+	static const size_t odd[] = { 1, 4095, 7, 4097, 65537, 100, 1 << 20 };
+	static const size_t big[] = { 1 << 20 };
+
+	test_cmd_save(&self->src.d, MIG_PATH_PREAD, &self->ref);
+	ASSERT_OK(mig_set_state(&self->src.d, MIG_STATE_RUNNING));
+	ASSERT_OK(ct_save_cut(&self->src.d, big, 1, &self->out));
+	ASSERT_EQ(self->ref.len, self->out.len);
+	EXPECT_EQ(0, memcmp(self->ref.data, self->out.data, self->ref.len));
+	mig_buf_free(&self->out);
+	ASSERT_OK(ct_save_cut(&self->src.d, odd, ARRAY_SIZE(odd), &self->out));
+	ASSERT_EQ(self->ref.len, self->out.len);
+	EXPECT_EQ(0, memcmp(self->ref.data, self->out.data, self->ref.len));
+	test_cmd_v2_resume(&self->dst.d, self->out.data, self->out.len,
+			   MT_CUT_RANDOM, 5, MV2_STOP);
+	EXPECT_EQ(mt_digest(&self->src), mt_digest(&self->dst));
+}
+
+/*
+ * PRE_COPY: page 0 is rewritten through BAR2 while its bytes are half
+ * read, so the stream carries a torn page 0; the write logged it again, so
+ * it is sent again and the destination ends with the new bytes.
+ */
+TEST_F(v2c, page_rewritten_mid_read_in_pre_copy_is_resent)
+{
+	struct mig_dev *d = &self->src.d;
+	uint8_t page[MIG_PAGE_SIZE], half[CT_DATA0 + MIG_PAGE_SIZE / 2];
+	struct mt_stream s;
+	uint64_t got;
+	int fd, ret;
+
+	if (!mv2_kernel_has_pre_copy())
+		SKIP(return, "Linux %s has no VFIO_MIGRATION_PRE_COPY (6.2+)",
+		     mv2_kernel_release());
+	test_cmd_v2_set_state(d, MV2_PRE_COPY, &self->fd);
+	ASSERT_LE(0, self->fd);
+	/* Stream header, page 0's record and half of page 0. */
+	ASSERT_EQ((ssize_t)sizeof(half), mv2_read_some(self->fd, half,
+						       sizeof(half)));
+	ASSERT_OK(mig_buf_sink(&self->out, half, sizeof(half)));
+	memset(page, 0x3c, sizeof(page));
+	ASSERT_OK(mig_region_pwrite(d, MT_BAR2, page, sizeof(page), 0));
+	/* The rest of page 0 is read from device memory: the new bytes. */
+	ASSERT_EQ(MIG_PAGE_SIZE / 2, mv2_read_some(self->fd, page,
+						   MIG_PAGE_SIZE / 2));
+	EXPECT_EQ(0x3c, page[0]);
+	EXPECT_EQ(0x3c, page[MIG_PAGE_SIZE / 2 - 1]);
+	ASSERT_OK(mig_buf_sink(&self->out, page, MIG_PAGE_SIZE / 2));
+	ret = _test_cmd_v2_read(self->fd, &self->out, 12345,
+				4 * self->src.mem_size, &got);
+	ASSERT_EQ(-ENOMSG, ret);
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, &fd);
+	EXPECT_EQ(-1, fd);
+	test_cmd_v2_read_all(self->fd, &self->out);
+	test_cmd_v2_set_state(d, MV2_STOP, NULL);
+	ASSERT_OK(mt_stream_parse(self->out.data, self->out.len, &s)) {
+		TH_LOG("%s", s.why);
+		mt_stream_free(&s);
+	}
+	/* Every page once, page 0 once more. */
+	EXPECT_GE(s.pages, (uint64_t)self->src.npages + 1);
+	EXPECT_EQ(mt_digest(&self->src), s.digest);
+	mt_stream_free(&s);
+	test_cmd_v2_resume(&self->dst.d, self->out.data, self->out.len,
+			   MT_CUT_RANDOM, 11, MV2_STOP);
+	EXPECT_EQ(mt_digest(&self->src), mt_digest(&self->dst));
+	ASSERT_OK(_test_cmd_mem_read(&self->dst.d, 0, page, sizeof(page)));
+	EXPECT_EQ(0x3c, page[0]);
+	EXPECT_EQ(0x3c, page[MIG_PAGE_SIZE - 1]);
+}
+
+/*
+ * read() into a buffer that faults: a header (bounce buffer) is all or
+ * nothing, page data (straight from device memory) returns the bytes that
+ * reached the buffer; either way nothing is lost, the next read() goes on
+ * where the caller stopped, and the device is as it was.
+ */
+TEST_F(v2c, read_that_faults_returns_what_it_copied_and_loses_nothing)
+{
+	struct mig_dev *d = &self->src.d;
+	uint8_t *good = malloc(1 << 20);
+	size_t off0 = CT_DATA0 + 100;
+	uint64_t digest;
+	ssize_t n;
+
+	ASSERT_NE(NULL, good);
+	self->map = mmap(NULL, 2 * MIG_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->map);
+	ASSERT_OK(mprotect(self->map + MIG_PAGE_SIZE, MIG_PAGE_SIZE,
+			   PROT_NONE));
+	digest = mt_digest(&self->src);
+	test_cmd_v2_save(d, &self->ref);
+	test_cmd_v2_set_state(d, MV2_RUNNING, NULL);
+
+	test_cmd_v2_set_state(d, MV2_STOP_COPY, &self->fd);
+	ASSERT_LE(0, self->fd);
+	/* The stream header goes through the bounce buffer: nothing. */
+	EXPECT_EQ(-EFAULT, mv2_read_some(self->fd, self->map + MIG_PAGE_SIZE,
+					 16));
+	/* Up to mid-page 0, into good memory. */
+	ASSERT_EQ((ssize_t)off0, mv2_read_some(self->fd, good, off0));
+	ASSERT_OK(mig_buf_sink(&self->out, good, off0));
+	/* Page data: the first half of the buffer is filled, then a fault. */
+	n = mv2_read_some(self->fd, self->map, 2 * MIG_PAGE_SIZE);
+	ASSERT_GT(n, 0);
+	ASSERT_LE(n, MIG_PAGE_SIZE);
+	ASSERT_OK(mig_buf_sink(&self->out, self->map, n));
+	/* Nothing reaches a buffer that faults at once. */
+	EXPECT_EQ(-EFAULT, mv2_read_some(self->fd, self->map + MIG_PAGE_SIZE,
+					 MIG_PAGE_SIZE));
+	/* The rest, from where the caller stopped. */
+	test_cmd_v2_read_all(self->fd, &self->out);
+	ASSERT_EQ(self->ref.len, self->out.len);
+	EXPECT_EQ(0, memcmp(self->ref.data, self->out.data, self->ref.len));
+	mv2_close(&self->fd);
+	test_cmd_v2_set_state(d, MV2_STOP, NULL);
+	test_cmd_v2_set_state(d, MV2_RUNNING, NULL);
+
+	/* The device is unharmed: same state, same stream, it resumes. */
+	EXPECT_EQ(digest, mt_digest(&self->src));
+	mig_buf_free(&self->out);
+	test_cmd_v2_save(d, &self->out);
+	ASSERT_EQ(self->ref.len, self->out.len);
+	EXPECT_EQ(0, memcmp(self->ref.data, self->out.data, self->ref.len));
+	test_cmd_v2_resume(&self->dst.d, self->out.data, self->out.len,
+			   MT_CUT_FIXED, 0, MV2_STOP);
+	EXPECT_EQ(digest, mt_digest(&self->dst));
+	free(good);
+}
+
+/*
+ * The driver's counters on a large instance: page data is handed out in
+ * place and copied once, to user memory; only headers and tail records
+ * are copied into the bounce buffer first.
+ */
+TEST(v2_read_copies_page_data_once)
+{
+	struct mig_buf out = { 0 };
+	uint64_t copied0, inplace0, user0, copied, inplace, user;
+	struct mt_inst in;
+
+	mt_inst_init(&in);
+	MT_SKIP_IF_NO_MODULE();
+	ASSERT_OK(mt_inst_new(&in, "large"));
+	copied0 = ct_stat(&in, "save_copied");
+	inplace0 = ct_stat(&in, "save_inplace");
+	user0 = ct_stat(&in, "user_out");
+	if (copied0 == UINT64_MAX || inplace0 == UINT64_MAX ||
+	    user0 == UINT64_MAX) {
+		mt_inst_del(&in);
+		SKIP(return, "no debugfs stats");
+	}
+	EXPECT_EQ(0, _test_cmd_v2_save(&in.d, &out));
+	copied = ct_stat(&in, "save_copied") - copied0;
+	inplace = ct_stat(&in, "save_inplace") - inplace0;
+	user = ct_stat(&in, "user_out") - user0;
+	EXPECT_EQ(64ULL << 20, in.mem_size);
+	EXPECT_EQ(in.mem_size, inplace);
+	EXPECT_EQ(out.len, copied + inplace);
+	EXPECT_EQ(out.len, user);
+	/* Copies per byte: 1, plus the headers (well under 1%). */
+	EXPECT_LT((copied + user) * 100, out.len * 101);
+	TH_LOG("copies per byte %.5f over %zu bytes",
+	       (double)(copied + user) / out.len, out.len);
+	mig_buf_free(&out);
+	mt_inst_del(&in);
+}
+
+TEST_HARNESS_MAIN
