@@ -232,7 +232,8 @@ struct mig_v2 {
  * @user_out: bytes copied to user memory by read()/pread() of stream data
  *            (v1 data section or window, v2 data_fd)
  * @user_in: bytes copied from user memory by pwrite()/write() of stream
- *           data
+ *           data into a buffer first (not a data_fd write() of pinned
+ *           pages, which the parser reads in place)
  */
 struct mig_stats {
 	u64 chunks_saved;
@@ -372,6 +373,7 @@ void mig_load_open(struct mig_mdev_state *st);
 void mig_load_close(struct mig_mdev_state *st);
 int mig_load_feed(struct mig_mdev_state *st, const void *buf, size_t len);
 int mig_load_chunk(struct mig_mdev_state *st, const void *buf, size_t len);
+void mig_load_account(struct mig_mdev_state *st, size_t len, int ret);
 void mig_save_precopy_info(struct mig_mdev_state *st, u64 *initial,
 			   u64 *dirty);
 u64 mig_save_final_size(struct mig_mdev_state *st);

@@ -1118,15 +1118,42 @@ int mig_load_feed(struct mig_mdev_state *st, const void *buf, size_t len)
 }
 
 /**
+ * mig_load_account() - account for a piece of the resume stream
+ * @st: the instance
+ * @len: its bytes
+ * @ret: what mig_load_feed() returned for it (for every part of it)
+ *
+ * The statistics and tracepoints both protocols keep for a piece of the
+ * stream, however many mig_load_feed() calls it took.
+ *
+ * Context: st->lock held.
+ */
+void mig_load_account(struct mig_mdev_state *st, size_t len, int ret)
+{
+	lockdep_assert_held(&st->lock);
+	trace_mig_resume_chunk(dev_name(st->vdev.dev), len, ret);
+	if (!ret) {
+		st->stats.chunks_loaded++;
+		st->stats.bytes_loaded += len;
+		st->stats.load_copied += len;
+		return;
+	}
+	st->stats.errors++;
+	trace_mig_error(dev_name(st->vdev.dev), st->load.applied ?
+			"resume stream rejected after apply" :
+			"resume stream rejected", ret);
+}
+
+/**
  * mig_load_chunk() - apply a piece of the resume stream and account for it
  * @st: the instance
  * @buf: the bytes (kernel memory)
  * @len: how many
  *
- * mig_load_feed() with the statistics and tracepoints both protocols keep
- * for a piece of the stream.  The caller decides what a refusal does to
- * the state: a stream refused while st->load.applied is clear starts over,
- * one refused after it changed the device leaves the device in ERROR.
+ * mig_load_feed() and mig_load_account().  The caller decides what a
+ * refusal does to the state: a stream refused while st->load.applied is
+ * clear starts over, one refused after it changed the device leaves the
+ * device in ERROR.
  *
  * Context: st->lock held.
  * Return: as mig_load_feed().
@@ -1137,16 +1164,6 @@ int mig_load_chunk(struct mig_mdev_state *st, const void *buf, size_t len)
 
 	lockdep_assert_held(&st->lock);
 	ret = len ? mig_load_feed(st, buf, len) : -EINVAL;
-	trace_mig_resume_chunk(dev_name(st->vdev.dev), len, ret);
-	if (!ret) {
-		st->stats.chunks_loaded++;
-		st->stats.bytes_loaded += len;
-		st->stats.load_copied += len;
-		return 0;
-	}
-	st->stats.errors++;
-	trace_mig_error(dev_name(st->vdev.dev), st->load.applied ?
-			"resume stream rejected after apply" :
-			"resume stream rejected", ret);
+	mig_load_account(st, len, ret);
 	return ret;
 }
