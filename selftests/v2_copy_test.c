@@ -13,6 +13,12 @@
  * and leaves the device as it was; and that the driver's counters show
  * one copy per byte of page data.
  *
+ * write() of a resume data_fd pins the caller's pages and the parser
+ * copies from them straight into device memory: a write() whose buffer
+ * faults mid-page-data is short, and the stream goes on from there; a
+ * reset in the middle of a resume leaves memory zero; the counters show
+ * one copy per byte.
+ *
  * Each test creates its own instances and removes them; the engine is off
  * unless a test starts it.
  */
@@ -27,6 +33,8 @@
 #pragma GCC diagnostic pop
 #include "mig_utils.h"
 #include "mig_stream_utils.h"
+
+#define EXPECT_V2(d, s)	EXPECT_EQ((uint32_t)(s), mv2_state(d))
 
 /* Where the first page's data starts: stream header, record, pages head. */
 #define CT_DATA0	(MT_HDR_LEN + MT_REC_LEN + sizeof(struct mig_rec_pages))
@@ -289,6 +297,116 @@ TEST(v2_read_copies_page_data_once)
 	       (double)(copied + user) / out.len, out.len);
 	mig_buf_free(&out);
 	mt_inst_del(&in);
+}
+
+/*
+ * write() from a buffer whose second page is PROT_NONE, in the middle of
+ * page data: the first page is applied, the write() is short, and the
+ * rest of the stream, written from there, completes the resume.
+ */
+TEST_F(v2c, write_that_faults_mid_page_data_is_short_and_goes_on)
+{
+	size_t off0 = CT_DATA0 + 100;
+	uint64_t digest;
+	ssize_t n;
+
+	self->map = mmap(NULL, 2 * MIG_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->map);
+	ASSERT_OK(mprotect(self->map + MIG_PAGE_SIZE, MIG_PAGE_SIZE,
+			   PROT_NONE));
+	test_cmd_v2_save(&self->src.d, &self->ref);
+	digest = mt_digest(&self->src);
+	ASSERT_GT(self->ref.len, off0 + 2 * MIG_PAGE_SIZE);
+
+	test_cmd_v2_set_state(&self->dst.d, MV2_RESUMING, &self->fd);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ((ssize_t)off0, mv2_write_some(self->fd, self->ref.data,
+						off0));
+	/* Nothing of a buffer that faults at once. */
+	EXPECT_EQ(-EFAULT, mv2_write_some(self->fd,
+					  self->map + MIG_PAGE_SIZE, 64));
+	memcpy(self->map, self->ref.data + off0, MIG_PAGE_SIZE);
+	n = mv2_write_some(self->fd, self->map, 2 * MIG_PAGE_SIZE);
+	ASSERT_GT(n, 0);
+	ASSERT_LE(n, MIG_PAGE_SIZE);
+	EXPECT_V2(&self->dst.d, MV2_RESUMING);
+	test_cmd_v2_write(self->fd, self->ref.data + off0 + n,
+			  self->ref.len - off0 - n, MT_CUT_RANDOM, 7, NULL);
+	mv2_close(&self->fd);
+	test_cmd_v2_set_state(&self->dst.d, MV2_STOP, NULL);
+	EXPECT_EQ(digest, mt_digest(&self->dst));
+	test_cmd_v2_set_state(&self->dst.d, MV2_RUNNING, NULL);
+}
+
+/* VFIO_DEVICE_RESET halfway through a resume: every byte of memory is 0. */
+TEST_F(v2c, reset_during_resume_leaves_memory_zero)
+{
+	struct mig_dev *d = &self->dst.d;
+	uint8_t *buf = malloc(1 << 20), junk[16] = { 0 };
+	uint64_t off, i, bad = UINT64_MAX;
+
+	ASSERT_NE(NULL, buf);
+	test_cmd_v2_save(&self->src.d, &self->ref);
+	ASSERT_OK(_test_cmd_fill(&self->dst, 0xbad));
+	test_cmd_v2_set_state(d, MV2_RESUMING, &self->fd);
+	ASSERT_LE(0, self->fd);
+	test_cmd_v2_write(self->fd, self->ref.data, self->ref.len / 2,
+			  MT_CUT_RANDOM, 13, NULL);
+	test_cmd_device_reset(d);
+	EXPECT_V2(d, MV2_RUNNING);
+	EXPECT_EQ(-EINVAL, mv2_write_some(self->fd, junk, sizeof(junk)));
+	for (off = 0; off < self->dst.mem_size && bad == UINT64_MAX;
+	     off += 1 << 20) {
+		ASSERT_OK(_test_cmd_mem_read(d, off, buf, 1 << 20));
+		for (i = 0; i < (1 << 20) && bad == UINT64_MAX; i += 8)
+			if (*(uint64_t *)(buf + i))
+				bad = off + i;
+	}
+	EXPECT_EQ(UINT64_MAX, bad) {
+		TH_LOG("memory at %#llx is not zero after the reset",
+		       (unsigned long long)bad);
+	}
+	free(buf);
+}
+
+/*
+ * The resume's counters on a large instance: the parser's copy from the
+ * pinned user pages is the only one (load_copied), nothing is copied into
+ * the bounce buffer (user_in).
+ */
+TEST(v2_write_copies_once)
+{
+	struct mig_buf stream = { 0 };
+	uint64_t load0, in0, load, in;
+	struct mt_inst a, b;
+
+	mt_inst_init(&a);
+	mt_inst_init(&b);
+	MT_SKIP_IF_NO_MODULE();
+	ASSERT_OK(mt_inst_new(&a, "large"));
+	ASSERT_OK(mt_inst_new(&b, "large"));
+	load0 = ct_stat(&b, "load_copied");
+	in0 = ct_stat(&b, "user_in");
+	if (load0 == UINT64_MAX || in0 == UINT64_MAX) {
+		mt_inst_del(&a);
+		mt_inst_del(&b);
+		SKIP(return, "no debugfs stats");
+	}
+	ASSERT_OK(_test_cmd_fill(&a, 0xc0b1));
+	EXPECT_EQ(0, _test_cmd_v2_save(&a.d, &stream));
+	EXPECT_EQ(0, _test_cmd_v2_resume(&b.d, stream.data, stream.len,
+					 MT_CUT_FIXED, 1 << 20, MV2_STOP));
+	EXPECT_EQ(mt_digest(&a), mt_digest(&b));
+	load = ct_stat(&b, "load_copied") - load0;
+	in = ct_stat(&b, "user_in") - in0;
+	EXPECT_EQ(stream.len, load);
+	EXPECT_EQ(0, in);
+	TH_LOG("resume copies per byte %.5f over %zu bytes",
+	       (double)(load + in) / stream.len, stream.len);
+	mig_buf_free(&stream);
+	mt_inst_del(&a);
+	mt_inst_del(&b);
 }
 
 TEST_HARNESS_MAIN
