@@ -17,13 +17,22 @@
  * copies from them straight into device memory: a write() whose buffer
  * faults mid-page-data is short, and the stream goes on from there; a
  * reset in the middle of a resume leaves memory zero; the counters show
- * one copy per byte.
+ * one copy per byte.  A read() or write() whose page stalls in
+ * userfaultfd holds no lock others need (GET_STATE answers meanwhile).
  *
  * Each test creates its own instances and removes them; the engine is off
  * unless a test starts it.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* pthread_timedjoin_np() */
+#endif
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 /* As in migration_test.c: the 6.1 harness and -Wextra. */
 #pragma GCC diagnostic ignored "-Wsign-compare"
@@ -93,6 +102,124 @@ static int ct_save_cut(struct mig_dev *d, const size_t *sizes, size_t nr,
 		ret = _test_cmd_v2_set_state(d, MV2_STOP, NULL);
 	if (!ret)
 		ret = _test_cmd_v2_set_state(d, MV2_RUNNING, NULL);
+	return ret;
+}
+
+/* A data_fd read() or write() of one page, in a thread of its own. */
+struct ct_call {
+	int fd;
+	uint8_t *page;
+	bool write;
+	ssize_t ret;
+};
+
+static void *ct_call_run(void *arg)
+{
+	struct ct_call *c = arg;
+
+	c->ret = c->write ? mv2_write_some(c->fd, c->page, MIG_PAGE_SIZE) :
+			    mv2_read_some(c->fd, c->page, MIG_PAGE_SIZE);
+	return NULL;
+}
+
+/* GET_STATE in a thread: it needs the instance lock. */
+struct ct_probe {
+	struct mig_dev *d;
+	uint32_t state;
+};
+
+static void *ct_probe_run(void *arg)
+{
+	struct ct_probe *p = arg;
+
+	p->state = mv2_state(p->d);
+	return NULL;
+}
+
+/* A userfaultfd with @page registered for missing-page faults, or -errno. */
+static int ct_uffd_open(uint8_t *page)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)page, .len = MIG_PAGE_SIZE },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	int fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK), err;
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, UFFDIO_API, &api) || ioctl(fd, UFFDIO_REGISTER, &reg)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Waits up to 5 s for a fault on @page: 0 once it came. */
+static int ct_uffd_wait(int uffd, uint8_t *page)
+{
+	uint64_t deadline = mt_now_ms() + 5000;
+	struct uffd_msg msg;
+
+	while (mt_now_ms() < deadline) {
+		struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+
+		poll(&pfd, 1, 100);
+		if (read(uffd, &msg, sizeof(msg)) == sizeof(msg) &&
+		    msg.event == UFFD_EVENT_PAGEFAULT &&
+		    msg.arg.pagefault.address - (uintptr_t)page < MIG_PAGE_SIZE)
+			return 0;
+	}
+	return -ETIMEDOUT;
+}
+
+/* Ends the stall: @page gets a copy of @src's MIG_PAGE_SIZE bytes. */
+static int ct_uffd_serve(int uffd, uint8_t *page, const void *src)
+{
+	static uint8_t buf[MIG_PAGE_SIZE] __attribute__((aligned(4096)));
+	struct uffdio_copy copy = {
+		.dst = (uintptr_t)page,
+		.src = (uintptr_t)buf,
+		.len = MIG_PAGE_SIZE,
+	};
+
+	memcpy(buf, src, sizeof(buf));
+	return ioctl(uffd, UFFDIO_COPY, &copy) && errno != EEXIST ? -errno : 0;
+}
+
+/*
+ * Starts @c, waits until its page faulted, and checks that a GET_STATE
+ * of @d (the instance lock) answers @want within 3 s meanwhile; then
+ * serves the page from @src and joins @c.  Returns 0, or what went wrong.
+ */
+static int ct_stall_probe(struct ct_call *c, int uffd, struct mig_dev *d,
+			  uint32_t want, const void *src)
+{
+	struct ct_probe p = { .d = d, .state = UINT32_MAX };
+	pthread_t call, probe;
+	struct timespec ts;
+	int ret, joined;
+
+	if (pthread_create(&call, NULL, ct_call_run, c))
+		return -EAGAIN;
+	ret = ct_uffd_wait(uffd, c->page);
+	joined = pthread_create(&probe, NULL, ct_probe_run, &p) ? -EAGAIN : 0;
+	if (!joined) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 3;
+		joined = pthread_timedjoin_np(probe, NULL, &ts);
+	}
+	/* Serve even on failure, so that both threads end. */
+	if (ct_uffd_serve(uffd, c->page, src) && !ret)
+		ret = -EIO;
+	pthread_join(call, NULL);
+	if (joined == ETIMEDOUT)
+		pthread_join(probe, NULL);
+	if (!ret && joined)
+		ret = -EDEADLK;
+	if (!ret && p.state != want)
+		ret = -EPROTO;
 	return ret;
 }
 
@@ -407,6 +534,64 @@ TEST(v2_write_copies_once)
 	mig_buf_free(&stream);
 	mt_inst_del(&a);
 	mt_inst_del(&b);
+}
+
+/*
+ * A read() and a write() whose user page stalls in userfaultfd: the copy
+ * runs without the instance lock (GET_STATE answers meanwhile), and once
+ * the page comes the call completes with the right bytes.
+ */
+TEST_F(v2c, copy_stalled_by_userfaultfd_holds_no_instance_lock)
+{
+	struct ct_call c = { 0 };
+	size_t off0 = CT_DATA0 + 100;
+	uint8_t buf[CT_DATA0 + 100];
+	int uffd;
+
+	self->map = mmap(NULL, 2 * MIG_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->map);
+	uffd = ct_uffd_open(self->map);
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd: %s", strerror(-uffd));
+	test_cmd_v2_save(&self->src.d, &self->ref);
+	test_cmd_v2_set_state(&self->src.d, MV2_RUNNING, NULL);
+
+	/* read(): the copy out of device memory stalls. */
+	test_cmd_v2_set_state(&self->src.d, MV2_STOP_COPY, &self->fd);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ((ssize_t)off0, mv2_read_some(self->fd, buf, off0));
+	ASSERT_OK(mig_buf_sink(&self->out, buf, off0));
+	c.fd = self->fd;
+	c.page = self->map;
+	EXPECT_OK(ct_stall_probe(&c, uffd, &self->src.d, MV2_STOP_COPY,
+				 self->ref.data));
+	ASSERT_EQ(MIG_PAGE_SIZE, c.ret);
+	ASSERT_OK(mig_buf_sink(&self->out, self->map, MIG_PAGE_SIZE));
+	test_cmd_v2_read_all(self->fd, &self->out);
+	ASSERT_EQ(self->ref.len, self->out.len);
+	EXPECT_EQ(0, memcmp(self->ref.data, self->out.data, self->ref.len));
+	mv2_close(&self->fd);
+	test_cmd_v2_set_state(&self->src.d, MV2_STOP, NULL);
+
+	/* write(): pinning the page stalls; the page brings the stream. */
+	ASSERT_OK(madvise(self->map, MIG_PAGE_SIZE, MADV_DONTNEED));
+	test_cmd_v2_set_state(&self->dst.d, MV2_RESUMING, &self->fd);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ((ssize_t)off0, mv2_write_some(self->fd, self->ref.data,
+						off0));
+	c.fd = self->fd;
+	c.write = true;
+	EXPECT_OK(ct_stall_probe(&c, uffd, &self->dst.d, MV2_RESUMING,
+				 self->ref.data + off0));
+	ASSERT_EQ(MIG_PAGE_SIZE, c.ret);
+	test_cmd_v2_write(self->fd, self->ref.data + off0 + MIG_PAGE_SIZE,
+			  self->ref.len - off0 - MIG_PAGE_SIZE, MT_CUT_FIXED, 0,
+			  NULL);
+	mv2_close(&self->fd);
+	test_cmd_v2_set_state(&self->dst.d, MV2_STOP, NULL);
+	EXPECT_EQ(mt_digest(&self->src), mt_digest(&self->dst));
+	close(uffd);
 }
 
 TEST_HARNESS_MAIN
