@@ -226,12 +226,14 @@ struct mig_v2 {
  * @resets: VFIO_DEVICE_RESET calls
  * @save_copied: stream bytes the save side copied out of device state
  *               (into the data section or a data_fd buffer)
- * @save_inplace: stream bytes handed out in place, through the window
+ * @save_inplace: stream bytes handed out in place, through the window or
+ *                a v2 data_fd read() straight from device memory
  * @load_copied: stream bytes the resume parser copied into the device
  * @user_out: bytes copied to user memory by read()/pread() of stream data
  *            (v1 data section or window, v2 data_fd)
  * @user_in: bytes copied from user memory by pwrite()/write() of stream
- *           data
+ *           data into a buffer first (not a data_fd write() of pinned
+ *           pages, which the parser reads in place)
  */
 struct mig_stats {
 	u64 chunks_saved;
@@ -362,6 +364,8 @@ void mig_save_close(struct mig_mdev_state *st);
 u64 mig_save_pending(struct mig_mdev_state *st);
 size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max);
 void mig_save_next_inplace(struct mig_mdev_state *st, u64 *mem_off);
+size_t mig_save_fill_span(struct mig_mdev_state *st, void *buf, size_t room,
+			  size_t max, u64 *mem_off);
 size_t mig_save_fill_inplace(struct mig_mdev_state *st, void *buf,
 			     size_t max, u64 *mem_off);
 void mig_save_unqueue(struct mig_mdev_state *st);
@@ -369,6 +373,7 @@ void mig_load_open(struct mig_mdev_state *st);
 void mig_load_close(struct mig_mdev_state *st);
 int mig_load_feed(struct mig_mdev_state *st, const void *buf, size_t len);
 int mig_load_chunk(struct mig_mdev_state *st, const void *buf, size_t len);
+void mig_load_account(struct mig_mdev_state *st, size_t len, int ret);
 void mig_save_precopy_info(struct mig_mdev_state *st, u64 *initial,
 			   u64 *dirty);
 u64 mig_save_final_size(struct mig_mdev_state *st);

@@ -633,21 +633,21 @@ u64 mig_save_final_size(struct mig_mdev_state *st)
  */
 #define MIG_INPLACE_MIN_PAGES	16
 
-/* Does the page data of the staged run go out in place? */
-static bool mig_save_run_inplace(const struct mig_save *s)
+/* Does the page data of the staged run go out in place (@min_pages > 0)? */
+static bool mig_save_run_inplace(const struct mig_save *s, u32 min_pages)
 {
-	return s->run_count >= MIG_INPLACE_MIN_PAGES;
+	return min_pages && s->run_count >= min_pages;
 }
 
 /*
  * Copy the next bytes of the stream into @buf, up to @max.  With
- * @headers_only the copy stops where the page data of a run that goes out
- * in place starts on a page boundary (after at least one byte), so that
- * the page data can go out in place; the page data of shorter runs is
- * copied.
+ * @inplace_min nonzero the copy stops where the page data of a run of at
+ * least @inplace_min pages starts on a page boundary (after at least one
+ * byte), so that the page data can go out in place; the page data of
+ * shorter runs is copied.  0 copies everything.
  */
 static size_t mig_save_emit(struct mig_mdev_state *st, u8 *out, size_t max,
-			    bool headers_only)
+			    u32 inplace_min)
 {
 	struct mig_save *s = &st->save;
 	size_t done = 0;
@@ -661,7 +661,7 @@ static size_t mig_save_emit(struct mig_mdev_state *st, u8 *out, size_t max,
 			memcpy(out + done, s->item + s->item_off, n);
 			s->item_off += n;
 		} else {
-			bool inplace = headers_only && mig_save_run_inplace(s);
+			bool inplace = mig_save_run_inplace(s, inplace_min);
 
 			if (inplace && done && !(s->run_off % MIG_PAGE_SIZE))
 				break;
@@ -701,7 +701,36 @@ size_t mig_save_fill(struct mig_mdev_state *st, void *buf, size_t max)
 	lockdep_assert_held(&st->lock);
 	if (!st->save.active)
 		return 0;
-	return mig_save_emit(st, buf, max, false);
+	return mig_save_emit(st, buf, max, 0);
+}
+
+/*
+ * Bytes of page data left in the record in progress once all of its header
+ * was emitted: the next bytes of the stream are these, in device memory.
+ */
+static u64 mig_save_data_left(const struct mig_save *s)
+{
+	if (!s->active || s->item_off < s->item_len)
+		return 0;
+	return (u64)s->run_count * MIG_PAGE_SIZE - s->run_off;
+}
+
+/* Where the next byte of page data is in device memory. */
+static u64 mig_save_data_off(const struct mig_save *s)
+{
+	return (u64)s->run_first * MIG_PAGE_SIZE + s->run_off;
+}
+
+/* Emit @n bytes of page data without copying them: the caller reads them. */
+static void mig_save_take(struct mig_mdev_state *st, u64 n)
+{
+	struct mig_save *s = &st->save;
+
+	s->run_off += n;
+	s->stream_len += n;
+	st->stats.save_inplace += n;
+	if (!mig_save_item_left(s))
+		mig_save_item_done(s);
 }
 
 /**
@@ -724,10 +753,10 @@ void mig_save_next_inplace(struct mig_mdev_state *st, u64 *mem_off)
 
 	lockdep_assert_held(&st->lock);
 	*mem_off = U64_MAX;
-	if (!s->active || !mig_save_item_left(s) || s->item_off < s->item_len ||
-	    s->run_off % MIG_PAGE_SIZE || !mig_save_run_inplace(s))
+	if (!mig_save_data_left(s) || s->run_off % MIG_PAGE_SIZE ||
+	    !mig_save_run_inplace(s, MIG_INPLACE_MIN_PAGES))
 		return;
-	*mem_off = (u64)s->run_first * MIG_PAGE_SIZE + s->run_off;
+	*mem_off = mig_save_data_off(s);
 }
 
 /**
@@ -764,12 +793,51 @@ size_t mig_save_fill_inplace(struct mig_mdev_state *st, void *buf,
 	if (!s->active)
 		return 0;
 	if (*mem_off == U64_MAX)
-		return mig_save_emit(st, buf, max, true);
-	n = (u64)s->run_count * MIG_PAGE_SIZE - s->run_off;
-	s->run_off += n;
-	s->stream_len += n;
-	st->stats.save_inplace += n;
-	mig_save_item_done(s);
+		return mig_save_emit(st, buf, max, MIG_INPLACE_MIN_PAGES);
+	n = mig_save_data_left(s);
+	mig_save_take(st, n);
+	return n;
+}
+
+/**
+ * mig_save_fill_span() - the next bytes of the stream, page data in place
+ * @st: the instance
+ * @buf: for what is not page data
+ * @room: room in @buf, at least 1
+ * @max: the most bytes to produce, at least 1
+ * @mem_off: set to the offset in device memory of the bytes if they are
+ *           page data left in place, U64_MAX if they were copied into @buf
+ *
+ * The v2 data_fd's variant of mig_save_fill_inplace(): when the next bytes
+ * of the stream are page data of the record in progress, they are emitted
+ * without a copy, from wherever the record stands (not only from a page
+ * boundary) and at most @max of them; the caller then copies them out of
+ * device memory at *@mem_off, contiguous there.  Runs of any length go
+ * out so (a data_fd has no cost a chunk).  Otherwise the headers and tail
+ * records up to the next page data, at most @max and @room bytes, are
+ * copied into @buf.  The dirty-bit argument of mig_save_fill_inplace()
+ * holds: a page written after its record was staged is logged again and
+ * sent in a later pass, and in stop-and-copy nothing writes device memory.  The bytes
+ * emitted, and so mig_save_pending(), are those of mig_save_fill().
+ *
+ * Context: st->lock held.
+ * Return: bytes emitted; 0 if there is nothing to send now.
+ */
+size_t mig_save_fill_span(struct mig_mdev_state *st, void *buf, size_t room,
+			  size_t max, u64 *mem_off)
+{
+	struct mig_save *s = &st->save;
+	u64 n;
+
+	lockdep_assert_held(&st->lock);
+	*mem_off = U64_MAX;
+	if (!s->active)
+		return 0;
+	n = min_t(u64, max, mig_save_data_left(s));
+	if (!n)
+		return mig_save_emit(st, buf, min(room, max), 1);
+	*mem_off = mig_save_data_off(s);
+	mig_save_take(st, n);
 	return n;
 }
 
@@ -1073,15 +1141,42 @@ int mig_load_feed(struct mig_mdev_state *st, const void *buf, size_t len)
 }
 
 /**
+ * mig_load_account() - account for a piece of the resume stream
+ * @st: the instance
+ * @len: its bytes
+ * @ret: what mig_load_feed() returned for it (for every part of it)
+ *
+ * The statistics and tracepoints both protocols keep for a piece of the
+ * stream, however many mig_load_feed() calls it took.
+ *
+ * Context: st->lock held.
+ */
+void mig_load_account(struct mig_mdev_state *st, size_t len, int ret)
+{
+	lockdep_assert_held(&st->lock);
+	trace_mig_resume_chunk(dev_name(st->vdev.dev), len, ret);
+	if (!ret) {
+		st->stats.chunks_loaded++;
+		st->stats.bytes_loaded += len;
+		st->stats.load_copied += len;
+		return;
+	}
+	st->stats.errors++;
+	trace_mig_error(dev_name(st->vdev.dev), st->load.applied ?
+			"resume stream rejected after apply" :
+			"resume stream rejected", ret);
+}
+
+/**
  * mig_load_chunk() - apply a piece of the resume stream and account for it
  * @st: the instance
  * @buf: the bytes (kernel memory)
  * @len: how many
  *
- * mig_load_feed() with the statistics and tracepoints both protocols keep
- * for a piece of the stream.  The caller decides what a refusal does to
- * the state: a stream refused while st->load.applied is clear starts over,
- * one refused after it changed the device leaves the device in ERROR.
+ * mig_load_feed() and mig_load_account().  The caller decides what a
+ * refusal does to the state: a stream refused while st->load.applied is
+ * clear starts over, one refused after it changed the device leaves the
+ * device in ERROR.
  *
  * Context: st->lock held.
  * Return: as mig_load_feed().
@@ -1092,16 +1187,6 @@ int mig_load_chunk(struct mig_mdev_state *st, const void *buf, size_t len)
 
 	lockdep_assert_held(&st->lock);
 	ret = len ? mig_load_feed(st, buf, len) : -EINVAL;
-	trace_mig_resume_chunk(dev_name(st->vdev.dev), len, ret);
-	if (!ret) {
-		st->stats.chunks_loaded++;
-		st->stats.bytes_loaded += len;
-		st->stats.load_copied += len;
-		return 0;
-	}
-	st->stats.errors++;
-	trace_mig_error(dev_name(st->vdev.dev), st->load.applied ?
-			"resume stream rejected after apply" :
-			"resume stream rejected", ret);
+	mig_load_account(st, len, ret);
 	return ret;
 }

@@ -21,15 +21,20 @@
  * Locking: the states and sessions are st->lock's, like v1's.  A data_fd
  * has a mutex of its own that serializes the fd's callers and guards its
  * bounce buffer; it is taken before the DMA lock and st->lock (mig.h), and
- * user memory is copied with only that mutex held.  The paths that may stop
- * the device take the DMA lock too (mig_lock()).  The fd holds a reference on the vfio device,
- * so the instance outlives it; once its session ended, the fd only answers
- * -EINVAL.
+ * user memory is copied with only that mutex held: page data of a save
+ * straight from device memory, one copy a byte (mig_v2_read()); a resume's
+ * user pages are pinned, and the parser reads them under st->lock, where
+ * they cannot fault (mig_v2_write()).  The paths that may stop the device
+ * take the DMA lock too (mig_lock()).  The fd holds a reference on the
+ * vfio device, so the instance (and its device memory) outlives it; once
+ * its session ended, the fd only answers -EINVAL.
  */
 #include <linux/anon_inodes.h>
 #include <linux/compat.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -40,18 +45,35 @@
 
 /* The data_fd's bounce buffer: the most a read() or write() moves at once. */
 #define MIG_V2_BUF		SZ_64K
+/* The most page data a read() takes in place at once (under st->lock). */
+#define MIG_V2_SPAN		SZ_1M
+/* The user pages a write() pins for one piece of MIG_V2_BUF bytes. */
+#define MIG_V2_PIN		(MIG_V2_BUF / PAGE_SIZE + 1)
 
 /**
  * struct mig_v2_file - a data_fd
  * @filp: its file
  * @st: the instance; the file holds a reference on its vfio device
  * @lock: serializes read(), write() and ioctl() of the fd; guards @buf,
- *        @head and @tail.  Taken before st->lock.
+ *        @pages, @head, @tail, @mem_off and @mem_left (which
+ *        mig_v2_unread() also reads, under st->lock).  Taken before
+ *        st->lock.
  * @ended: its session ended; every later call gets -EINVAL (st->lock)
  * @buf: bounce buffer, MIG_V2_BUF bytes
+ * @pages: a resume fd's pinned user pages of the piece being written,
+ *         MIG_V2_PIN of them; NULL for a save fd
  * @head: first byte of @buf a save fd has not returned yet
  * @tail: end of the bytes in @buf; @head < @tail only after a read() whose
  *        copy to user memory faulted: those bytes are returned next
+ * @mem_off: offset in device memory of the next page data byte a save fd
+ *           returns, while @mem_left is not 0
+ * @mem_left: bytes of page data the generator emitted in place that read()
+ *            has not returned yet; not 0 only after a read() whose copy out
+ *            of device memory faulted, or stopped short: those bytes are
+ *            returned next, read from device memory then
+ *
+ * At most one of the two pending spans (@head < @tail, @mem_left) is not
+ * empty: the next bytes of the stream are taken only when both are.
  */
 struct mig_v2_file {
 	struct file *filp;
@@ -59,8 +81,11 @@ struct mig_v2_file {
 	struct mutex lock;	/* see above */
 	bool ended;
 	u8 *buf;
+	struct page **pages;
 	size_t head;
 	size_t tail;
+	u64 mem_off;
+	size_t mem_left;
 };
 
 #define STOP		VFIO_DEVICE_STATE_STOP
@@ -249,11 +274,18 @@ void mig_v2_drop(struct mig_mdev_state *st)
 
 /* ---- the data_fd ---- */
 
-/* Move the next bytes of the stream into @migf's buffer.  */
+/*
+ * Take the next bytes of the stream, at most @max: page data of the record
+ * in progress stays in device memory (@mem_off, @mem_left), the rest is
+ * copied into @migf's buffer.  Bytes a faulted read() left are returned
+ * first.  Return: bytes pending, 0 at the end, -ENOMSG if caught up in
+ * pre-copy, -EINVAL once the session ended.
+ */
 static ssize_t mig_v2_fill(struct mig_v2_file *migf, size_t max)
 {
 	struct mig_mdev_state *st = migf->st;
 	ssize_t ret;
+	u64 mem_off;
 	size_t n;
 
 	mutex_lock(&st->lock);
@@ -261,10 +293,20 @@ static ssize_t mig_v2_fill(struct mig_v2_file *migf, size_t max)
 		ret = -EINVAL;
 	} else if (migf->head < migf->tail) {
 		ret = migf->tail - migf->head;
+	} else if (migf->mem_left) {
+		ret = migf->mem_left;
 	} else {
-		n = mig_save_fill(st, migf->buf, max);
-		migf->head = 0;
-		migf->tail = n;
+		n = mig_save_fill_span(st, migf->buf, MIG_V2_BUF, max,
+				       &mem_off);
+		if (mem_off != U64_MAX) {
+			migf->head = 0;
+			migf->tail = 0;
+			migf->mem_off = mem_off;
+			WRITE_ONCE(migf->mem_left, n);
+		} else {
+			migf->head = 0;
+			migf->tail = n;
+		}
 		if (n) {
 			st->stats.chunks_saved++;
 			st->stats.bytes_saved += n;
@@ -278,28 +320,64 @@ static ssize_t mig_v2_fill(struct mig_v2_file *migf, size_t max)
 	return ret;
 }
 
+/*
+ * Copy up to @len pending bytes to @ubuf: the buffered ones (all or none),
+ * or page data straight from device memory, with no lock but @migf's
+ * (mig_dev_mem_to_user()).  Return: bytes copied; -EFAULT if none.
+ */
+static ssize_t mig_v2_copy_out(struct mig_v2_file *migf, char __user *ubuf,
+			       size_t len)
+{
+	size_t n, left;
+
+	if (migf->head < migf->tail) {
+		n = min_t(size_t, len, migf->tail - migf->head);
+		if (copy_to_user(ubuf, migf->buf + migf->head, n))
+			return -EFAULT;
+		WRITE_ONCE(migf->head, migf->head + n);
+		return n;
+	}
+	n = min_t(size_t, len, migf->mem_left);
+	left = mig_dev_mem_to_user(&migf->st->dev, migf->mem_off, ubuf, n);
+	/* What reached user memory is returned; the rest stays pending. */
+	n -= left;
+	migf->mem_off += n;
+	WRITE_ONCE(migf->mem_left, migf->mem_left - n);
+	return n ? n : -EFAULT;
+}
+
+/*
+ * read() of a save fd: one copy a byte of page data, from device memory to
+ * user memory; headers and tail records go through the bounce buffer.  The
+ * generator is advanced under st->lock, the copy runs without it.  A copy
+ * that faults returns what it copied (EFAULT if nothing); the bytes the
+ * generator emitted but the caller did not get stay pending and are the
+ * first the next read() returns, so the stream has no hole.
+ */
 static ssize_t mig_v2_read(struct file *filp, char __user *ubuf, size_t len,
 			   loff_t *pos)
 {
 	struct mig_v2_file *migf = filp->private_data;
 	ssize_t done = 0, ret = 0;
-	size_t n;
+	size_t want;
 
 	if (pos)
 		return -ESPIPE;
 	mutex_lock(&migf->lock);
 	while (len) {
-		ret = mig_v2_fill(migf, min_t(size_t, len, MIG_V2_BUF));
+		ret = mig_v2_fill(migf, min_t(size_t, len, MIG_V2_SPAN));
 		if (ret <= 0)
 			break;
-		n = min_t(size_t, len, migf->tail - migf->head);
-		if (copy_to_user(ubuf + done, migf->buf + migf->head, n)) {
+		want = min_t(size_t, len, ret);
+		ret = mig_v2_copy_out(migf, ubuf + done, want);
+		if (ret < 0)
+			break;
+		done += ret;
+		len -= ret;
+		if (ret < want) {
 			ret = -EFAULT;
 			break;
 		}
-		WRITE_ONCE(migf->head, migf->head + n);
-		done += n;
-		len -= n;
 		/* A huge count against a busy engine: let a signal end it. */
 		if (signal_pending(current))
 			break;
@@ -309,11 +387,18 @@ static ssize_t mig_v2_read(struct file *filp, char __user *ubuf, size_t len,
 	return done ? done : ret;
 }
 
-/* Apply @len bytes of @migf's buffer to the resume session. */
-static int mig_v2_feed(struct mig_v2_file *migf, size_t len)
+/*
+ * Apply a piece of the stream to the resume session: @len bytes of @migf's
+ * buffer (@npages 0), or of its @npages pinned user pages from byte @off
+ * of the first, which the parser reads in place.
+ */
+static int mig_v2_feed(struct mig_v2_file *migf, int npages, size_t off,
+		       size_t len)
 {
 	struct mig_mdev_state *st = migf->st;
-	int ret;
+	size_t done = 0, part;
+	const void *src;
+	int i, ret = 0;
 
 	/* A refused stream may stop the device (ERROR). */
 	mig_lock(st);
@@ -322,12 +407,30 @@ static int mig_v2_feed(struct mig_v2_file *migf, size_t len)
 		goto out;
 	}
 	/*
+	 * The parser reads its input once and validates the copy (a v1
+	 * section is user-mappable too), so pages their owner may change
+	 * meanwhile are as good an input as the bounce buffer: nothing of
+	 * them is applied unless it passed the parser's checks, and the END
+	 * digest covers every byte.  A pinned page cannot fault: no user
+	 * memory access happens here.
+	 */
+	if (!npages) {
+		ret = mig_load_feed(st, migf->buf, len);
+		if (!ret)
+			st->stats.user_in += len;
+	}
+	for (i = 0; i < npages && done < len && !ret; i++, off = 0) {
+		part = min_t(size_t, len - done, PAGE_SIZE - off);
+		src = kmap_local_page(migf->pages[i]);
+		ret = mig_load_feed(st, src + off, part);
+		kunmap_local(src);
+		done += part;
+	}
+	mig_load_account(st, len, ret);
+	/*
 	 * As in v1: a stream refused before it changed the device starts
 	 * over from a stream header; one refused after leaves ERROR.
 	 */
-	ret = mig_load_chunk(st, migf->buf, len);
-	if (!ret)
-		st->stats.user_in += len;
 	if (ret && st->load.applied)
 		mig_v2_error(st);
 out:
@@ -335,24 +438,63 @@ out:
 	return ret;
 }
 
+/*
+ * Pin the user pages that hold up to @len bytes at @ubuf, read-only and
+ * short term; unpinned by the caller.  Return: the bytes the pinned pages
+ * cover (a prefix of the @len), 0 if none could be pinned (memory that GUP
+ * cannot pin, such as a PFN mapping, or a fault: the bounce path decides).
+ */
+static size_t mig_v2_pin(struct mig_v2_file *migf, const char __user *ubuf,
+			 size_t len, int *npages)
+{
+	unsigned long start = (unsigned long)ubuf;
+	size_t off = offset_in_page(start);
+	int nr = DIV_ROUND_UP(off + len, PAGE_SIZE);
+
+	*npages = pin_user_pages_fast(start & PAGE_MASK, nr, 0, migf->pages);
+	if (*npages <= 0) {
+		*npages = 0;
+		return 0;
+	}
+	return min_t(size_t, len, (size_t)*npages * PAGE_SIZE - off);
+}
+
+/*
+ * write() of a resume fd: one copy a byte.  Each piece's user pages are
+ * pinned with only @migf's mutex held (pinning may fault, and wait for as
+ * long as the memory's owner likes), then the parser copies from them
+ * straight into device memory under st->lock, as it copies from the
+ * bounce buffer.  Memory that cannot be pinned goes through the bounce
+ * buffer, copied with copy_from_user() before st->lock.  A piece that
+ * faults ends the write() short: it returns the bytes applied, EFAULT if
+ * none; the caller goes on from there.
+ */
 static ssize_t mig_v2_write(struct file *filp, const char __user *ubuf,
 			    size_t len, loff_t *pos)
 {
 	struct mig_v2_file *migf = filp->private_data;
 	ssize_t done = 0;
-	int ret = 0;
+	int npages, ret = 0;
 	size_t n;
 
 	if (pos)
 		return -ESPIPE;
 	mutex_lock(&migf->lock);
 	while (len) {
-		n = min_t(size_t, len, MIG_V2_BUF);
-		if (copy_from_user(migf->buf, ubuf + done, n)) {
-			ret = -EFAULT;
-			break;
+		n = mig_v2_pin(migf, ubuf + done, min_t(size_t, len, MIG_V2_BUF),
+			       &npages);
+		if (n) {
+			ret = mig_v2_feed(migf, npages,
+					  offset_in_page(ubuf + done), n);
+			unpin_user_pages(migf->pages, npages);
+		} else {
+			n = min_t(size_t, len, MIG_V2_BUF);
+			if (copy_from_user(migf->buf, ubuf + done, n)) {
+				ret = -EFAULT;
+				break;
+			}
+			ret = mig_v2_feed(migf, 0, 0, n);
 		}
-		ret = mig_v2_feed(migf, n);
 		if (ret)
 			break;
 		done += n;
@@ -375,7 +517,8 @@ static u64 mig_v2_unread(struct mig_mdev_state *st)
 	struct mig_v2_file *migf = st->v2.file;
 
 	/* The fill runs under st->lock; a reader only moves head up. */
-	return migf ? migf->tail - min(READ_ONCE(migf->head), migf->tail) : 0;
+	return migf ? migf->tail - min(READ_ONCE(migf->head), migf->tail) +
+		      READ_ONCE(migf->mem_left) : 0;
 }
 
 #ifdef VFIO_MIG_GET_PRECOPY_INFO
@@ -398,7 +541,7 @@ static long mig_v2_precopy_info(struct mig_v2_file *migf, void __user *arg)
 		ret = -EINVAL;
 	} else {
 		mig_save_precopy_info(st, &initial, &dirty);
-		unread = migf->tail - migf->head;
+		unread = migf->tail - migf->head + migf->mem_left;
 		if (st->save.initial)
 			initial += unread;
 		else
@@ -438,6 +581,7 @@ static int mig_v2_release(struct inode *inode, struct file *filp)
 	mutex_unlock(&st->lock);
 	put_device(&st->vdev.device);
 	mutex_destroy(&migf->lock);
+	kfree(migf->pages);
 	kvfree(migf->buf);
 	kfree(migf);
 	return 0;
@@ -468,7 +612,12 @@ static struct mig_v2_file *mig_v2_file_new(struct mig_mdev_state *st,
 	if (!migf)
 		return ERR_PTR(-ENOMEM);
 	migf->buf = kvmalloc(MIG_V2_BUF, GFP_KERNEL_ACCOUNT);
-	if (!migf->buf) {
+	if (!save)
+		migf->pages = kcalloc(MIG_V2_PIN, sizeof(*migf->pages),
+				      GFP_KERNEL_ACCOUNT);
+	if (!migf->buf || (!save && !migf->pages)) {
+		kfree(migf->pages);
+		kvfree(migf->buf);
 		kfree(migf);
 		return ERR_PTR(-ENOMEM);
 	}
@@ -479,6 +628,7 @@ static struct mig_v2_file *mig_v2_file_new(struct mig_mdev_state *st,
 				  save ? O_RDONLY : O_WRONLY);
 	if (IS_ERR(filp)) {
 		mutex_destroy(&migf->lock);
+		kfree(migf->pages);
 		kvfree(migf->buf);
 		kfree(migf);
 		return ERR_CAST(filp);
