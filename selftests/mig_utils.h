@@ -334,6 +334,26 @@ static inline int mt_inst_open(struct mt_inst *in)
 	return 0;
 }
 
+/* A counter of the instance's debugfs stats, or UINT64_MAX. */
+static inline uint64_t mt_stat(const struct mt_inst *in, const char *name)
+{
+	char path[128], line[128];
+	uint64_t v = UINT64_MAX;
+	size_t len = strlen(name);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/mig_mdev/%s/stats",
+		 in->uuid);
+	f = fopen(path, "r");
+	if (!f)
+		return UINT64_MAX;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, len) && line[len] == ' ')
+			v = strtoull(line + len + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
 /* Closes the device if it is open; the instance stays. */
 static inline void mt_inst_close(struct mt_inst *in)
 {

@@ -48,26 +48,6 @@
 /* Where the first page's data starts: stream header, record, pages head. */
 #define CT_DATA0	(MT_HDR_LEN + MT_REC_LEN + sizeof(struct mig_rec_pages))
 
-/* A counter of the instance's debugfs stats, or UINT64_MAX. */
-static uint64_t ct_stat(struct mt_inst *in, const char *name)
-{
-	char path[128], line[128];
-	uint64_t v = UINT64_MAX;
-	size_t len = strlen(name);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/mig_mdev/%s/stats",
-		 in->uuid);
-	f = fopen(path, "r");
-	if (!f)
-		return UINT64_MAX;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, len) && line[len] == ' ')
-			v = strtoull(line + len + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 /*
  * A whole STOP_COPY save read with read() sizes cycling through @sizes
  * (none page aligned, so that page data is taken from mid-page), then
@@ -402,18 +382,18 @@ TEST(v2_read_copies_page_data_once)
 	mt_inst_init(&in);
 	MT_SKIP_IF_NO_MODULE();
 	ASSERT_OK(mt_inst_new(&in, "large"));
-	copied0 = ct_stat(&in, "save_copied");
-	inplace0 = ct_stat(&in, "save_inplace");
-	user0 = ct_stat(&in, "user_out");
+	copied0 = mt_stat(&in, "save_copied");
+	inplace0 = mt_stat(&in, "save_inplace");
+	user0 = mt_stat(&in, "user_out");
 	if (copied0 == UINT64_MAX || inplace0 == UINT64_MAX ||
 	    user0 == UINT64_MAX) {
 		mt_inst_del(&in);
 		SKIP(return, "no debugfs stats");
 	}
 	EXPECT_EQ(0, _test_cmd_v2_save(&in.d, &out));
-	copied = ct_stat(&in, "save_copied") - copied0;
-	inplace = ct_stat(&in, "save_inplace") - inplace0;
-	user = ct_stat(&in, "user_out") - user0;
+	copied = mt_stat(&in, "save_copied") - copied0;
+	inplace = mt_stat(&in, "save_inplace") - inplace0;
+	user = mt_stat(&in, "user_out") - user0;
 	EXPECT_EQ(64ULL << 20, in.mem_size);
 	EXPECT_EQ(in.mem_size, inplace);
 	EXPECT_EQ(out.len, copied + inplace);
@@ -513,8 +493,8 @@ TEST(v2_write_copies_once)
 	MT_SKIP_IF_NO_MODULE();
 	ASSERT_OK(mt_inst_new(&a, "large"));
 	ASSERT_OK(mt_inst_new(&b, "large"));
-	load0 = ct_stat(&b, "load_copied");
-	in0 = ct_stat(&b, "user_in");
+	load0 = mt_stat(&b, "load_copied");
+	in0 = mt_stat(&b, "user_in");
 	if (load0 == UINT64_MAX || in0 == UINT64_MAX) {
 		mt_inst_del(&a);
 		mt_inst_del(&b);
@@ -525,8 +505,8 @@ TEST(v2_write_copies_once)
 	EXPECT_EQ(0, _test_cmd_v2_resume(&b.d, stream.data, stream.len,
 					 MT_CUT_FIXED, 1 << 20, MV2_STOP));
 	EXPECT_EQ(mt_digest(&a), mt_digest(&b));
-	load = ct_stat(&b, "load_copied") - load0;
-	in = ct_stat(&b, "user_in") - in0;
+	load = mt_stat(&b, "load_copied") - load0;
+	in = mt_stat(&b, "user_in") - in0;
 	EXPECT_EQ(stream.len, load);
 	EXPECT_EQ(0, in);
 	TH_LOG("resume copies per byte %.5f over %zu bytes",

@@ -39,26 +39,6 @@ static int wt_inst_new(struct mt_inst *in, const char *type, bool on)
 	return ret;
 }
 
-/* A counter of the instance's debugfs stats, or UINT64_MAX. */
-static uint64_t wt_stat(struct mt_inst *in, const char *name)
-{
-	char path[128], line[128];
-	uint64_t v = UINT64_MAX;
-	size_t len = strlen(name);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/mig_mdev/%s/stats",
-		 in->uuid);
-	f = fopen(path, "r");
-	if (!f)
-		return UINT64_MAX;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, len) && line[len] == ' ')
-			v = strtoull(line + len + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 /* The sparse-mmap capability of the migration region (caller frees @ri). */
 static struct vfio_region_info_cap_sparse_mmap *
 wt_areas(struct mig_dev *d, struct vfio_region_info **ri)
@@ -651,14 +631,14 @@ TEST_F(win, driver_counts_inplace_bytes)
 	struct mig_buf out = { 0 };
 	uint64_t copied0, inplace0, copied, inplace;
 
-	copied0 = wt_stat(&self->src, "save_copied");
-	inplace0 = wt_stat(&self->src, "save_inplace");
+	copied0 = mt_stat(&self->src, "save_copied");
+	inplace0 = mt_stat(&self->src, "save_inplace");
 	if (copied0 == UINT64_MAX)
 		SKIP(return, "no debugfs stats");
 	ASSERT_NE(UINT64_MAX, inplace0);
 	test_cmd_save(&self->src.d, MIG_PATH_MMAP, &out);
-	copied = wt_stat(&self->src, "save_copied") - copied0;
-	inplace = wt_stat(&self->src, "save_inplace") - inplace0;
+	copied = mt_stat(&self->src, "save_copied") - copied0;
+	inplace = mt_stat(&self->src, "save_inplace") - inplace0;
 	EXPECT_EQ(out.len, copied + inplace);
 	EXPECT_EQ(self->src.mem_size, inplace);
 	/* Headers and tail records: well under 1% of the stream. */
