@@ -161,6 +161,18 @@ module_param_named(test_hide_dma_dirty, mig_test_hide_dma_dirty, bool, 0644);
 MODULE_PARM_DESC(test_hide_dma_dirty, "TEST ONLY: hide the DMA engine's writes from dirty tracking, so that migration loses them (default off)");
 
 /*
+ * TEST ONLY, one shot: the next instance's probe leaves its device set to
+ * the vfio core's registration, then the parameter reads N again.  The
+ * fail-nth sweep uses it to reach the core's own allocation of the set
+ * (patches/6.12/0002-*: a kernel without that fix registers the device
+ * with no set when the allocation fails, and its first open dereferences
+ * NULL).
+ */
+static bool mig_test_core_dev_set;
+module_param_named(test_core_dev_set, mig_test_core_dev_set, bool, 0644);
+MODULE_PARM_DESC(test_core_dev_set, "TEST ONLY: the next instance leaves its device set to the vfio core, then this goes back to N (default off)");
+
+/*
  * The engines' ticks run here, not on the system workqueue: an unbound
  * queue of the module's own, so that many busy instances delay nothing of
  * the rest of the kernel, and none of it delays them.
@@ -939,7 +951,7 @@ static const struct vfio_device_ops mig_dev_ops = {
 static int mig_probe(struct mdev_device *mdev)
 {
 	struct mig_mdev_state *st;
-	int ret;
+	int ret = 0;
 
 	st = vfio_alloc_device(mig_mdev_state, vdev, &mdev->dev, &mig_dev_ops);
 	if (IS_ERR(st))
@@ -948,9 +960,14 @@ static int mig_probe(struct mdev_device *mdev)
 	 * A device set of its own, made here rather than by the vfio core:
 	 * registration makes one when the driver did not, but ignores the
 	 * allocation failing, and the first open then dereferences a NULL
-	 * dev_set (found by selftests/fail_nth_test on 6.12).
+	 * dev_set (found by selftests/fail_nth_test on 6.12; the debug
+	 * kernel carries the fix, patches/6.12/0002-*, and the sweep's
+	 * create_open_core_set sequence checks it with test_core_dev_set).
 	 */
-	ret = vfio_assign_device_set(&st->vdev, &st->vdev);
+	if (READ_ONCE(mig_test_core_dev_set))
+		WRITE_ONCE(mig_test_core_dev_set, false);
+	else
+		ret = vfio_assign_device_set(&st->vdev, &st->vdev);
 	if (ret)
 		goto err_put;
 	ret = vfio_register_emulated_iommu_dev(&st->vdev);
