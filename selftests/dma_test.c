@@ -75,13 +75,6 @@ static bool bit(const uint64_t *bm, unsigned int i)
 	return bm[i / 64] >> (i % 64) & 1;
 }
 
-static int set_tail(struct mig_dev *d, uint64_t tail)
-{
-	int ret = _test_cmd_bar0_write(d, MIG_REG_DMA_TAIL_HI, tail >> 32);
-
-	return ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_TAIL_LO, (uint32_t)tail);
-}
-
 /* Wait @ms and say whether HEAD moved meanwhile. */
 static bool head_moves(struct mig_dev *d, unsigned int ms)
 {
@@ -274,14 +267,14 @@ TEST_F(dma, flow_control_by_tail)
 	ASSERT_EQ(slots, mt_dma_wait_head(DEV, slots));
 	mt_sleep_ms(50);
 	EXPECT_EQ(slots, mt_dma_head(DEV));
-	ASSERT_OK(set_tail(DEV, 20));
+	ASSERT_OK(_test_cmd_dma_set_tail(DEV, 20));
 	EXPECT_EQ(20, mt_reg64(DEV, MIG_REG_DMA_TAIL_LO));
 	ASSERT_EQ(slots + 20, mt_dma_wait_head(DEV, slots + 20));
 	mt_sleep_ms(50);
 	EXPECT_EQ(slots + 20, mt_dma_head(DEV));
 	EXPECT_EQ(0, bad_records(RING, slots, slots + 20));
 	/* A TAIL past HEAD is ignored. */
-	ASSERT_OK(set_tail(DEV, slots + 21));
+	ASSERT_OK(_test_cmd_dma_set_tail(DEV, slots + 21));
 	EXPECT_EQ(20, mt_reg64(DEV, MIG_REG_DMA_TAIL_LO));
 }
 

@@ -187,6 +187,15 @@ static inline uint64_t mt_dma_wait_head(struct mig_dev *d, uint64_t n)
 	return h;
 }
 
+/* TAIL (HI, then LO, which completes the write): records consumed. */
+static inline int _test_cmd_dma_set_tail(struct mig_dev *d, uint64_t tail)
+{
+	int ret = _test_cmd_bar0_write(d, MIG_REG_DMA_TAIL_HI, tail >> 32);
+
+	return ret ?: _test_cmd_bar0_write(d, MIG_REG_DMA_TAIL_LO,
+					   (uint32_t)tail);
+}
+
 /* HEAD in @head, or the -errno of a failed read (no value made up). */
 static inline int _test_cmd_dma_head(struct mig_dev *d, uint64_t *head)
 {

@@ -965,11 +965,20 @@ static int fn_dma_enable(struct fn_seq *s)
 				    MIG_DMA_CTRL_EN);
 }
 
-/* Half a page of the ring more than HEAD holds now. */
+/*
+ * Half a page of the ring more than HEAD holds now, the ring emptied first
+ * (TAIL = HEAD): the engine stops at a full ring (FN_RING_PAGES pages, 32
+ * ms at FN_DMA_RATE), which a slow kernel reaches between two steps.
+ */
 static int fn_dma_records(struct fn_seq *s)
 {
-	return _test_cmd_dma_wait_records(&s->src.d,
-					  MIG_DMA_RECS_PER_PAGE / 2);
+	uint64_t head;
+	int ret;
+
+	ret = _test_cmd_dma_head(&s->src.d, &head);
+	ret = ret ?: _test_cmd_dma_set_tail(&s->src.d, head);
+	return ret ?: _test_cmd_dma_wait_records(&s->src.d,
+						 MIG_DMA_RECS_PER_PAGE / 2);
 }
 
 static int fn_dma_log_start(struct fn_seq *s)
