@@ -35,7 +35,13 @@
  *  - nothing changes the source while SAVING; END carries its digest;
  *  - the stream, cut anew, resumes into a second device (clean or not):
  *    every chunk accepted, digest, memory, config, registers and engine
- *    equal to the source's.
+ *    equal to the source's;
+ *  - with SF_VIA, each chunk from mig_save_fill(), mig_save_fill_inplace()
+ *    or mig_save_fill_span(), what is left in place copied out of device
+ *    memory as a client does: the same bytes, pending counts and generator
+ *    state as a second source saved with mig_save_fill() alone; in place
+ *    only what each producer may leave there, copies within their room,
+ *    spans within their max.
  */
 #include <linux/bitmap.h>
 #include <linux/pci_regs.h>
