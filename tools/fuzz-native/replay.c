@@ -239,6 +239,74 @@ static void prog_pages_large(struct buf *b)
 	prog_pages(b, SF_LARGE_PAGES);
 }
 
+/* With SF_VIA: a save chunk from producer @via, room @room, at most @max. */
+static void op_chunk_via(struct buf *b, uint32_t room, enum sf_via via,
+			 uint32_t max)
+{
+	op_arg(b, SF_OP_CHUNK, room - 1, 2);
+	buf_le(b, via, 1);
+	buf_le(b, max - 1, 2);
+}
+
+/*
+ * SF_VIA, the large type: the first pass (one run of 72 pages) through
+ * every producer, pages cut mid-page by a copy and picked up in place,
+ * then a long and a short run written again, in stop-and-copy.
+ */
+static void prog_via_large(struct buf *b)
+{
+	op_mem(b, 0, 16 * MIG_PAGE_SIZE, 0x21);
+	op_mem(b, 40 * MIG_PAGE_SIZE, 8 * MIG_PAGE_SIZE, 0x22);
+	op_arg(b, SF_OP_ENGINE, 300, 2);
+	op_arg(b, SF_OP_PRECOPY, 0, 0);
+	op_chunk_via(b, 100, SF_VIA_INPLACE, 1);	/* headers, then stops */
+	op_chunk_via(b, 100, SF_VIA_INPLACE, 1);	/* the rest in place */
+	op_arg(b, SF_OP_TICK, 100, 1);
+	op_chunk_via(b, 5000, SF_VIA_FILL, 1);		/* ends mid-page */
+	op_chunk_via(b, 64, SF_VIA_SPAN, 10000);	/* the run in place */
+	op_mem(b, 20 * MIG_PAGE_SIZE, 16 * MIG_PAGE_SIZE, 0x23);
+	op_mem(b, 36 * MIG_PAGE_SIZE, 4 * MIG_PAGE_SIZE, 0x25);
+	op_mem(b, 60 * MIG_PAGE_SIZE + 7, 3, 0x24);
+	op_chunk_via(b, 6000, SF_VIA_FILL, 1);
+	op_chunk_via(b, 3000, SF_VIA_INPLACE, 1);	/* up to a page */
+	op_chunk_via(b, 3000, SF_VIA_INPLACE, 1);	/* in place */
+	op_arg(b, SF_OP_TICK, 50, 1);
+	op_chunk_via(b, 16, SF_VIA_SPAN, 1);
+	op_chunk_via(b, 16384, SF_VIA_SPAN, 4097);
+	op_mem(b, 50 * MIG_PAGE_SIZE, 16 * MIG_PAGE_SIZE, 0x26);
+	op_mem(b, 66 * MIG_PAGE_SIZE + 1, 2, 0x27);
+	op_arg(b, SF_OP_SAVING, 0, 0);
+	op_chunk_via(b, 40, SF_VIA_SPAN, 7);
+	op_chunk_via(b, 40, SF_VIA_INPLACE, 1);
+	op_chunk_via(b, 9000, SF_VIA_FILL, 1);
+}
+
+/* SF_VIA, the small type: runs too short to go in place, engine running. */
+static void prog_via_small(struct buf *b)
+{
+	op_mem(b, 0, 3 * MIG_PAGE_SIZE, 0x31);
+	op_mem(b, 5 * MIG_PAGE_SIZE + 9, 200, 0x32);
+	op_arg(b, SF_OP_ENGINE, 2000, 2);
+	op_arg(b, SF_OP_PRECOPY, 0, 0);
+	op_chunk_via(b, 10, SF_VIA_SPAN, 100);		/* the room bounds a copy */
+	op_chunk_via(b, 4096, SF_VIA_INPLACE, 1);
+	op_arg(b, SF_OP_TICK, 200, 1);
+	op_chunk_via(b, 100, SF_VIA_SPAN, 6000);
+	op_chunk_via(b, 1, SF_VIA_SPAN, 3);
+	op_chunk_via(b, 8192, SF_VIA_INPLACE, 1);
+	op_arg(b, SF_OP_TICK, 200, 1);
+	op_chunk_via(b, 700, SF_VIA_FILL, 1);
+	op_arg(b, SF_OP_SAVING, 0, 0);
+}
+
+/* SF_VIA, the large type, straight to stop-and-copy: the seed's producers. */
+static void prog_via_stop(struct buf *b)
+{
+	prog_pages_large(b);
+	op_arg(b, SF_OP_SAVING, 0, 0);
+	op_chunk_via(b, 30, SF_VIA_SPAN, 5);
+}
+
 /* The pattern byte of a page that sf_pattern() made, or -1. */
 static int page_pattern(const uint8_t *page)
 {
@@ -417,6 +485,11 @@ static int make_corpus(const char *dir)
 	resume(dir, "resume-compact-large", SF_COMPACT | SF_LARGE,
 	       SF_SPLIT_PAGES, 3, &c);
 
+	/* each chunk from a producer of its own: fill, in place, span */
+	roundtrip(dir, "trip-via-large", SF_LARGE | SF_VIA, prog_via_large, &s);
+	roundtrip(dir, "trip-via-small", SF_DIRTY | SF_VIA, prog_via_small, &s);
+	roundtrip(dir, "trip-via-stop", SF_LARGE | SF_VIA, prog_via_stop, &s);
+
 	free(fill.p);
 	free(pre.p);
 	free(large.p);
@@ -469,6 +542,9 @@ static int replay(const char *path, enum sf_mode mode)
 	printf("%s: %zu bytes, %s: %u sessions, %u accepted, %u chunks rejected (%u into ERROR)\n",
 	       path, b.len, trip ? "round trip" : "resume", res.sessions,
 	       res.accepted, res.rejected, res.errors);
+	if (res.chunks)
+		printf("%s: %u save chunks from a producer of their own, %u of them in place\n",
+		       path, res.chunks, res.inplace);
 	free(b.p);
 	return 0;
 }

@@ -35,7 +35,13 @@
  *  - nothing changes the source while SAVING; END carries its digest;
  *  - the stream, cut anew, resumes into a second device (clean or not):
  *    every chunk accepted, digest, memory, config, registers and engine
- *    equal to the source's.
+ *    equal to the source's;
+ *  - with SF_VIA, each chunk from mig_save_fill(), mig_save_fill_inplace()
+ *    or mig_save_fill_span(), what is left in place copied out of device
+ *    memory as a client does: the same bytes, pending counts and generator
+ *    state as a second source saved with mig_save_fill() alone; in place
+ *    only what each producer may leave there, copies within their room,
+ *    spans within their max.
  */
 #include <linux/bitmap.h>
 #include <linux/pci_regs.h>
@@ -602,25 +608,58 @@ static void sf_resume(const struct mig_type *type, u32 flags, u32 split,
 
 /* ---- round-trip mode ---- */
 
+/*
+ * The shortest run whose page data mig_save_fill_inplace() leaves in place:
+ * MIG_INPLACE_MIN_PAGES, private to mig_stream.c.  Should the two differ,
+ * the placement checks below fail at the first large-type input with SF_VIA.
+ */
+#define SF_INPLACE_MIN_PAGES	16
+
 /**
- * struct sf_trip - a source device, a program and the stream it saves
+ * struct sf_trip - a source device, a program and the stream it saved
  * @src: the source
+ * @ref: with SF_VIA, a second source that runs the same program, its
+ *       chunks all from mig_save_fill() and of the sizes @src's had;
+ *       else NULL
  * @prog: the program
  * @stream: the stream saved so far (malloc'ed)
  * @len: its length
  * @cap: its allocated size
+ * @ref_stream: @ref's stream, as @stream
+ * @ref_len: its length
+ * @ref_cap: its allocated size
+ * @rec: the start of a record of @stream at or before the next chunk
  * @stop_digest: the source's digest when it entered SAVING
  * @ticks: SF_OP_TICK operations so far
+ * @rng: with SF_VIA, draws the producers of the chunks that finish the save
+ * @res: counts
  */
 struct sf_trip {
 	struct mig_mdev_state *src;
+	struct mig_mdev_state *ref;
 	struct sf_prog prog;
 	u8 *stream;
 	size_t len;
 	size_t cap;
+	u8 *ref_stream;
+	size_t ref_len;
+	size_t ref_cap;
+	size_t rec;
 	u64 stop_digest;
 	u32 ticks;
+	u32 rng;
+	struct sf_result *res;
 };
+
+/* Room for @n more bytes in a stream buffer. */
+static void sf_grow(u8 **buf, size_t *cap, size_t len, size_t n)
+{
+	if (*cap - len >= n)
+		return;
+	*cap = (len + n) * 2;
+	*buf = realloc(*buf, *cap);
+	sf_check(*buf, "out of memory");
+}
 
 /*
  * One save chunk as mig_region.c makes it (pending_bytes, then data_offset
@@ -633,11 +672,7 @@ static void sf_trip_chunk(struct sf_trip *t, size_t max)
 	u64 before, after;
 	size_t n;
 
-	if (t->cap - t->len < max) {
-		t->cap = (t->len + max) * 2;
-		t->stream = realloc(t->stream, t->cap);
-		sf_check(t->stream, "out of memory");
-	}
+	sf_grow(&t->stream, &t->cap, t->len, max);
 	mig_lock(st);
 	before = mig_save_pending(st);
 	n = mig_save_fill(st, t->stream + t->len, max);
@@ -663,27 +698,321 @@ static void sf_trip_chunk(struct sf_trip *t, size_t max)
 	t->len += n;
 }
 
+/**
+ * struct sf_rec - a record of the saved stream, as its header says
+ * @start: offset of its header in the stream
+ * @data: offset of its page data (MIG_REC_PAGES), else @end
+ * @end: offset of the byte after it
+ * @type: MIG_REC_*
+ * @first: MIG_REC_PAGES: its first page
+ * @count: MIG_REC_PAGES: its pages
+ */
+struct sf_rec {
+	size_t start;
+	size_t data;
+	size_t end;
+	u32 type;
+	u32 first;
+	u32 count;
+};
+
+#define SF_PAGES_HDR	(sizeof(struct mig_rec_header) + \
+			 sizeof(struct mig_rec_pages))
+
+/*
+ * The record of the saved stream that holds byte @pos, found from @t->rec
+ * on; false if @pos is in the stream header or the record's header (with
+ * the pages head) is not all in the stream yet.
+ */
+static bool sf_trip_rec(const struct sf_trip *t, size_t pos, struct sf_rec *r)
+{
+	size_t at = max(t->rec, sizeof(struct mig_stream_header));
+	struct mig_rec_header h;
+	struct mig_rec_pages pg;
+
+	if (pos < at)
+		return false;
+	for (;;) {
+		if (at + sizeof(h) > t->len)
+			return false;
+		memcpy(&h, t->stream + at, sizeof(h));
+		r->start = at;
+		r->type = le32_to_cpu(h.type);
+		r->end = at + sizeof(h) + le32_to_cpu(h.len);
+		r->data = r->end;
+		r->first = 0;
+		r->count = 0;
+		if (r->type == MIG_REC_PAGES) {
+			if (at + SF_PAGES_HDR > t->len)
+				return false;
+			memcpy(&pg, t->stream + at + sizeof(h), sizeof(pg));
+			r->first = le32_to_cpu(pg.first);
+			r->count = le32_to_cpu(pg.count);
+			r->data = at + SF_PAGES_HDR;
+			sf_check(r->end - r->data == (size_t)r->count * MIG_PAGE_SIZE,
+				 "a record of %u pages, %zu bytes of page data",
+				 r->count, r->end - r->data);
+		}
+		if (pos < r->end)
+			return true;
+		at = r->end;
+	}
+}
+
+/* Is byte @pos of the stream the first of a page of a run of @min pages? */
+static bool sf_trip_page_start(const struct sf_trip *t, size_t pos, u32 min)
+{
+	struct sf_rec r;
+
+	return sf_trip_rec(t, pos, &r) && r.type == MIG_REC_PAGES &&
+	       pos >= r.data && !((pos - r.data) % MIG_PAGE_SIZE) &&
+	       r.count >= min;
+}
+
+/**
+ * struct sf_via_chunk - one chunk of an SF_VIA save
+ * @via: its producer, enum sf_via
+ * @room: the section's size, or the read's buffer
+ * @max: mig_save_fill_span(): the most bytes of the chunk
+ * @off: where the chunk is in device memory, U64_MAX if it was copied
+ * @pos: where it starts in the stream
+ * @n: its size
+ * @after: mig_save_pending() after it
+ */
+struct sf_via_chunk {
+	u32 via;
+	size_t room;
+	size_t max;
+	u64 off;
+	size_t pos;
+	size_t n;
+	u64 after;
+};
+
+/*
+ * Where the bytes of chunk @c, now at the end of the stream, are: page data
+ * left in place is whole pages of one long run from a page boundary (the
+ * rest of the run) for mig_save_fill_inplace(), the next bytes of one
+ * run's page data for mig_save_fill_span(), in device memory at the
+ * record's own offset; a copy holds no page-aligned data of a long run
+ * (mig_save_fill_inplace()), no page data at all (mig_save_fill_span()),
+ * and stops short of its room only where such page data starts or when
+ * there is nothing more to send now.
+ */
+static void sf_trip_check_place(struct sf_trip *t,
+				const struct sf_via_chunk *c)
+{
+	size_t end = c->pos + c->n, at = c->pos, a, b;
+	bool inplace = c->off != U64_MAX, seen = false;
+	struct sf_rec r;
+
+	if (sf_trip_rec(t, c->pos, &r))
+		t->rec = r.start;
+	while (at < end && sf_trip_rec(t, at, &r)) {
+		a = max(at, r.data);
+		b = min(end, r.end);
+		at = r.end;
+		if (a >= b)
+			continue;
+		seen = true;
+		if (inplace) {
+			sf_check(a == c->pos && b == end &&
+				 c->off == (u64)r.first * MIG_PAGE_SIZE +
+					   (a - r.data),
+				 "a chunk at %#llx in memory, %zu bytes: stream bytes %zu..%zu, page data of pages %u+%u at %zu",
+				 (unsigned long long)c->off, c->n, c->pos,
+				 end, r.first, r.count, r.data);
+			if (c->via == SF_VIA_INPLACE)
+				sf_check(b == r.end && r.count >= SF_INPLACE_MIN_PAGES &&
+					 !((a - r.data) % MIG_PAGE_SIZE) &&
+					 !(c->off % MIG_PAGE_SIZE) &&
+					 !(c->n % MIG_PAGE_SIZE),
+					 "in place: %zu bytes at %#llx, %zu into a run of %u pages",
+					 c->n, (unsigned long long)c->off,
+					 a - r.data, r.count);
+			else
+				sf_check(c->n == min(c->max, r.end - a),
+					 "a span of %zu bytes, max %zu, %zu left in the run",
+					 c->n, c->max, r.end - a);
+		} else {
+			sf_check(c->via != SF_VIA_SPAN,
+				 "a span copied %zu bytes of page data", b - a);
+			sf_check(c->via != SF_VIA_INPLACE ||
+				 r.count < SF_INPLACE_MIN_PAGES ||
+				 ((a - r.data) % MIG_PAGE_SIZE &&
+				  (a - r.data) / MIG_PAGE_SIZE ==
+				  (b - 1 - r.data) / MIG_PAGE_SIZE),
+				 "page data of a run of %u pages copied from byte %zu to %zu of it",
+				 r.count, a - r.data, b - r.data);
+		}
+	}
+	sf_check(!inplace || seen, "a chunk in place that is not page data");
+	if (inplace || !c->after)
+		return;
+	if (c->via == SF_VIA_INPLACE && c->n < c->room)
+		sf_check(sf_trip_page_start(t, end, SF_INPLACE_MIN_PAGES),
+			 "a copy of %zu bytes, room %zu, stopped at stream byte %zu",
+			 c->n, c->room, end);
+	if (c->via == SF_VIA_SPAN && c->n < min(c->room, c->max))
+		sf_check(sf_trip_page_start(t, end, 1) &&
+			 sf_trip_rec(t, end, &r) && r.data == end,
+			 "a span copy of %zu bytes, room %zu, max %zu, stopped at stream byte %zu",
+			 c->n, c->room, c->max, end);
+}
+
+/*
+ * The same bytes from @t->ref, with mig_save_fill() and a section of the
+ * chunk's size: the producers emit the stream of mig_save_fill(), and the
+ * generators stay in the same state.  A copy that ran dry looked for the
+ * next record, which a fill of exactly its size does not: when nothing is
+ * left, one more byte's room lets @t->ref look too.
+ */
+static void sf_trip_ref_chunk(struct sf_trip *t, const struct sf_via_chunk *c)
+{
+	struct mig_mdev_state *ref = t->ref;
+	size_t n;
+	u8 more;
+
+	sf_grow(&t->ref_stream, &t->ref_cap, t->ref_len, c->n);
+	mig_lock(ref);
+	n = mig_save_fill(ref, t->ref_stream + t->ref_len, c->n);
+	sf_check(n == c->n, "mig_save_fill() gave %zu bytes, the chunk had %zu",
+		 n, c->n);
+	if (!c->after && memcmp(&ref->save, &t->src->save, sizeof(ref->save)))
+		sf_check(!mig_save_fill(ref, &more, 1),
+			 "mig_save_fill() found more than the chunk's producer");
+	sf_check(mig_save_pending(ref) == c->after,
+		 "pending_bytes %llu after the chunk, %llu after mig_save_fill()",
+		 (unsigned long long)c->after,
+		 (unsigned long long)mig_save_pending(ref));
+	sf_check(!memcmp(&ref->save, &t->src->save, sizeof(ref->save)),
+		 "the generator's state differs from mig_save_fill()'s");
+	mig_unlock(ref);
+	sf_check(t->ref_len == c->pos &&
+		 !memcmp(t->ref_stream + t->ref_len, t->stream + c->pos, n),
+		 "stream bytes %zu..%zu differ from mig_save_fill()'s",
+		 c->pos, c->pos + n);
+	t->ref_len += n;
+}
+
+/*
+ * An SF_VIA save chunk from producer @via, as mig_region.c (v1 data
+ * section or window) or mig_v2.c (data_fd read) makes it; the client
+ * copies what is in place out of device memory, as it reads the window or
+ * the data_fd.
+ */
+static void sf_trip_chunk_via(struct sf_trip *t, u32 via, size_t room,
+			      size_t max)
+{
+	struct mig_mdev_state *st = t->src;
+	struct sf_via_chunk c = {
+		.via = via % SF_VIA_NR,
+		.room = room,
+		.max = max,
+		.off = U64_MAX,
+		.pos = t->len,
+	};
+	bool final = st->save.final;
+	const u8 *from;
+	u64 before;
+	u8 *sec;
+
+	/* exactly the room, so that AddressSanitizer sees any overrun */
+	sec = malloc(room);
+	sf_check(sec, "out of memory");
+	mig_lock(st);
+	before = mig_save_pending(st);
+	switch (c.via) {
+	case SF_VIA_FILL:
+		c.n = mig_save_fill(st, sec, room);
+		break;
+	case SF_VIA_INPLACE:
+		c.n = mig_save_fill_inplace(st, sec, room, &c.off);
+		break;
+	default:
+		c.n = mig_save_fill_span(st, sec, room, max, &c.off);
+		break;
+	}
+	c.after = mig_save_pending(st);
+	mig_unlock(st);
+	if (c.off == U64_MAX) {
+		sf_check(c.n <= room, "producer %u: %zu bytes copied, room %zu",
+			 c.via, c.n, room);
+		from = sec;
+	} else {
+		sf_check(c.via != SF_VIA_FILL, "mig_save_fill() in place");
+		sf_check(c.n && c.off <= st->type->mem_size &&
+			 c.n <= st->type->mem_size - c.off,
+			 "%zu bytes in place at %#llx", c.n,
+			 (unsigned long long)c.off);
+		from = st->dev.mem + c.off;
+	}
+	sf_check(c.via != SF_VIA_SPAN || c.n <= max,
+		 "a span of %zu bytes, max %zu", c.n, max);
+	sf_check(!before == !c.n, "pending_bytes %llu, the chunk had %zu bytes",
+		 (unsigned long long)before, c.n);
+	if (final) {
+		sf_check(c.via != SF_VIA_FILL || c.n == min_t(u64, room, before),
+			 "stop-and-copy: a chunk of %zu bytes, %zu room, pending_bytes %llu",
+			 c.n, room, (unsigned long long)before);
+		sf_check(c.after == before - c.n,
+			 "stop-and-copy: pending_bytes %llu, a chunk of %zu, then %llu",
+			 (unsigned long long)before, c.n,
+			 (unsigned long long)c.after);
+		sf_check(st->save.done == !c.after,
+			 "pending_bytes %llu with END %s",
+			 (unsigned long long)c.after,
+			 st->save.done ? "sent" : "not sent");
+	} else {
+		sf_check(!st->save.done, "END sent in pre-copy");
+	}
+	sf_grow(&t->stream, &t->cap, t->len, c.n);
+	memcpy(t->stream + t->len, from, c.n);
+	t->len += c.n;
+	free(sec);
+	t->res->chunks++;
+	t->res->inplace += c.off != U64_MAX;
+	sf_trip_check_place(t, &c);
+	sf_trip_ref_chunk(t, &c);
+}
+
+/* Device @i of a round trip: the source, then with SF_VIA the reference. */
+static struct mig_mdev_state *sf_trip_dev(const struct sf_trip *t, int i)
+{
+	return i == 0 ? t->src : i == 1 ? t->ref : NULL;
+}
+
 /* A device_state write that the state table allows; lock not held. */
 static void sf_trip_state(struct sf_trip *t, u32 state)
 {
-	struct mig_mdev_state *st = t->src;
-	u32 from = st->mig_state;
-	int ret;
+	struct mig_mdev_state *st;
+	u32 from = t->src->mig_state;
+	int ret, i;
 
-	mig_lock(st);
-	ret = mig_state_set(st, state);
-	sf_check(!ret && st->mig_state == state,
-		 "device_state %u -> %u: %d", from, state, ret);
-	if (state == MIG_STATE_SAVING || state == MIG_STATE_PRECOPY)
-		sf_check(st->save.active &&
-			 st->save.final == (state == MIG_STATE_SAVING),
-			 "device_state %u -> %u: no save session", from, state);
-	if (state == MIG_STATE_SAVING)
-		t->stop_digest = mig_dev_digest(&st->dev);
+	for (i = 0; (st = sf_trip_dev(t, i)); i++) {
+		mig_lock(st);
+		ret = mig_state_set(st, state);
+		sf_check(!ret && st->mig_state == state,
+			 "device_state %u -> %u: %d", from, state, ret);
+		if (state == MIG_STATE_SAVING || state == MIG_STATE_PRECOPY)
+			sf_check(st->save.active &&
+				 st->save.final == (state == MIG_STATE_SAVING),
+				 "device_state %u -> %u: no save session", from,
+				 state);
+		if (state == MIG_STATE_SAVING && !i)
+			t->stop_digest = mig_dev_digest(&st->dev);
+		if (state == MIG_STATE_SAVING && i)
+			sf_check(mig_dev_digest(&st->dev) == t->stop_digest,
+				 "the reference source differs from the source");
+		mig_unlock(st);
+	}
 	if (from != state && (from == MIG_STATE_RUNNING ||
-			      state == MIG_STATE_RUNNING))
-		t->len = 0;	/* a new save, or the old one dropped */
-	mig_unlock(st);
+			      state == MIG_STATE_RUNNING)) {
+		/* a new save, or the old one dropped */
+		t->len = 0;
+		t->ref_len = 0;
+		t->rec = 0;
+	}
 }
 
 static void sf_trip_op(struct sf_trip *t)
@@ -692,83 +1021,112 @@ static void sf_trip_op(struct sf_trip *t)
 	struct sf_prog *pr = &t->prog;
 	u32 op = sf_take(pr, 1) % SF_OP_NR;
 	bool frozen = st->mig_state == MIG_STATE_SAVING;
-	u32 off, len, val, width;
+	u32 off = 0, len = 0, val = 0, width = 0, via = 0, max = 0;
 	u64 digest;
+	int i;
 
 	switch (op) {
 	case SF_OP_MEM:
 		off = sf_take(pr, 4) % st->type->mem_size;
 		len = 1 + sf_take(pr, 2);
 		val = sf_take(pr, 1);
-		if (frozen)	/* mig_bar2_rw(): -EBUSY */
-			break;
-		mig_lock(st);
-		sf_mem_write(st, off, min_t(u64, len, st->type->mem_size - off),
-			     val);
-		mig_unlock(st);
 		break;
 	case SF_OP_BAR0:
 		off = 4 * (sf_take(pr, 1) % 32);
 		val = sf_take(pr, 4);
-		if (frozen)
-			break;
-		mig_lock(st);
-		sf_check(!sf_bar0_write(st, off, val),
-			 "BAR0 write at %#x refused", off);
-		mig_unlock(st);
 		break;
 	case SF_OP_CFG:
 		off = sf_take(pr, 1);
 		width = 1 << (sf_take(pr, 1) % 3);
 		val = cpu_to_le32(sf_take(pr, 4));
-		if (frozen)
-			break;
-		mig_lock(st);
-		sf_check(mig_cfg_write(&st->dev, off, &val, width) ==
-			 (off % width ? -EINVAL : 0),
-			 "config write of %u bytes at %#x", width, off);
-		mig_unlock(st);
 		break;
 	case SF_OP_ENGINE:
 		val = sf_take(pr, 2) % SF_MAX_RATE;
-		if (frozen)
-			break;
-		mig_lock(st);
-		sf_bar0_write(st, MIG_REG_ENGINE_RATE, val);
-		sf_bar0_write(st, MIG_REG_CONTROL, MIG_CTRL_ENGINE_EN);
-		mig_unlock(st);
 		break;
 	case SF_OP_TICK:
 		val = sf_take(pr, 1);
 		if (t->ticks++ >= SF_MAX_TICKS)
-			break;
-		mig_lock(st);
-		digest = mig_dev_digest(&st->dev);
-		mig_unlock(st);
-		sf_tick(st, 64 * val);
-		mig_lock(st);
-		sf_check(!frozen || mig_dev_digest(&st->dev) == digest,
-			 "the device changed while SAVING");
-		mig_unlock(st);
+			return;
+		/* one clock: both sources' engines see the same time */
+		kshim_now_ns += (s64)64 * val * NSEC_PER_USEC;
 		break;
+	case SF_OP_CHUNK:
+		len = 1 + sf_take(pr, 2);
+		if (t->ref) {
+			via = sf_take(pr, 1);
+			max = 1 + sf_take(pr, 2);
+		}
+		if (!st->save.active)
+			return;
+		if (t->ref)
+			sf_trip_chunk_via(t, via, len, max);
+		else
+			sf_trip_chunk(t, min(len, SF_MAX_CHUNK));
+		return;
 	case SF_OP_PRECOPY:
 		if (st->mig_state == MIG_STATE_RUNNING ||
 		    st->mig_state == MIG_STATE_PRECOPY)
 			sf_trip_state(t, MIG_STATE_PRECOPY);
-		break;
-	case SF_OP_CHUNK:
-		len = 1 + sf_take(pr, 2);
-		if (st->save.active)
-			sf_trip_chunk(t, min(len, SF_MAX_CHUNK));
-		break;
+		return;
 	case SF_OP_SAVING:
 		if (st->mig_state != MIG_STATE_SAVING)
 			sf_trip_state(t, MIG_STATE_SAVING);
-		break;
+		return;
 	case SF_OP_CANCEL:
 		sf_trip_state(t, MIG_STATE_RUNNING);
-		break;
+		return;
 	}
+	if (frozen && op != SF_OP_TICK)	/* mig_bar2_rw() and the rest: -EBUSY */
+		return;
+	for (i = 0; (st = sf_trip_dev(t, i)); i++) {
+		mig_lock(st);
+		switch (op) {
+		case SF_OP_MEM:
+			sf_mem_write(st, off,
+				     min_t(u64, len, st->type->mem_size - off),
+				     val);
+			break;
+		case SF_OP_BAR0:
+			sf_check(!sf_bar0_write(st, off, val),
+				 "BAR0 write at %#x refused", off);
+			break;
+		case SF_OP_CFG:
+			sf_check(mig_cfg_write(&st->dev, off, &val, width) ==
+				 (off % width ? -EINVAL : 0),
+				 "config write of %u bytes at %#x", width, off);
+			break;
+		case SF_OP_ENGINE:
+			sf_bar0_write(st, MIG_REG_ENGINE_RATE, val);
+			sf_bar0_write(st, MIG_REG_CONTROL, MIG_CTRL_ENGINE_EN);
+			break;
+		case SF_OP_TICK:
+			digest = mig_dev_digest(&st->dev);
+			mig_unlock(st);
+			kshim_run_delayed_work(&st->dev.engine.work);
+			mig_lock(st);
+			sf_check(!frozen || mig_dev_digest(&st->dev) == digest,
+				 "the device changed while SAVING");
+			break;
+		}
+		mig_unlock(st);
+	}
+}
+
+/* The size of the next chunk that finishes the save. */
+static void sf_trip_finish_chunk(struct sf_trip *t, struct sf_chunker *ch,
+				 u64 pending)
+{
+	size_t room = sf_chunk_len(ch, min_t(u64, pending, SF_MAX_CHUNK));
+	u32 via, max;
+
+	if (!t->ref) {
+		sf_trip_chunk(t, room);
+		return;
+	}
+	via = sf_rand(&t->rng) % SF_VIA_NR;
+	max = sf_rand(&t->rng);
+	max = 1 + max % (max & 1 ? MIG_PAGE_SIZE : 4 * SF_MAX_CHUNK);
+	sf_trip_chunk_via(t, via, room, max);
 }
 
 /* Stop-and-copy to the end, then SAVING -> STOP; check the END record. */
@@ -787,8 +1145,7 @@ static void sf_trip_finish(struct sf_trip *t, struct sf_chunker *ch)
 		mig_unlock(st);
 		if (!pending)
 			break;
-		sf_trip_chunk(t, sf_chunk_len(ch, min_t(u64, pending,
-							SF_MAX_CHUNK)));
+		sf_trip_finish_chunk(t, ch, pending);
 	}
 	mig_lock(st);
 	sf_check(st->save.done, "pending_bytes 0 before END was sent");
@@ -807,6 +1164,10 @@ static void sf_trip_finish(struct sf_trip *t, struct sf_chunker *ch)
 		 le64_to_cpu(e.stream_len) == t->len - SF_END_SIZE &&
 		 le64_to_cpu(e.digest) == t->stop_digest,
 		 "the stream does not end with the END record of the source");
+	sf_check(!t->ref || (t->ref_len == t->len &&
+			     !memcmp(t->ref_stream, t->stream, t->len)),
+		 "a stream of %zu bytes, mig_save_fill()'s has %zu",
+		 t->len, t->ref_len);
 }
 
 /* Resume the saved stream into a new device: it must become the source. */
@@ -869,10 +1230,15 @@ static void sf_roundtrip(const struct mig_type *type, u32 flags, u32 split,
 {
 	struct sf_trip t = {
 		.prog = { .p = body, .left = len },
+		.res = res,
 	};
 	struct sf_chunker ch;
 
 	t.src = sf_dev_new(type);
+	if (flags & SF_VIA) {
+		t.ref = sf_dev_new(type);
+		t.rng = sf_rand_init(seed, 0x56494121);
+	}
 	while (t.prog.left)
 		sf_trip_op(&t);
 	sf_chunker_init(&ch, split, seed, 0x53415645);
@@ -882,6 +1248,9 @@ static void sf_roundtrip(const struct mig_type *type, u32 flags, u32 split,
 	mig_unlock(t.src);
 	sf_trip_resume(&t, flags, split, seed);
 	sf_dev_free(t.src);
+	if (t.ref)
+		sf_dev_free(t.ref);
+	free(t.ref_stream);
 	res->sessions++;
 	res->accepted++;
 	if (keep_stream) {

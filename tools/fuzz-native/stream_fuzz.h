@@ -14,7 +14,11 @@
  * one byte a page, which sf_pattern() expands to the page before the stream
  * is fed: inputs stay short, so mutations land on headers and lengths.
  * Round-trip mode (SF_ROUNDTRIP): the body is a program of enum sf_op
- * operations on a source device; its stream is saved and resumed.
+ * operations on a source device; its stream is saved and resumed.  With
+ * SF_VIA, each save chunk picks its producer (enum sf_via): an SF_OP_CHUNK
+ * takes two more operands, and the chunks that finish the save draw theirs
+ * from the seed; a second source runs the same program saved with
+ * mig_save_fill() alone, and the two streams must be the same bytes.
  */
 #ifndef STREAM_FUZZ_H
 #define STREAM_FUZZ_H
@@ -27,6 +31,7 @@
 #define SF_DIRTY	0x04	/* the destination has state before RESUMING */
 #define SF_RESET	0x08	/* an unfinished resume ends in a reset, not a close */
 #define SF_COMPACT	0x10	/* resume: page data is one byte a page, sf_pattern() */
+#define SF_VIA		0x20	/* round trip: each chunk picks its producer */
 #define SF_PREFIX	4
 
 #define SF_SMALL_PAGES	8
@@ -56,10 +61,26 @@ enum sf_op {
 	SF_OP_ENGINE,	/* u16 rate (modulo 4096): CONTROL engine on, ENGINE_RATE */
 	SF_OP_TICK,	/* u8 time in 64 us units: the engine's work runs */
 	SF_OP_PRECOPY,	/* device_state PRECOPY */
-	SF_OP_CHUNK,	/* u16 size - 1: one save chunk of at most that size */
+	/*
+	 * u16 size - 1: one save chunk of at most that size; with SF_VIA
+	 * also u8 producer (enum sf_via, modulo SF_VIA_NR) and u16 max - 1
+	 * (mig_save_fill_span())
+	 */
+	SF_OP_CHUNK,
 	SF_OP_SAVING,	/* device_state SAVING */
 	SF_OP_CANCEL,	/* device_state RUNNING: the save is dropped */
 	SF_OP_NR
+};
+
+/*
+ * The producers of a save chunk (SF_VIA): the v1 data section, the v1
+ * zero-copy window, the v2 data_fd.
+ */
+enum sf_via {
+	SF_VIA_FILL,	/* mig_save_fill(): size bytes into the section */
+	SF_VIA_INPLACE,	/* mig_save_fill_inplace(): section of size bytes */
+	SF_VIA_SPAN,	/* mig_save_fill_span(): room size, at most max */
+	SF_VIA_NR
 };
 
 /**
@@ -70,12 +91,16 @@ enum sf_op {
  * @errors: rejections that sent the device to ERROR
  * @stream: round trip: the saved stream (malloc'ed) if asked for, else NULL
  * @stream_len: its length
+ * @chunks: round trip with SF_VIA: save chunks
+ * @inplace: round trip with SF_VIA: those left in device memory
  */
 struct sf_result {
 	unsigned int sessions;
 	unsigned int accepted;
 	unsigned int rejected;
 	unsigned int errors;
+	unsigned int chunks;
+	unsigned int inplace;
 	uint8_t *stream;
 	size_t stream_len;
 };
