@@ -301,6 +301,17 @@ void mig_irq_raise(struct mig_mdev_state *st);
 extern unsigned int mig_section_pages;
 extern unsigned int mig_protocols;
 extern bool mig_test_hide_dma_dirty;
+
+/*
+ * The shortest run whose page data goes out in place.  Each chunk costs a
+ * v1 client three trapped header accesses, and QEMU 7.2 takes one chunk a
+ * pre-copy iteration: a pass over pages the engine dirtied one here and one
+ * there would be a chunk a page, and never converge under a slow kernel.
+ * Shorter runs are copied into the section with the headers around them,
+ * many to a chunk; a copy of 64 KiB costs less than a chunk's accesses.
+ */
+#define MIG_INPLACE_MIN_PAGES	16
+
 extern bool mig_zerocopy;
 
 /*

@@ -623,16 +623,6 @@ u64 mig_save_final_size(struct mig_mdev_state *st)
 	       pages * MIG_PAGE_SIZE + mig_save_tail_cost(0);
 }
 
-/*
- * The shortest run whose page data goes out in place.  Each chunk costs a
- * v1 client three trapped header accesses, and QEMU 7.2 takes one chunk a
- * pre-copy iteration: a pass over pages the engine dirtied one here and one
- * there would be a chunk a page, and never converge under a slow kernel.
- * Shorter runs are copied into the section with the headers around them,
- * many to a chunk; a copy of 64 KiB costs less than a chunk's accesses.
- */
-#define MIG_INPLACE_MIN_PAGES	16
-
 /* Does the page data of the staged run go out in place (@min_pages > 0)? */
 static bool mig_save_run_inplace(const struct mig_save *s, u32 min_pages)
 {

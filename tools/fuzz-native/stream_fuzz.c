@@ -608,13 +608,6 @@ static void sf_resume(const struct mig_type *type, u32 flags, u32 split,
 
 /* ---- round-trip mode ---- */
 
-/*
- * The shortest run whose page data mig_save_fill_inplace() leaves in place:
- * MIG_INPLACE_MIN_PAGES, private to mig_stream.c.  Should the two differ,
- * the placement checks below fail at the first large-type input with SF_VIA.
- */
-#define SF_INPLACE_MIN_PAGES	16
-
 /**
  * struct sf_trip - a source device, a program and the stream it saved
  * @src: the source
@@ -823,7 +816,7 @@ static void sf_trip_check_place(struct sf_trip *t,
 				 (unsigned long long)c->off, c->n, c->pos,
 				 end, r.first, r.count, r.data);
 			if (c->via == SF_VIA_INPLACE)
-				sf_check(b == r.end && r.count >= SF_INPLACE_MIN_PAGES &&
+				sf_check(b == r.end && r.count >= MIG_INPLACE_MIN_PAGES &&
 					 !((a - r.data) % MIG_PAGE_SIZE) &&
 					 !(c->off % MIG_PAGE_SIZE) &&
 					 !(c->n % MIG_PAGE_SIZE),
@@ -838,7 +831,7 @@ static void sf_trip_check_place(struct sf_trip *t,
 			sf_check(c->via != SF_VIA_SPAN,
 				 "a span copied %zu bytes of page data", b - a);
 			sf_check(c->via != SF_VIA_INPLACE ||
-				 r.count < SF_INPLACE_MIN_PAGES ||
+				 r.count < MIG_INPLACE_MIN_PAGES ||
 				 ((a - r.data) % MIG_PAGE_SIZE &&
 				  (a - r.data) / MIG_PAGE_SIZE ==
 				  (b - 1 - r.data) / MIG_PAGE_SIZE),
@@ -850,7 +843,7 @@ static void sf_trip_check_place(struct sf_trip *t,
 	if (inplace || !c->after)
 		return;
 	if (c->via == SF_VIA_INPLACE && c->n < c->room)
-		sf_check(sf_trip_page_start(t, end, SF_INPLACE_MIN_PAGES),
+		sf_check(sf_trip_page_start(t, end, MIG_INPLACE_MIN_PAGES),
 			 "a copy of %zu bytes, room %zu, stopped at stream byte %zu",
 			 c->n, c->room, end);
 	if (c->via == SF_VIA_SPAN && c->n < min(c->room, c->max))
