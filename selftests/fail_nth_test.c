@@ -832,13 +832,18 @@ TEST_F_TIMEOUT(fail_nth, clean, 600)
 	static int fn_body_##seq(struct fn_seq *s)
 
 /* An instance's life: create it, open it, close it, remove it. */
-FN_SEQUENCE(create_open, NULL)
+static int fn_instance_life(struct fn_seq *s)
 {
 	FN_STEP(s, "create", fn_create(&s->src));
 	FN_STEP(s, "open", fn_open(&s->src));
 	mig_dev_close(&s->src.d);
 	FN_STEP(s, "remove", fn_remove(&s->src));
 	return 0;
+}
+
+FN_SEQUENCE(create_open, NULL)
+{
+	return fn_instance_life(s);
 }
 
 /*
@@ -856,11 +861,7 @@ static int fn_setup_core_dev_set(struct fn_seq *s __attribute__((unused)))
 
 FN_SEQUENCE(create_open_core_set, fn_setup_core_dev_set)
 {
-	FN_STEP(s, "create", fn_create(&s->src));
-	FN_STEP(s, "open", fn_open(&s->src));
-	mig_dev_close(&s->src.d);
-	FN_STEP(s, "remove", fn_remove(&s->src));
-	return 0;
+	return fn_instance_life(s);
 }
 
 /* Regions and the interrupt path of an open instance. */
