@@ -962,7 +962,7 @@ static int mig_probe(struct mdev_device *mdev)
 	 * allocation failing, and the first open then dereferences a NULL
 	 * dev_set (found by selftests/fail_nth_test on 6.12; the debug
 	 * kernel carries the fix, patches/6.12/0002-*, and the sweep's
-	 * create_open_core_set sequence checks it with test_core_dev_set).
+	 * create_open sequence checks it with test_core_dev_set).
 	 */
 	if (READ_ONCE(mig_test_core_dev_set))
 		WRITE_ONCE(mig_test_core_dev_set, false);
